@@ -1,0 +1,76 @@
+"""Configuration: keyword arguments first, then environment variables, then defaults.
+
+``ASTROTINYML_CACHE_DIR`` sets where downloads, caches and the calibration database live
+(default ``~/.astrotinyml``); ``ASTROTINYML_OFFLINE`` (``1``/``true``/``yes``) forbids network
+access.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["cache_dir", "is_offline"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def cache_dir(cache_dir: str | os.PathLike | None = None, *, create: bool = True) -> Path:
+    """Return the cache directory.
+
+    Parameters
+    ----------
+    cache_dir : str or path-like, optional
+        Explicit directory; wins over ``ASTROTINYML_CACHE_DIR``.
+    create : bool
+        Create the directory when it does not exist.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> from astrotinyml.config import cache_dir
+    >>> cache_dir("/tmp/atml-cache-example").name
+    'atml-cache-example'
+    """
+    if cache_dir is None:
+        cache_dir = os.environ.get("ASTROTINYML_CACHE_DIR") or Path.home() / ".astrotinyml"
+    path = Path(cache_dir).expanduser()
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def is_offline(offline: bool | None = None) -> bool:
+    """Whether network access is forbidden.
+
+    Parameters
+    ----------
+    offline : bool, optional
+        Explicit choice; wins over ``ASTROTINYML_OFFLINE``.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from astrotinyml.config import is_offline
+    >>> is_offline(True)
+    True
+    """
+    if offline is not None:
+        return bool(offline)
+    value = os.environ.get("ASTROTINYML_OFFLINE", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    from .errors import InvalidParameterError
+
+    raise InvalidParameterError(
+        f"ASTROTINYML_OFFLINE={value!r} is not understood; set it to 1 (offline) or 0 (online)."
+    )
