@@ -1,0 +1,251 @@
+"""Private helpers shared by :mod:`astrotinyml.vet`, :mod:`astrotinyml.views` and
+:mod:`astrotinyml.detect`: light-curve arrays, candidate ephemerides, folding and robust
+statistics.
+
+Nothing here imports lightkurve or astropy at module level (``import astrotinyml`` stays
+light); astropy units are imported lazily only when a value carries a unit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InvalidParameterError, LightCurveDataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import lightkurve
+
+__all__ = [
+    "Ephemeris",
+    "lc_arrays",
+    "candidate_ephemeris",
+    "epoch_and_offset",
+    "robust_std",
+    "red_noise_beta",
+    "binned_median",
+    "fill_empty",
+    "transit_mask",
+]
+
+#: Offsets of the mission time systems to full BJD, used only to word error messages.
+_TIME_OFFSETS = {"BTJD (TESS)": 2457000.0, "BKJD (Kepler/K2)": 2454833.0}
+
+#: Fewer valid cadences than this and nothing can be measured.
+MIN_POINTS = 10
+
+
+@dataclass(frozen=True)
+class Ephemeris:
+    """Transit ephemeris of one candidate in the units used internally (days, fractions).
+
+    ``period`` is NaN for a single event (mono-transit); ``depth`` is a fraction (not ppm)
+    and may be NaN when the candidate does not give it.
+    """
+
+    period: float
+    t0: float
+    duration: float
+    depth: float
+
+    @property
+    def single(self) -> bool:
+        """True for a single event (period unknown)."""
+        return not (math.isfinite(self.period) and self.period > 0)
+
+
+def _value(x: Any, unit: str | None) -> float:
+    """Plain float of a table cell, converting a Quantity / Time to ``unit``; masked -> NaN."""
+    if x is None:
+        return math.nan
+    if np.ma.is_masked(x):
+        return math.nan
+    # astropy Time (a search may store pl_tranmid as a Time): full JD in TDB.
+    if hasattr(x, "jd") and hasattr(x, "scale"):
+        try:
+            return float(x.tdb.jd)
+        except Exception:  # a Time without a TDB conversion (e.g. no location) -> as is
+            return float(x.jd)
+    if hasattr(x, "unit") and getattr(x, "unit", None) is not None and hasattr(x, "to_value"):
+        from astropy import units as u
+
+        if unit == "ppm":
+            if x.unit.physical_type == "dimensionless":
+                return float(x.to_value(u.dimensionless_unscaled)) * 1e6
+            raise InvalidParameterError(f"depth has unit {x.unit}; give it in ppm (plain float) or dimensionless")
+        if unit is not None:
+            return float(x.to_value(u.Unit(unit)))
+        return float(x.value)
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _get(row: Any, name: str, unit: str | None = None, default: float = math.nan) -> float:
+    """``row[name]`` as a float in ``unit``; ``default`` when the column is absent."""
+    try:
+        x = row[name]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return default
+    return _value(x, unit)
+
+
+def candidate_ephemeris(row: Any, *, time_ref: float | None = None) -> Ephemeris:
+    """Ephemeris of one candidate row (astropy Row, dict, pandas Series, ...).
+
+    Columns are read in the DESIGN units: ``pl_orbper`` [d], ``pl_tranmid`` [full BJD_TDB],
+    ``pl_trandurh`` [h], ``pl_trandep`` [ppm]; Quantities are converted.  ``time_ref`` (a time
+    inside the light curve, full BJD) lets us catch an epoch given in BTJD/BKJD.
+    """
+    period = _get(row, "pl_orbper", "d")
+    t0 = _get(row, "pl_tranmid", "d")
+    dur_h = _get(row, "pl_trandurh", "h")
+    depth_ppm = _get(row, "pl_trandep", "ppm")
+    if not math.isfinite(t0):
+        raise InvalidParameterError("candidate has no finite pl_tranmid (mid-transit time, full BJD_TDB)")
+    if not (math.isfinite(dur_h) and dur_h > 0):
+        raise InvalidParameterError(
+            f"candidate at pl_tranmid={t0} has no positive pl_trandurh (transit duration in hours)"
+        )
+    if time_ref is not None and abs(t0 - time_ref) > 1.0e5:
+        hints = ", ".join(f"{k}: add {v:.0f}" for k, v in _TIME_OFFSETS.items())
+        raise InvalidParameterError(
+            f"pl_tranmid={t0} is {abs(t0 - time_ref):.0f} d away from the light curve "
+            f"(data near BJD {time_ref:.1f}); pl_tranmid must be a full BJD_TDB ({hints})."
+        )
+    if not (math.isfinite(period) and period > 0):
+        period = math.nan
+    return Ephemeris(period=period, t0=t0, duration=dur_h / 24.0, depth=depth_ppm * 1e-6)
+
+
+def _plain(x: Any) -> np.ndarray:
+    """float64 array of a Quantity / astropy Masked / numpy masked column; masked -> NaN."""
+    x = getattr(x, "value", x)
+    if hasattr(x, "unmasked") and hasattr(x, "mask"):  # astropy Masked (MaskedQuantity.value)
+        return np.where(np.asarray(x.mask), np.nan, np.asarray(x.unmasked, dtype=float))
+    if np.ma.isMaskedArray(x):
+        return np.ma.filled(x.astype(float), np.nan)
+    return np.asarray(x, dtype=float)
+
+
+def lc_arrays(lc: lightkurve.LightCurve, *, name: str = "light curve", normalize: bool = True):
+    """Finite, time-sorted ``(time [full BJD], flux, flux_err)`` float64 arrays of a LightCurve.
+
+    ``flux`` is divided by its median when ``normalize`` (a flattened curve is already ~1;
+    a raw SAP curve in e-/s becomes relative).  Missing errors come back as NaN.
+    """
+    time = getattr(lc, "time", None)
+    if time is None or not hasattr(lc, "flux"):
+        raise InvalidParameterError(f"{name} must be a lightkurve.LightCurve (got {type(lc).__name__})")
+    t = _plain(time.jd if hasattr(time, "jd") else time)
+    f = _plain(lc.flux)
+    err = getattr(lc, "flux_err", None)
+    e = np.full_like(f, np.nan) if err is None else _plain(err)
+    good = np.isfinite(t) & np.isfinite(f)
+    t, f, e = t[good], f[good], e[good]
+    if t.size < MIN_POINTS:
+        raise LightCurveDataError(f"{name} has {t.size} finite cadences; at least {MIN_POINTS} are needed")
+    order = np.argsort(t, kind="stable")
+    t, f, e = t[order], f[order], e[order]
+    if normalize:
+        med = np.median(f)
+        if not (np.isfinite(med) and med > 0):
+            raise LightCurveDataError(f"{name} has a non-positive median flux ({med}); it cannot be normalized")
+        f = f / med
+        e = e / med
+    return t, f, e
+
+
+def epoch_and_offset(t: np.ndarray, eph: Ephemeris) -> tuple[np.ndarray, np.ndarray]:
+    """Epoch number (int, 0 at ``t0``) and time from the nearest mid-transit [d] of each cadence.
+
+    For a single event every cadence has epoch 0 and the offset is ``t - t0``.
+    """
+    if eph.single:
+        return np.zeros(t.shape, dtype=np.int64), t - eph.t0
+    x = (t - eph.t0) / eph.period
+    epoch = np.floor(x + 0.5)
+    return epoch.astype(np.int64), (x - epoch) * eph.period
+
+
+def robust_std(x: np.ndarray) -> float:
+    """1.4826 x median absolute deviation (a Gaussian sigma robust to transits and flares)."""
+    x = np.asarray(x, dtype=float)
+    if x.size < 3:
+        return math.nan
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+def red_noise_beta(t: np.ndarray, f: np.ndarray, width: float, sigma_white: float) -> float:
+    """Time-averaging factor beta >= 1 (Winn et al. 2008) at the timescale ``width`` [d].
+
+    Out-of-transit flux is averaged in consecutive bins of ``width``; beta is the robust scatter
+    of those means over the white-noise expectation ``sigma_white / sqrt(n)``.  Multiplying
+    white-noise errors by beta makes depth significances honest on red (correlated) noise.
+    """
+    if not (np.isfinite(sigma_white) and sigma_white > 0 and width > 0) or t.size < 20:
+        return 1.0
+    idx = np.floor((t - t[0]) / width).astype(np.int64)
+    counts = np.bincount(idx)
+    sums = np.bincount(idx, weights=f)
+    typical = np.median(counts[counts > 0])
+    full = counts >= max(2.0, 0.5 * typical)
+    if full.sum() < 8:
+        return 1.0
+    means = sums[full] / counts[full]
+    observed = robust_std(means)
+    expected = sigma_white / math.sqrt(float(np.median(counts[full])))
+    if not (np.isfinite(observed) and expected > 0):
+        return 1.0
+    return float(max(1.0, observed / expected))
+
+
+def binned_median(x: np.ndarray, y: np.ndarray, lo: float, hi: float, nbins: int) -> np.ndarray:
+    """Median of ``y`` in ``nbins`` equal bins of ``x`` over ``[lo, hi)``; NaN in empty bins.
+
+    Sorting once by (bin, y) and picking the middle element(s) keeps it vectorized.
+    """
+    out = np.full(nbins, np.nan)
+    sel = (x >= lo) & (x < hi) & np.isfinite(y)
+    if not sel.any():
+        return out
+    b = np.floor((x[sel] - lo) / (hi - lo) * nbins).astype(np.int64)
+    b = np.clip(b, 0, nbins - 1)
+    yy = y[sel]
+    order = np.lexsort((yy, b))
+    b, yy = b[order], yy[order]
+    counts = np.bincount(b, minlength=nbins)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    has = counts > 0
+    lo_i = starts[has] + (counts[has] - 1) // 2
+    hi_i = starts[has] + counts[has] // 2
+    out[has] = 0.5 * (yy[lo_i] + yy[hi_i])
+    return out
+
+
+def fill_empty(v: np.ndarray, fill: float) -> np.ndarray:
+    """Fill NaN bins by linear interpolation between the nearest filled bins (edges: nearest
+    value); an all-empty view becomes ``fill``.  Deterministic, no random draws."""
+    v = np.asarray(v, dtype=float).copy()
+    good = np.isfinite(v)
+    if not good.any():
+        v[:] = fill
+        return v
+    if good.all():
+        return v
+    i = np.arange(v.size)
+    v[~good] = np.interp(i[~good], i[good], v[good])
+    return v
+
+
+def transit_mask(t: np.ndarray, ephemerides: list[Ephemeris], *, factor: float = 1.0) -> np.ndarray:
+    """Boolean mask, True within ``factor`` x half a duration of any candidate's mid-transit."""
+    mask = np.zeros(t.shape, dtype=bool)
+    for eph in ephemerides:
+        _, dt = epoch_and_offset(t, eph)
+        mask |= np.abs(dt) < 0.5 * factor * eph.duration
+    return mask

@@ -1,0 +1,279 @@
+"""One call from a light curve to vetted candidates and classifier views.
+
+:func:`detect` chains the stages of the pipeline for one star::
+
+    read_lightcurve(s) -> detrend -> search -> detrend again with the transits masked
+                       -> vet -> fold_views
+
+The second detrending matters: a biweight window of ~0.5-1 d partly fits a transit lasting a
+few hours and makes it shallower and V-shaped.  Refitting the trend with the found transits
+masked keeps their depth and shape for vetting and for the views.  Candidates come from the
+first search (their ``pl_*`` columns are the search's); every diagnostic and view is measured
+on the second, transit-masked flattening.
+
+Classification (``classify``) is not part of the chain yet: once the model ships it will add
+the ``label``/``p_*`` columns to ``DetectionResult.candidates`` from ``DetectionResult.views``.
+"""
+
+from __future__ import annotations
+
+import os
+import time as _time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InvalidParameterError, LightCurveFileNotFoundError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import lightkurve
+    from astropy.table import QTable
+
+    from .views import Views
+
+__all__ = ["detect", "DetectionResult"]
+
+# Suffixes of light-curve files: a string ending in one of them is a (missing) path, not a name.
+_FILE_SUFFIXES = {".fits", ".fit", ".fts", ".fz", ".gz", ".csv", ".tsv", ".txt", ".dat", ".tbl",
+                  ".ecsv", ".npy", ".npz", ".tran", ".h5", ".hdf5", ".json", ".lc"}
+
+
+@dataclass(eq=False)
+class DetectionResult:
+    """What :func:`detect` found for one star.
+
+    Attributes
+    ----------
+    target : str
+        Target name (from the file's metadata, else the file name).
+    raw : lightkurve.LightCurve
+        The light curve as read (normalized to 1, BJD_TDB), before detrending.
+    flat : lightkurve.LightCurve
+        The light curve detrended with the candidates' transits masked (the one vetted and
+        folded); ``flat["trend"]`` is the trend divided out.
+    candidates : astropy.table.QTable
+        The search's table with the :func:`astrotinyml.vet.vet` columns appended; zero rows
+        when nothing was found.
+    views : list of Views
+        :func:`astrotinyml.views.fold_views` of each candidate, in table order.
+    options : dict
+        Every option used, resolved defaults included (e.g. the detrending window in days).
+    timings : dict
+        Wall-clock seconds per stage (``read``, ``detrend``, ``search``, ``redetrend``,
+        ``vet``, ``views``) and ``total``.
+    """
+
+    target: str
+    raw: Any
+    flat: Any
+    candidates: Any
+    views: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def n_candidates(self) -> int:
+        """Number of candidates found."""
+        return len(self.candidates)
+
+    def __repr__(self) -> str:
+        # A notebook repr must not dump two light curves and a table.
+        periods = []
+        if self.n_candidates:
+            col = self.candidates["pl_orbper"]
+            periods = [float(getattr(p, "value", p)) for p in col]
+        per = ", ".join("single" if not np.isfinite(p) else f"{p:.5g} d" for p in periods)
+        return (f"DetectionResult(target={self.target!r}, n_candidates={self.n_candidates}"
+                f"{' [' + per + ']' if per else ''}, total={self.timings.get('total', float('nan')):.2f} s)")
+
+
+def _looks_like_path(s: str) -> bool:
+    return (os.sep in s or "/" in s or Path(s).suffix.lower() in _FILE_SUFFIXES)
+
+
+def _load(source, *, time_format, flux_column, mission):
+    """(raw LightCurve, source description) from a path, a list of paths or a LightCurve."""
+    import lightkurve as lk
+
+    from .io import read_lightcurve, read_lightcurves
+
+    if isinstance(source, lk.LightCurve):
+        lc = source.remove_nans()
+        med = float(np.nanmedian(np.asarray(lc.flux.value, dtype=float)))
+        if not 0.5 < med < 1.5:  # not normalized yet (e.g. SAP e-/s): detrend expects ~1
+            lc = lc.normalize()
+        return lc, "LightCurve"
+    if isinstance(source, lk.LightCurveCollection):
+        source = list(source)
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise InvalidParameterError("detect: the list of sources is empty; pass at least one file or LightCurve.")
+        if all(isinstance(s, lk.LightCurve) for s in source):
+            lcs = [s.remove_nans().normalize() for s in source]
+            return lk.LightCurveCollection(lcs).stitch(corrector_func=lambda x: x), "LightCurveCollection"
+        for s in source:
+            if not isinstance(s, (str, os.PathLike)):
+                raise InvalidParameterError(
+                    f"detect: a list source must hold file paths (or LightCurves), got {type(s).__name__}"
+                )
+        lc = read_lightcurves([os.fspath(s) for s in source], time_format=time_format,
+                              flux_column=flux_column, mission=mission)
+        return lc, [os.fspath(s) for s in source]
+    if isinstance(source, (str, os.PathLike)):
+        s = os.fspath(source)
+        if Path(s).exists() or _looks_like_path(s):
+            # read_lightcurve raises LightCurveFileNotFoundError for a missing path.
+            return read_lightcurve(s, time_format=time_format, flux_column=flux_column, mission=mission), s
+        raise LightCurveFileNotFoundError(
+            f"detect: {s!r} is not an existing file.  Fetching a light curve by target name "
+            "arrives with astrotinyml.fetch_lightcurve (not available yet); pass a file path, "
+            "a list of paths (one star's quarters/sectors) or a lightkurve.LightCurve."
+        )
+    raise InvalidParameterError(
+        f"detect: source must be a file path, a list of paths or a lightkurve.LightCurve; got {type(source).__name__}"
+    )
+
+
+def _target(lc, source) -> str:
+    meta = getattr(lc, "meta", {}) or {}
+    for key in ("target", "OBJECT", "LABEL", "TARGETID"):
+        val = meta.get(key)
+        if val not in (None, ""):
+            return str(val)
+    if isinstance(source, str) and source not in ("LightCurve", "LightCurveCollection"):
+        return Path(source).stem
+    if isinstance(source, list) and source:
+        return Path(source[0]).stem
+    return "<unnamed>"
+
+
+def detect(
+    source: Any,
+    *,
+    time_format: str | None = None,
+    flux_column: str | None = None,
+    mission: str | None = None,
+    detrend_method: str = "biweight",
+    window_length: float | None = None,
+    period_min: float | None = None,
+    period_max: float | None = None,
+    max_planets: int = 5,
+    min_transits: int = 2,
+    sde_threshold: float | None = None,
+    stellar_density: Any = None,
+    global_bins: int = 201,
+    local_bins: int = 61,
+) -> DetectionResult:
+    """Find and vet transit candidates in one star's light curve.
+
+    Parameters
+    ----------
+    source : str, path-like, list of paths, or lightkurve.LightCurve
+        A light-curve file, several files of the same star (quarters, sectors: read and
+        stitched), or a LightCurve already in memory (normalized to 1 if it is not).
+        A string that is not an existing file and does not look like a path is taken as a
+        target name, which is not supported yet (see Raises).
+    time_format, flux_column, mission : str, optional
+        Passed to :func:`astrotinyml.io.read_lightcurve` (time system of text files, flux
+        column, mission when the file does not say it).
+    detrend_method : str
+        wotan method for :func:`astrotinyml.detrend.detrend` (default ``"biweight"``).
+    window_length : float, optional
+        Detrending window in days; default :func:`astrotinyml.detrend.default_window_length`.
+    period_min, period_max : float, optional
+        Period range of the search in days (defaults of :func:`astrotinyml.search.search`).
+    max_planets : int
+        Most periodic signals to report.
+    min_transits : int
+        Transits with data a periodic signal needs.
+    sde_threshold : float, optional
+        Minimum SDE of a signal (search default when omitted).
+    stellar_density : float or Quantity, optional
+        Stellar density in g/cm^3 for the density test of :func:`astrotinyml.vet.vet`.
+    global_bins, local_bins : int
+        Bin counts of the views (see :func:`astrotinyml.views.fold_views`).
+
+    Returns
+    -------
+    DetectionResult
+        ``raw``/``flat`` light curves, vetted ``candidates``, one ``Views`` per candidate,
+        the ``options`` used and per-stage ``timings``.
+
+    Raises
+    ------
+    LightCurveFileNotFoundError
+        A path that does not exist, or a target name (fetching by name arrives with
+        ``astrotinyml.fetch_lightcurve``; pass a file path until then).
+    AstroTinyMLError
+        Any error of the stages (unreadable file, too short a light curve for the search,
+        invalid option).
+
+    Examples
+    --------
+    >>> import numpy as np, lightkurve as lk
+    >>> rng = np.random.default_rng(3)
+    >>> t = 2458000 + np.arange(0, 12, 0.01)
+    >>> flux = 1 + 5e-4 * rng.normal(size=t.size)
+    >>> flux[np.abs((t - 2458000.7 + 1.25) % 2.5 - 1.25) < 0.05] -= 0.01
+    >>> res = detect(lk.LightCurve(time=t, flux=flux), max_planets=1)
+    >>> round(float(res.candidates["pl_orbper"][0].value), 2), len(res.views)
+    (2.5, 1)
+    """
+    from .detrend import detrend
+    from .search import search
+    from .vet import vet
+    from .views import fold_all
+
+    timings: dict[str, float] = {}
+    t_all = _time.perf_counter()
+
+    def lap(name, t_start):
+        timings[name] = _time.perf_counter() - t_start
+
+    t = _time.perf_counter()
+    raw, described = _load(source, time_format=time_format, flux_column=flux_column, mission=mission)
+    lap("read", t)
+    target = _target(raw, described)
+
+    t = _time.perf_counter()
+    flat0 = detrend(raw, method=detrend_method, window_length=window_length)
+    lap("detrend", t)
+
+    t = _time.perf_counter()
+    candidates = search(flat0, period_min=period_min, period_max=period_max, max_planets=max_planets,
+                        min_transits=min_transits, sde_threshold=sde_threshold)
+    lap("search", t)
+
+    # Refit the trend with the found transits masked so the filter does not eat them.
+    t = _time.perf_counter()
+    flat = detrend(raw, method=detrend_method, window_length=window_length, mask=candidates) if len(candidates) else flat0
+    lap("redetrend", t)
+
+    t = _time.perf_counter()
+    vetted = vet(flat, candidates, raw_lc=raw, stellar_density=stellar_density)
+    lap("vet", t)
+
+    t = _time.perf_counter()
+    views = fold_all(flat, vetted, global_bins=global_bins, local_bins=local_bins)
+    lap("views", t)
+    # classify(views) joins here once the model ships (label, p_* columns); no placeholder values.
+
+    timings["total"] = _time.perf_counter() - t_all
+    from ._version import __version__
+
+    meta = getattr(flat, "meta", {}) or {}
+    options = dict(
+        source=described if not isinstance(described, list) else list(described),
+        time_format=time_format, flux_column=flux_column, mission=mission or (raw.meta or {}).get("mission"),
+        detrend_method=detrend_method,
+        window_length=meta.get("DETREND_WINDOW", window_length),
+        period_min=period_min, period_max=period_max, max_planets=max_planets, min_transits=min_transits,
+        sde_threshold=sde_threshold, stellar_density=stellar_density,
+        global_bins=global_bins, local_bins=local_bins,
+        redetrended_with_mask=bool(len(candidates)),
+        astrotinyml_version=__version__,
+    )
+    return DetectionResult(target=target, raw=raw, flat=flat, candidates=vetted, views=views,
+                           options=options, timings=timings)

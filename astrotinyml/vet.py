@@ -1,0 +1,669 @@
+"""Vetting diagnostics for transit candidates: is the signal a planet, an eclipsing binary,
+stellar variability or a systematic?
+
+:func:`vet` takes the flattened light curve and the candidate table of
+:func:`astrotinyml.search.search` (or any table of known ephemerides in the DESIGN columns and
+units) and returns a new :class:`~astropy.table.QTable` with the diagnostic columns of
+:data:`VET_COLUMNS` appended.  :func:`transit_depths` gives the per-transit depths behind the
+consistency diagnostics.
+
+Conventions used by every diagnostic:
+
+- Depths are in ppm and **positive for a flux deficit** (a dimming); a negative depth is a
+  brightening.  Significances ("sigma") are depth / uncertainty and keep that sign.
+- A depth is the mean flux deficit of the cadences in the **central half** of the transit
+  window (``|t - t_mid| < T14/4``) relative to the out-of-transit median
+  (``|t - t_mid| > T14``).  Using the central half makes the number close to the true depth
+  of a U-shaped transit and keeps odd/even/secondary depths directly comparable.
+- Uncertainties use the robust (MAD) scatter of the out-of-transit flux times the red-noise
+  factor beta >= 1 (Winn et al. 2008) measured at the timescale ``T14/2``, divided by the
+  square root of the number of cadences averaged.
+- Transits are counted from ``pl_tranmid`` (epoch 0): "odd" transits are the 1st, 3rd, 5th ...
+  (epochs 0, 2, 4 ...), "even" ones the 2nd, 4th ... (epochs 1, 3 ...), also for epochs
+  before ``pl_tranmid``.
+- Each candidate is measured with the transits of the other candidates of the table removed
+  (1.5 durations wide), except candidates whose period is commensurate (ratio 1, 2, 3, 4, 1/2,
+  1/3, 1/4, 3/2, 2/3 within 1%): those may be the same system's secondary or an alias, which the
+  secondary and odd/even tests must see.
+- A diagnostic that cannot be computed (no period for a single event, no data at phase 0.5,
+  too few cadences, unknown stellar density ...) is NaN; a flag that cannot be evaluated is
+  False.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._transit import (
+    MIN_POINTS,
+    Ephemeris,
+    candidate_ephemeris,
+    epoch_and_offset,
+    lc_arrays,
+    red_noise_beta,
+    robust_std,
+    transit_mask,
+)
+from .errors import AstroTinyMLError, InvalidParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import lightkurve
+    from astropy.table import QTable
+
+__all__ = ["vet", "transit_depths", "VET_COLUMNS"]
+
+#: Gravitational constant in cgs, for stellar densities in g/cm^3.
+_G_CGS = 6.674e-8
+
+#: Systematic floor of the odd/even depth difference, as a fraction of the mean depth.
+_ODDEVEN_FLOOR = 0.01
+
+#: The trapezoid (shape) fit and the albedo need the transit detected at this vet_snr.
+_MIN_SHAPE_SNR = 3.0
+
+#: Diagnostic columns added by :func:`vet`: (name, unit, description).  ``unit`` is an
+#: astropy unit string, ``"ppm"`` for plain floats in ppm (astropy has no ppm unit), or
+#: ``""`` for dimensionless numbers, booleans and strings.
+VET_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("vet_depth_ppm", "ppm", "mean depth of all transits (central half, > 0 = dimming)"),
+    ("vet_depth_err_ppm", "ppm", "1-sigma uncertainty of vet_depth_ppm (red noise included)"),
+    ("vet_snr", "", "vet_depth_ppm / vet_depth_err_ppm"),
+    ("depth_odd_ppm", "ppm", "mean depth of the odd transits (1st, 3rd, ... from pl_tranmid)"),
+    ("depth_odd_err_ppm", "ppm", "uncertainty of depth_odd_ppm"),
+    ("depth_even_ppm", "ppm", "mean depth of the even transits (2nd, 4th, ...)"),
+    ("depth_even_err_ppm", "ppm", "uncertainty of depth_even_ppm"),
+    ("oddeven_diff_ppm", "ppm", "depth_odd_ppm - depth_even_ppm (signed)"),
+    ("oddeven_sigma", "", "|odd - even| / combined uncertainty incl. a 1% depth floor (>= 0)"),
+    ("sec05_depth_ppm", "ppm", "depth at phase 0.5 (circular-orbit secondary), > 0 = dimming"),
+    ("sec05_sigma", "", "sec05_depth_ppm / its uncertainty (signed)"),
+    ("secondary_phase", "", "phase (0..1, primary at 0) of the most significant dip away from the primary"),
+    ("secondary_depth_ppm", "ppm", "depth of that dip (searched secondary, eccentric orbits included)"),
+    ("secondary_depth_err_ppm", "ppm", "uncertainty of secondary_depth_ppm"),
+    ("secondary_sigma", "", "secondary_depth_ppm / its uncertainty (signed)"),
+    ("secondary_fa_sigma", "", "significance pure noise reaches with 1% probability over the searched phases"),
+    ("secondary_n_events", "", "orbits with data in the secondary box"),
+    ("secondary_max_event_fraction", "", "largest share of the secondary's flux deficit from one orbit"),
+    ("secondary_detected", "", "secondary_sigma > max(secondary_fa_sigma, sigma_threshold), "
+                               "and not from one orbit alone"),
+    ("secondary_albedo", "", "geometric albedo implied by the secondary for a planet: "
+                             "(secondary/primary depth) * (a/R*)^2; > 1 is not planetary"),
+    ("shape_v", "", "trapezoid ingress+egress fraction 2*tau/T14: 0 = box/U, 1 = V (triangle)"),
+    ("trapezoid_depth_ppm", "ppm", "depth of the trapezoid fit"),
+    ("trapezoid_dur_h", "h", "total duration T14 of the trapezoid fit"),
+    ("n_transits_expected", "", "transits whose mid-time falls inside the data span"),
+    ("n_transits_data", "", "transits with at least one cadence inside the transit window"),
+    ("coverage", "", "fraction of the expected transits that have data (0..1)"),
+    ("depth_chi2_dof", "", "chi^2 / dof of the per-transit depths about their weighted mean"),
+    ("max_single_event_fraction", "", "largest share of the total flux deficit from a single transit (1/N for N equal transits)"),
+    ("var_period", "d", "period of the highest Lomb-Scargle peak of the undetrended light curve (transits masked)"),
+    ("var_power", "", "Lomb-Scargle power of that peak (standard normalization, 0..1)"),
+    ("var_harmonic", "", "pl_orbper / var_period when near a ratio k or 1/k (k = 1..3); NaN otherwise"),
+    ("near_var_period", "", "candidate period within var_tolerance of the variability period or a harmonic"),
+    ("rp_rs", "", "radius ratio sqrt(depth) (trapezoid depth, else vet depth)"),
+    ("ars_implied", "", "a/R* implied by P, T14 and rp_rs for a central (b = 0) circular transit"),
+    ("stellar_density", "g / cm3", "stellar density used (NaN when unknown)"),
+    ("density_implied", "g / cm3", "stellar density implied by the transit (b = 0, circular orbit)"),
+    ("density_ratio", "", "density_implied / stellar_density (< 1: transit too long for this star)"),
+    ("density_flag", "", "density_ratio outside [1/density_tolerance, density_tolerance]"),
+    ("vet_flags", "", "comma-separated names of the failed tests (empty string when none)"),
+)
+
+_FLOAT_NAMES = tuple(n for n, _, _ in VET_COLUMNS
+                     if n not in {"secondary_detected", "near_var_period", "density_flag", "vet_flags",
+                                  "n_transits_expected", "n_transits_data"})
+
+
+def _nan_row() -> dict[str, Any]:
+    row: dict[str, Any] = {n: math.nan for n in _FLOAT_NAMES}
+    row.update(secondary_detected=False, near_var_period=False, density_flag=False, vet_flags="",
+               n_transits_expected=0, n_transits_data=0, secondary_n_events=0)
+    return row
+
+
+def _depth(base: float, flux: np.ndarray, sigma_pt: float) -> tuple[float, float, int]:
+    """(depth ppm, error ppm, n) of the mean of ``flux`` below ``base``."""
+    n = int(flux.size)
+    if n == 0 or not np.isfinite(sigma_pt):
+        return math.nan, math.nan, n
+    return (base - float(np.mean(flux))) * 1e6, sigma_pt / math.sqrt(n) * 1e6, n
+
+
+def _trapezoid(dt: np.ndarray, f: np.ndarray, duration: float, base: float, depth: float,
+               cadence: float) -> tuple[float, float, float]:
+    """Least-squares trapezoid fit to the folded transit: (shape_v, depth ppm, T14 h).
+
+    The model is integrated over the exposure (5 sub-samples) when the cadence is longer than
+    1/15 of the transit, because long-cadence smearing alone would make a box look V-shaped.
+    """
+    from scipy.optimize import least_squares
+
+    sel = np.abs(dt) < 1.5 * duration
+    x, y = dt[sel], f[sel]
+    if np.count_nonzero(np.abs(x) < 0.5 * duration) < 5 or x.size < 10:
+        return math.nan, math.nan, math.nan
+    w = np.ones_like(y)
+    if x.size > 600:  # bin (mean) to keep the fit fast; weights = counts
+        nb = 150
+        edges = np.linspace(-1.5 * duration, 1.5 * duration, nb + 1)
+        idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, nb - 1)
+        cnt = np.bincount(idx, minlength=nb)
+        s = np.bincount(idx, weights=y, minlength=nb)
+        sx = np.bincount(idx, weights=x, minlength=nb)
+        ok = cnt > 0
+        x, y, w = sx[ok] / cnt[ok], s[ok] / cnt[ok], cnt[ok].astype(float)
+    sw = np.sqrt(w)
+    if cadence > duration / 15.0:
+        sub = (np.arange(5) - 2) / 5.0 * cadence
+    else:
+        sub = np.zeros(1)
+    xs = x[:, None] + sub[None, :]
+
+    def model(p):
+        d, T, fr, tc, b0 = p
+        ramp = (0.5 * T - np.abs(xs - tc)) / max(0.5 * fr * T, 1e-6 * duration)
+        return (b0 - d * np.clip(ramp, 0.0, 1.0)).mean(axis=1)
+
+    def resid(p):
+        return (model(p) - y) * sw
+
+    d0 = depth if np.isfinite(depth) and depth > 0 else max(base - float(np.min(y)), 1e-6)
+    lower = [0.0, 0.25 * duration, 0.0, -0.25 * duration, -np.inf]
+    upper = [np.inf, 2.9 * duration, 1.0, 0.25 * duration, np.inf]
+    best = None
+    for fr0 in (0.1, 0.5, 0.9):  # several starts: the ingress fraction has local minima
+        p0 = [d0, duration, fr0, 0.0, base]
+        try:
+            r = least_squares(resid, p0, bounds=(lower, upper), method="trf", x_scale="jac", max_nfev=400)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if best is None or r.cost < best.cost:
+            best = r
+    if best is None or not np.all(np.isfinite(best.x)):
+        return math.nan, math.nan, math.nan
+    d, T, fr, _, _ = best.x
+    return float(fr), float(d * 1e6), float(T * 24.0)
+
+
+def _secondary(t, f, eph: Ephemeris, dt, base, sigma_pt):
+    """Box search of the phase curve away from the primary; also the fixed phase 0.5."""
+    P, T = eph.period, eph.duration
+    out = dict(sec05_depth_ppm=math.nan, sec05_sigma=math.nan, secondary_phase=math.nan,
+               secondary_depth_ppm=math.nan, secondary_depth_err_ppm=math.nan,
+               secondary_sigma=math.nan, secondary_fa_sigma=math.nan,
+               secondary_n_events=0, secondary_max_event_fraction=math.nan)
+    if eph.single or P < 2.5 * T or not np.isfinite(sigma_pt):
+        return out
+    keep = np.abs(dt) >= 0.75 * T  # the primary (with a margin for ephemeris errors) is excluded
+    cycles = (t[keep] - eph.t0) / P
+    ph = np.mod(cycles, 1.0)
+    order = np.argsort(ph, kind="stable")
+    ph, ff, cyc = ph[order], f[keep][order], np.floor(cycles[order]).astype(np.int64)
+    h = 0.25 * T / P  # half-width of the box: the central half of a transit-long eclipse
+    step = max(0.25 * T / P, 1.0 / 20000)
+    lo_c, hi_c = T / P, 1.0 - T / P  # box centres at least one T14 from the primary
+    centres = np.unique(np.concatenate([np.arange(lo_c, hi_c + 0.5 * step, step), [0.5]]))
+    centres = centres[(centres >= lo_c) & (centres <= hi_c)]
+    cs = np.concatenate([[0.0], np.cumsum(ff)])
+    lo = np.searchsorted(ph, centres - h, side="left")
+    hi = np.searchsorted(ph, centres + h, side="left")
+    n = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (cs[hi] - cs[lo]) / n
+        depth = (base - mean) * 1e6
+        err = sigma_pt / np.sqrt(n) * 1e6
+        sig = depth / err
+    typical = np.median(n[n > 0]) if np.any(n > 0) else 0
+    valid = (n >= max(3, 0.25 * typical)) & np.isfinite(sig)
+    i05 = int(np.argmin(np.abs(centres - 0.5)))
+    if valid[i05]:
+        out.update(sec05_depth_ppm=float(depth[i05]), sec05_sigma=float(sig[i05]))
+    if not valid.any():
+        return out
+    best = int(np.argmax(np.where(valid, sig, -np.inf)))
+    n_indep = max(1.0, (P - 2.0 * T) / (0.5 * T))
+    fa = NormalDist().inv_cdf(1.0 - 0.01 / n_indep)
+    out.update(secondary_phase=float(centres[best]), secondary_depth_ppm=float(depth[best]),
+               secondary_depth_err_ppm=float(err[best]), secondary_sigma=float(sig[best]),
+               secondary_fa_sigma=float(fa))
+    # Is the dip there in every orbit, or one stray event (another planet's transit, a flare
+    # gap edge)?  Share of the dip's total flux deficit from the strongest single orbit.
+    sl = slice(lo[best], hi[best])
+    ev, inv = np.unique(cyc[sl], return_inverse=True)
+    cnt = np.bincount(inv)
+    deficit = np.clip(base * cnt - np.bincount(inv, weights=ff[sl]), 0.0, None)
+    out["secondary_n_events"] = int(ev.size)
+    if deficit.sum() > 0:
+        out["secondary_max_event_fraction"] = float(deficit.max() / deficit.sum())
+    return out
+
+
+def _per_transit(t, f, eph: Ephemeris, epoch, dt, base, sigma_pt):
+    """Per-transit depths (central half) -> arrays (epochs, tmid, depth ppm, err ppm, n)."""
+    core = np.abs(dt) < 0.25 * eph.duration
+    if not core.any():
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty, empty, empty, empty.astype(np.int64)
+    ep, inv = np.unique(epoch[core], return_inverse=True)
+    n = np.bincount(inv)
+    mean = np.bincount(inv, weights=f[core]) / n
+    depth = (base - mean) * 1e6
+    err = sigma_pt / np.sqrt(n) * 1e6
+    tmid = eph.t0 + (ep * eph.period if not eph.single else 0.0)
+    return ep, np.asarray(tmid, dtype=float) * np.ones(ep.size), depth, err, n
+
+
+def _baseline(f, dt, duration):
+    oot = np.abs(dt) > duration
+    if np.count_nonzero(oot) < MIN_POINTS:
+        oot = np.abs(dt) > 0.5 * duration
+    if np.count_nonzero(oot) < 3:
+        return math.nan, math.nan, oot
+    return float(np.median(f[oot])), robust_std(f[oot]), oot
+
+
+def _vet_one(t, f, eph: Ephemeris, cadence: float) -> dict[str, Any]:
+    row = _nan_row()
+    epoch, dt = epoch_and_offset(t, eph)
+    T = eph.duration
+    base, sw, oot = _baseline(f, dt, T)
+    if not np.isfinite(base):
+        return row
+    beta = red_noise_beta(t[oot], f[oot], 0.5 * T, sw)
+    sigma_pt = beta * sw
+    core = np.abs(dt) < 0.25 * T
+    in_tr = np.abs(dt) < 0.5 * T
+
+    d, e, n = _depth(base, f[core], sigma_pt)
+    row.update(vet_depth_ppm=d, vet_depth_err_ppm=e, vet_snr=d / e if n and e > 0 else math.nan)
+
+    # Coverage: mid-times inside the data span vs. those with in-transit cadences.
+    t_lo, t_hi = t[0], t[-1]
+    with_data = np.unique(epoch[in_tr])
+    if eph.single:
+        n_exp = int(t_lo <= eph.t0 <= t_hi)
+        n_cov = int(n_exp and with_data.size > 0)
+    else:
+        e_lo = math.ceil((t_lo - eph.t0) / eph.period)
+        e_hi = math.floor((t_hi - eph.t0) / eph.period)
+        n_exp = max(0, e_hi - e_lo + 1)
+        n_cov = int(np.count_nonzero((with_data >= e_lo) & (with_data <= e_hi)))
+    row.update(n_transits_expected=n_exp, n_transits_data=int(with_data.size),
+               coverage=(n_cov / n_exp) if n_exp else math.nan)
+
+    # Per-transit depth consistency.
+    _, _, dep, err, npts = _per_transit(t, f, eph, epoch, dt, base, sigma_pt)
+    if dep.size >= 1:
+        deficit = np.clip(dep, 0.0, None) * npts
+        total = deficit.sum()
+        row["max_single_event_fraction"] = float(deficit.max() / total) if total > 0 else math.nan
+    if dep.size >= 2:
+        wts = 1.0 / err**2
+        mean_w = np.sum(wts * dep) / np.sum(wts)
+        row["depth_chi2_dof"] = float(np.sum(wts * (dep - mean_w) ** 2) / (dep.size - 1))
+
+    if not eph.single:
+        parity = np.mod(epoch, 2)
+        do, eo, no = _depth(base, f[core & (parity == 0)], sigma_pt)
+        de, ee, ne = _depth(base, f[core & (parity == 1)], sigma_pt)
+        row.update(depth_odd_ppm=do, depth_odd_err_ppm=eo, depth_even_ppm=de, depth_even_err_ppm=ee)
+        if no and ne:
+            row["oddeven_diff_ppm"] = do - de
+            # A 1% systematic floor: on a 30% deep eclipse, 0.3% ephemeris/detrending
+            # differences are "significant" against photon noise alone but mean nothing.
+            floor = _ODDEVEN_FLOOR * abs(0.5 * (do + de))
+            row["oddeven_sigma"] = abs(do - de) / math.sqrt(eo**2 + ee**2 + floor**2)
+        row.update(_secondary(t, f, eph, dt, base, sigma_pt))
+
+    # A shape fitted to noise means nothing (and a zero-depth trapezoid has any ingress).
+    if np.isfinite(row["vet_snr"]) and row["vet_snr"] >= _MIN_SHAPE_SNR:
+        shape, tdep, tdur = _trapezoid(dt, f, T, base, d * 1e-6, cadence)
+        row.update(shape_v=shape, trapezoid_depth_ppm=tdep, trapezoid_dur_h=tdur)
+    return row
+
+
+def _commensurate(p1: float, p2: float, tol: float = 0.01) -> bool:
+    """Periods in a ratio 1, 2, 3, 4, 1/2, 1/3, 1/4, 3/2 or 2/3 (within ``tol``): one system."""
+    if not (math.isfinite(p1) and math.isfinite(p2)):
+        return False
+    r = p1 / p2
+    return any(abs(r - q) <= tol * q for q in (1.0, 2.0, 3.0, 4.0, 0.5, 1.0 / 3.0, 0.25, 1.5, 2.0 / 3.0))
+
+
+def _independent_mask(t: np.ndarray, eph: Ephemeris, others: list[Ephemeris]) -> np.ndarray:
+    """Cadences to keep when vetting ``eph``: those in the transits of the *other* candidates
+    are dropped, so a second planet's transits are not taken for this one's secondary or
+    odd/even difference.  Candidates with a commensurate period are kept (an EB's secondary
+    found as a separate signal, or an alias, is exactly what the tests must see), and so is
+    everything within one duration of this candidate's own transits."""
+    keep = np.ones(t.shape, dtype=bool)
+    indep = [o for o in others if not _commensurate(eph.period, o.period)]
+    if not indep:
+        return keep
+    drop = transit_mask(t, indep, factor=1.5)
+    _, dt = epoch_and_offset(t, eph)
+    drop &= np.abs(dt) >= eph.duration
+    if np.count_nonzero(~drop) < MIN_POINTS:
+        return keep
+    return ~drop
+
+
+def _lomb_scargle(lc, ephemerides: list[Ephemeris]) -> tuple[float, float]:
+    """(period d, power) of the highest Lomb-Scargle peak with all candidate transits masked."""
+    from astropy.timeseries import LombScargle
+
+    t, f, _ = lc_arrays(lc, name="raw_lc")
+    m = ~transit_mask(t, ephemerides, factor=2.0)
+    t, f = t[m], f[m]
+    if t.size < 50:
+        return math.nan, math.nan
+    span = t[-1] - t[0]
+    cadence = float(np.median(np.diff(t)))
+    fmin = 2.0 / span  # periods up to half the span: at least two cycles
+    fmax = 1.0 / max(0.1, 2.5 * cadence)
+    if not fmax > fmin:
+        return math.nan, math.nan
+    ls = LombScargle(t - t[0], f - np.median(f))
+    freq, power = ls.autopower(minimum_frequency=fmin, maximum_frequency=fmax, samples_per_peak=10)
+    if freq.size == 0 or not np.any(np.isfinite(power)):
+        return math.nan, math.nan
+    i = int(np.nanargmax(power))
+    return float(1.0 / freq[i]), float(power[i])
+
+
+def _stellar_density(stellar_density, table, n: int) -> np.ndarray:
+    """Per-row stellar density in g/cm^3 (NaN when unknown)."""
+    if stellar_density is None:
+        if "st_dens" in table.colnames:  # Exoplanet Archive column, g/cm^3
+            stellar_density = table["st_dens"]
+        else:
+            return np.full(n, np.nan)
+    if hasattr(stellar_density, "unit") and getattr(stellar_density, "unit", None) is not None:
+        from astropy import units as u
+
+        stellar_density = stellar_density.to_value(u.g / u.cm**3)
+    arr = np.ma.filled(np.ma.asarray(stellar_density, dtype=float), np.nan)
+    arr = np.broadcast_to(np.atleast_1d(arr), (n,)) if arr.size in (1, n) else None
+    if arr is None:
+        raise InvalidParameterError(
+            f"stellar_density must be one value or one per candidate ({n}); got {np.size(stellar_density)} values"
+        )
+    arr = np.array(arr, dtype=float)
+    arr[~(arr > 0)] = np.nan
+    return arr
+
+
+def _as_qtable(candidates):
+    from astropy.table import QTable, Row, Table
+
+    if isinstance(candidates, Table):
+        return QTable(candidates, copy=True)
+    if isinstance(candidates, Row):
+        return QTable(candidates.table[candidates.index : candidates.index + 1], copy=True)
+    if isinstance(candidates, dict):
+        if all(np.ndim(v) == 0 for v in candidates.values()):
+            return QTable(rows=[candidates])
+        return QTable(candidates)
+    if isinstance(candidates, (list, tuple)):
+        return QTable(rows=list(candidates))
+    raise InvalidParameterError(
+        f"candidates must be an astropy Table (or a dict / list of dicts); got {type(candidates).__name__}"
+    )
+
+
+def transit_depths(lc: lightkurve.LightCurve, candidate: Any) -> QTable:
+    """Depth of every individual transit of one candidate.
+
+    Parameters
+    ----------
+    lc : lightkurve.LightCurve
+        Flattened light curve (time in BJD_TDB, flux normalized to 1).
+    candidate : astropy.table.Row or dict
+        One candidate with ``pl_orbper`` [d], ``pl_tranmid`` [full BJD_TDB], ``pl_trandurh``
+        [h] (``pl_orbper`` may be NaN for a single event).
+
+    Returns
+    -------
+    astropy.table.QTable
+        One row per transit with data in the central half of its window: ``epoch`` (0 at
+        ``pl_tranmid``), ``tmid`` [d, full BJD_TDB], ``depth_ppm`` (> 0 = dimming),
+        ``depth_err_ppm`` and ``n_points``.
+
+    Examples
+    --------
+    >>> import numpy as np, lightkurve as lk
+    >>> t = 2458000 + np.arange(0, 10, 0.01)
+    >>> flux = np.ones_like(t); flux[np.abs((t - 2458000.5 + 1) % 2 - 1) < 0.05] = 0.99
+    >>> lc = lk.LightCurve(time=t, flux=flux + 1e-4 * np.random.default_rng(0).normal(size=t.size))
+    >>> cand = dict(pl_orbper=2.0, pl_tranmid=2458000.5, pl_trandurh=2.4)
+    >>> tab = transit_depths(lc, cand)
+    >>> len(tab), bool(abs(tab["depth_ppm"][0] - 1e4) < 200)
+    (5, True)
+    """
+    from astropy import units as u
+    from astropy.table import QTable
+
+    t, f, _ = lc_arrays(lc)
+    eph = candidate_ephemeris(candidate, time_ref=float(np.median(t)))
+    epoch, dt = epoch_and_offset(t, eph)
+    base, sw, oot = _baseline(f, dt, eph.duration)
+    sigma_pt = red_noise_beta(t[oot], f[oot], 0.5 * eph.duration, sw) * sw if np.isfinite(base) else math.nan
+    ep, tmid, dep, err, n = _per_transit(t, f, eph, epoch, dt, base, sigma_pt)
+    return QTable([ep, tmid * u.d, dep, err, n], names=["epoch", "tmid", "depth_ppm", "depth_err_ppm", "n_points"])
+
+
+def vet(
+    lc: lightkurve.LightCurve,
+    candidates: Any,
+    *,
+    raw_lc: lightkurve.LightCurve | None = None,
+    stellar_density: Any = None,
+    sigma_threshold: float = 3.0,
+    var_tolerance: float = 0.03,
+    var_power_min: float = 0.05,
+    density_tolerance: float = 5.0,
+) -> QTable:
+    """Add vetting diagnostics to a table of transit candidates.
+
+    Parameters
+    ----------
+    lc : lightkurve.LightCurve
+        The detrended (flattened) light curve the candidates were found in; time in
+        BJD_TDB, flux normalized to 1.
+    candidates : astropy.table.Table or QTable
+        One row per signal with at least ``pl_tranmid`` [d, full BJD_TDB], ``pl_trandurh`` [h]
+        and ``pl_orbper`` [d] (NaN for a single event); ``pl_trandep`` [ppm] is optional.
+        Columns may be Quantities or plain numbers in those units.  A dict (one candidate) or
+        a list of dicts is accepted too.
+    raw_lc : lightkurve.LightCurve, optional
+        The undetrended light curve, for the Lomb-Scargle variability check.  Without it the
+        periodogram is taken of ``lc`` (only variability that survived detrending is seen).
+    stellar_density : float, array-like or Quantity, optional
+        Stellar density in **g/cm^3** (the Sun: 1.41 g/cm^3), one value for all rows or one
+        per row; a Quantity is converted.  When omitted, an ``st_dens`` column of the table
+        (Exoplanet Archive name, g/cm^3) is used if present; otherwise the density
+        diagnostics are NaN.
+    sigma_threshold : float
+        Significance above which odd/even differences and secondaries raise a flag.
+    var_tolerance : float
+        Relative tolerance for ``near_var_period``.
+    var_power_min : float
+        Lomb-Scargle power below which the star counts as not variable (no period match).
+    density_tolerance : float
+        ``density_flag`` is raised when the implied/known density ratio is outside
+        ``[1/density_tolerance, density_tolerance]``.
+
+    Returns
+    -------
+    astropy.table.QTable
+        A new table: the input rows and columns unchanged, followed by the columns of
+        :data:`VET_COLUMNS` in that order:
+
+        - ``vet_depth_ppm``, ``vet_depth_err_ppm``, ``vet_snr``: mean depth of all transits
+          (central half of the window, > 0 = dimming), its 1-sigma error, their ratio.
+        - ``depth_odd_ppm``/``depth_odd_err_ppm``, ``depth_even_ppm``/``depth_even_err_ppm``:
+          the same for odd (1st, 3rd, ...) and even transits; ``oddeven_diff_ppm`` = odd - even;
+          ``oddeven_sigma`` = ``|odd - even|`` / combined error (>= 0; the error includes a
+          systematic floor of 1% of the mean depth).  A large value means
+          alternating depths: an eclipsing binary found at half its period.
+        - ``sec05_depth_ppm``, ``sec05_sigma``: depth and signed significance at phase 0.5.
+        - ``secondary_phase`` (0..1, primary at 0), ``secondary_depth_ppm``,
+          ``secondary_depth_err_ppm``, ``secondary_sigma``: the most significant dip of a box
+          search (box = central half of a transit, step T14/4) over all phases whose box lies
+          at least one T14 from the primary; finds eccentric secondaries.
+          ``secondary_fa_sigma`` is the significance pure white noise exceeds with 1%
+          probability over that many independent phases; ``secondary_n_events`` counts the
+          orbits with data in that box and ``secondary_max_event_fraction`` is the share of
+          its flux deficit from the strongest single orbit; ``secondary_detected`` is
+          ``secondary_sigma > max(secondary_fa_sigma, sigma_threshold)`` unless one orbit of
+          two or more gives over 80% of the deficit (a stray event such as another planet's
+          transit, not a secondary eclipse).
+          ``secondary_albedo`` = (secondary/primary depth) * ``ars_implied``^2 is the
+          geometric albedo a planet would need (> 1: not a planet's occultation; NaN when
+          ``vet_snr < 3`` or no dimming).
+        - ``shape_v``: ingress+egress fraction ``2*tau/T14`` of a least-squares trapezoid
+          (exposure-integrated) fit, 0 = box (U), 1 = triangle (V); ``trapezoid_depth_ppm``,
+          ``trapezoid_dur_h`` [h] from the same fit.  NaN when ``vet_snr < 3`` (no shape
+          can be told from noise).
+        - ``n_transits_expected`` (mid-times inside the data span), ``n_transits_data``
+          (transits with in-window cadences), ``coverage`` = expected-with-data / expected.
+        - ``depth_chi2_dof``: chi^2/dof of the per-transit depths (see
+          :func:`transit_depths`) about their weighted mean (~1 for a constant depth);
+          ``max_single_event_fraction``: largest share of the total flux deficit
+          (sum of depth x cadences) from one transit (1/N for N equal transits, 1 for one).
+        - ``var_period`` [d], ``var_power``: highest Lomb-Scargle peak (0.1 d to half the
+          span) of ``raw_lc`` with all candidate transits masked; ``var_harmonic`` =
+          ``pl_orbper/var_period`` when within ``var_tolerance`` of k or 1/k (k = 1, 2, 3) and
+          ``var_power >= var_power_min``; ``near_var_period`` is then True.
+        - ``rp_rs`` = sqrt(depth); ``ars_implied`` = (1 + rp_rs) / sin(pi T14 / P), the a/R*
+          of a central transit on a circular orbit; ``stellar_density`` [g/cm^3] used;
+          ``density_implied`` = 3 pi ars^3 / (G P^2) [g/cm^3]; ``density_ratio`` =
+          implied / known (< 1: transit too long for the star, e.g. a blend or a giant host;
+          > 1 happens for grazing or eccentric orbits); ``density_flag``.
+        - ``vet_flags``: comma-separated failed tests among ``ODD_EVEN``, ``SECONDARY``
+          (detected and not explainable by a planet: albedo > 1), ``V_SHAPE``
+          (``shape_v > 0.8``), ``DEPTH_VARIES`` (``depth_chi2_dof > 5``),
+          ``SINGLE_EVENT_DOMINATED`` (fraction > 0.8 with >= 3 transits), ``LOW_COVERAGE``
+          (< 0.5), ``NEAR_VARIABILITY``, ``DENSITY``, ``LARGE_RADIUS`` (``rp_rs > 0.3``).
+
+    Raises
+    ------
+    InvalidParameterError
+        When a candidate lacks ``pl_tranmid``/``pl_trandurh``, when ``pl_tranmid`` is not a
+        full BJD, or when ``stellar_density`` has the wrong length.
+
+    Examples
+    --------
+    >>> import numpy as np, lightkurve as lk
+    >>> rng = np.random.default_rng(1)
+    >>> t = 2458000 + np.arange(0, 20, 0.01)
+    >>> flux = 1 + 2e-4 * rng.normal(size=t.size)
+    >>> flux[np.abs((t - 2458000.5 + 1.5) % 3 - 1.5) < 0.05] -= 0.005
+    >>> lc = lk.LightCurve(time=t, flux=flux)
+    >>> out = vet(lc, dict(pl_orbper=3.0, pl_tranmid=2458000.5, pl_trandurh=2.4, pl_trandep=5000.0))
+    >>> bool(abs(out["vet_depth_ppm"][0] - 5000) < 100), bool(out["oddeven_sigma"][0] < 3)
+    (True, True)
+    """
+    from astropy import units as u
+
+    table = _as_qtable(candidates)
+    n = len(table)
+    t, f, _ = lc_arrays(lc)
+    cadence = float(np.median(np.diff(t))) if t.size > 1 else math.nan
+    t_ref = float(np.median(t))
+    ephs = [candidate_ephemeris(table[i], time_ref=t_ref) for i in range(n)]
+
+    rows = []
+    for i, eph in enumerate(ephs):
+        keep = _independent_mask(t, eph, [e for j, e in enumerate(ephs) if j != i])
+        rows.append(_vet_one(t[keep], f[keep], eph, cadence))
+
+    # Variability: one periodogram for the whole star.
+    var_p, var_pow = (math.nan, math.nan)
+    if n:
+        try:
+            var_p, var_pow = _lomb_scargle(raw_lc if raw_lc is not None else lc, ephs)
+        except AstroTinyMLError:  # an unusable raw_lc costs this diagnostic only
+            var_p, var_pow = (math.nan, math.nan)
+    rho_star = _stellar_density(stellar_density, table, n)
+
+    for row, eph, rho in zip(rows, ephs, rho_star):
+        row.update(var_period=var_p, var_power=var_pow)
+        if (not eph.single) and np.isfinite(var_p) and np.isfinite(var_pow) and var_pow >= var_power_min:
+            for k in (1, 2, 3):
+                for ratio in ((k,) if k == 1 else (k, 1.0 / k)):
+                    if abs(eph.period / var_p - ratio) <= var_tolerance * ratio:
+                        row.update(near_var_period=True, var_harmonic=eph.period / var_p)
+                        break
+                if row["near_var_period"]:
+                    break
+
+        depth = row["trapezoid_depth_ppm"]
+        if not (np.isfinite(depth) and depth > 0):
+            depth = row["vet_depth_ppm"]
+        if np.isfinite(depth) and depth > 0:
+            row["rp_rs"] = math.sqrt(depth * 1e-6)
+        row["stellar_density"] = float(rho)
+        if not eph.single and np.isfinite(row["rp_rs"]):
+            x = math.pi * eph.duration / eph.period
+            if x < 0.5 * math.pi:
+                ars = (1.0 + row["rp_rs"]) / math.sin(x)
+                row["ars_implied"] = ars
+                row["density_implied"] = 3.0 * math.pi * ars**3 / (_G_CGS * (eph.period * 86400.0) ** 2)
+                if np.isfinite(rho):
+                    row["density_ratio"] = row["density_implied"] / rho
+                    row["density_flag"] = not (1.0 / density_tolerance <= row["density_ratio"] <= density_tolerance)
+        sec, pri = row["secondary_depth_ppm"], row["vet_depth_ppm"]
+        if (np.isfinite(sec) and sec > 0 and np.isfinite(pri) and pri > 0 and np.isfinite(row["ars_implied"])
+                and row["vet_snr"] >= _MIN_SHAPE_SNR):
+            row["secondary_albedo"] = sec / pri * row["ars_implied"] ** 2
+        if np.isfinite(row["secondary_sigma"]):
+            one_orbit = row["secondary_n_events"] >= 2 and not (row["secondary_max_event_fraction"] <= 0.8)
+            row["secondary_detected"] = bool(
+                row["secondary_sigma"] > max(row["secondary_fa_sigma"], sigma_threshold) and not one_orbit
+            )
+        row["vet_flags"] = ",".join(_flags(row, sigma_threshold))
+
+    for name, unit, _ in VET_COLUMNS:
+        values = [r[name] for r in rows]
+        if name in ("secondary_detected", "near_var_period", "density_flag"):
+            col = np.array(values, dtype=bool)
+        elif name in ("n_transits_expected", "n_transits_data", "secondary_n_events"):
+            col = np.array(values, dtype=np.int64)
+        elif name == "vet_flags":
+            col = np.array(values, dtype=str) if n else np.array([], dtype="<U1")
+        else:
+            col = np.array(values, dtype=float)
+        if unit not in ("", "ppm"):
+            col = col * u.Unit(unit)
+        if name in table.colnames:  # re-vetting a vetted table: refresh, do not duplicate
+            table.remove_column(name)
+        table[name] = col
+    return table
+
+
+def _flags(row: dict[str, Any], sigma_threshold: float) -> list[str]:
+    flags = []
+    if np.isfinite(row["oddeven_sigma"]) and row["oddeven_sigma"] > sigma_threshold:
+        flags.append("ODD_EVEN")
+    if row["secondary_detected"] and not (np.isfinite(row["secondary_albedo"]) and row["secondary_albedo"] <= 1.0):
+        flags.append("SECONDARY")
+    if np.isfinite(row["shape_v"]) and row["shape_v"] > 0.8:
+        flags.append("V_SHAPE")
+    if np.isfinite(row["depth_chi2_dof"]) and row["depth_chi2_dof"] > 5.0:
+        flags.append("DEPTH_VARIES")
+    if (row["n_transits_data"] >= 3 and np.isfinite(row["max_single_event_fraction"])
+            and row["max_single_event_fraction"] > 0.8):
+        flags.append("SINGLE_EVENT_DOMINATED")
+    if np.isfinite(row["coverage"]) and row["coverage"] < 0.5:
+        flags.append("LOW_COVERAGE")
+    if row["near_var_period"]:
+        flags.append("NEAR_VARIABILITY")
+    if row["density_flag"]:
+        flags.append("DENSITY")
+    if np.isfinite(row["rp_rs"]) and row["rp_rs"] > 0.3:
+        flags.append("LARGE_RADIUS")
+    return flags

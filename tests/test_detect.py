@@ -1,0 +1,87 @@
+"""End-to-end detect() on bundled real light curves (read -> detrend -> search -> re-detrend
+-> vet -> views)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+WASP18_P = 0.941453
+
+
+@pytest.fixture(scope="module")
+def wasp18_result():
+    from astrotinyml.datasets import sample_path
+    from astrotinyml.detect import detect
+
+    return detect(sample_path("wasp-18"), max_planets=2)
+
+
+def test_hot_jupiter_recovered_and_vetted(wasp18_result):
+    from astrotinyml.vet import VET_COLUMNS
+
+    res = wasp18_result
+    c = res.candidates
+    assert res.n_candidates >= 1
+    best = c[0]
+    assert best["pl_orbper"].to_value("d") == pytest.approx(WASP18_P, rel=1e-3)
+    # Epoch: a transit of the catalogued ephemeris (BLS epoch in the data 2458354.4565).
+    n = round((best["pl_tranmid"].to_value("d") - 2458354.4565) / WASP18_P)
+    assert abs(best["pl_tranmid"].to_value("d") - 2458354.4565 - n * WASP18_P) < 0.01
+    assert all(name in c.colnames for name, _, _ in VET_COLUMNS)
+    assert best["oddeven_sigma"] < 3 and "ODD_EVEN" not in best["vet_flags"]
+    assert "SECONDARY" not in best["vet_flags"]
+    assert 8000 < best["vet_depth_ppm"] < 13000
+
+
+def test_result_structure(wasp18_result):
+    res = wasp18_result
+    assert "100100827" in res.target
+    assert len(res.views) == res.n_candidates
+    v = res.views[0]
+    assert v.local_view.min() == pytest.approx(-1.0) and np.all(np.isfinite(v.global_view))
+    assert "trend" in res.flat.colnames and len(res.flat) == len(res.raw)
+    assert set(res.timings) == {"read", "detrend", "search", "redetrend", "vet", "views", "total"}
+    assert res.options["redetrended_with_mask"] is True
+    assert res.options["window_length"] > 0 and res.options["max_planets"] == 2
+    assert "DetectionResult(target=" in repr(res)
+
+
+def test_lightcurve_source(wasp18_result):
+    from astrotinyml.detect import detect
+
+    res = detect(wasp18_result.raw, max_planets=1)
+    assert res.candidates["pl_orbper"][0].to_value("d") == pytest.approx(WASP18_P, rel=1e-3)
+    assert res.options["source"] == "LightCurve"
+
+
+def test_eclipsing_binary_list_source_flags_secondary():
+    from astrotinyml.datasets import sample_paths
+    from astrotinyml.detect import detect
+
+    res = detect(sample_paths("kic-2306740"), max_planets=1)  # a list of (one) path
+    best = res.candidates[0]
+    assert best["pl_orbper"].to_value("d") == pytest.approx(10.306987, rel=2e-3)
+    assert "SECONDARY" in best["vet_flags"]
+    assert abs(best["secondary_phase"] - 0.5) > 0.01
+
+
+@pytest.mark.parametrize("source, error, match", [
+    ("Kepler-90", "LightCurveFileNotFoundError", "fetch_lightcurve"),
+    ("no_such_file.fits", "LightCurveFileNotFoundError", "no_such_file"),
+    ([], "InvalidParameterError", "empty"),
+    (42, "InvalidParameterError", "source"),
+])
+def test_bad_sources_raise(source, error, match):
+    from astrotinyml import errors
+    from astrotinyml.detect import detect
+
+    with pytest.raises(getattr(errors, error), match=match):
+        detect(source)
+
+
+def test_target_name_error_is_a_file_not_found_error():
+    from astrotinyml.detect import detect
+
+    with pytest.raises(FileNotFoundError, match="pass a file path"):
+        detect("WASP-18")
