@@ -1,0 +1,145 @@
+"""NASA-style reports of a detection: PDF vetting sheet, JSON, FITS, CSV, submission bundle.
+
+:func:`write_report` is the entry point.  Every file is written atomically (temporary file
+in the same directory, then a rename), nothing is overwritten without ``overwrite=True``,
+and file names derived from target names are sanitized with :func:`safe_name`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import zipfile
+from pathlib import Path
+from typing import Iterable
+
+from .._atomic import OutputExistsError, atomic_path
+from ..errors import InvalidParameterError
+from ._common import CONTRACT_DESCRIPTIONS, CONTRACT_UNITS, safe_name, sha256_file
+
+__all__ = ["write_report", "safe_name", "FORMATS", "OutputExistsError"]
+
+#: Formats :func:`write_report` knows, with their file suffixes.
+FORMATS = {"pdf": ".pdf", "json": ".json", "fits": ".fits", "csv": ".csv"}
+
+
+def _check_formats(formats: Iterable[str]) -> list[str]:
+    if isinstance(formats, str):
+        formats = [formats]
+    chosen = []
+    for fmt in formats:
+        key = str(fmt).lower().lstrip(".")
+        if key not in FORMATS:
+            raise InvalidParameterError(
+                f"unknown report format {fmt!r}; choose from {', '.join(FORMATS)}")
+        if key not in chosen:
+            chosen.append(key)
+    if not chosen:
+        raise InvalidParameterError(f"no report format given; choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+def _bundle_readme(target: str, names: list[str]) -> str:
+    lines = [
+        f"astrotinyml submission bundle for {target}",
+        "",
+        "Files:",
+        *[f"  {n}" for n in names],
+        "  manifest.json  sha256 of every file in this bundle and of every input light curve",
+        "",
+        "Candidate columns (NASA Exoplanet Archive names):",
+    ]
+    for name, desc in CONTRACT_DESCRIPTIONS.items():
+        unit = CONTRACT_UNITS.get(name)
+        lines.append(f"  {name}{' [' + unit + ']' if unit else ''}: {desc}")
+    lines += ["", "Times are BJD_TDB. Depth is in parts per million. Missing values are empty (CSV)",
+              "or null (JSON). The FITS file holds one folded light curve per candidate (TCE_n)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), overwrite=False,
+                 submit_ready=False) -> dict[str, Path]:
+    """Write the reports of one detection.
+
+    Parameters
+    ----------
+    result : astrotinyml.detect.DetectionResult
+        What :func:`astrotinyml.detect` returned for one target.
+    out_dir : str or path-like
+        Directory for the files (created if missing). File names are
+        ``<safe target name>.<suffix>``.
+    formats : sequence of str
+        Any of ``"pdf"``, ``"json"``, ``"fits"``, ``"csv"``.
+    overwrite : bool
+        Replace existing files. Without it an existing file raises
+        :class:`OutputExistsError` before anything is written.
+    submit_ready : bool
+        Also write ``<name>_submission.zip`` holding every format (all four are written),
+        a ``manifest.json`` with the sha256 of each file and of each input, and a README
+        describing the columns and units.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Path of each file written, keyed by format (and ``"bundle"`` for the zip).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from astrotinyml import datasets, detect, write_report
+    >>> result = detect(datasets.load_sample("wasp-18"))  # doctest: +SKIP
+    >>> paths = write_report(result, tempfile.mkdtemp(), formats=["json", "csv"])  # doctest: +SKIP
+    >>> sorted(paths)  # doctest: +SKIP
+    ['csv', 'json']
+    """
+    from .formats import report_dict, write_csv, write_fits, write_json
+    from .pdf import write_pdf
+
+    chosen = _check_formats(FORMATS if submit_ready else formats)
+    out_dir = Path(out_dir)
+    stem = safe_name(result.target)
+    targets = {fmt: out_dir / f"{stem}{FORMATS[fmt]}" for fmt in chosen}
+    if submit_ready:
+        targets["bundle"] = out_dir / f"{stem}_submission.zip"
+    # Refuse before writing anything, so a refused call leaves no partial set of files.
+    existing = [str(p) for p in targets.values() if p.exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(
+            f"report file(s) already exist: {', '.join(existing)}; pass overwrite=True "
+            "(--overwrite) to replace them or choose another output directory.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = report_dict(result)
+    writers = {
+        "json": lambda p: write_json(result, p, report=report),
+        "csv": lambda p: write_csv(result, p),
+        "fits": lambda p: write_fits(result, p),
+        "pdf": lambda p: write_pdf(result, p, report=report),
+    }
+    written: dict[str, Path] = {}
+    try:
+        for fmt in chosen:
+            with atomic_path(targets[fmt], overwrite=True) as tmp:
+                writers[fmt](tmp)
+            written[fmt] = targets[fmt]
+        if submit_ready:
+            manifest = {
+                "target": str(result.target),
+                "files": {p.name: sha256_file(p) for p in written.values()},
+                "inputs": {i["name"]: i["sha256"] for i in report["inputs"]},
+                "provenance": report["provenance"],
+            }
+            with atomic_path(targets["bundle"], overwrite=True) as tmp:
+                with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                    for path in written.values():
+                        zf.write(path, arcname=path.name)
+                    zf.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
+                    zf.writestr("README.txt", _bundle_readme(str(result.target),
+                                                             [p.name for p in written.values()]))
+            written["bundle"] = targets["bundle"]
+    except BaseException:
+        # All or nothing: files of this call that were already renamed into place go too.
+        for path in written.values():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        raise
+    return written

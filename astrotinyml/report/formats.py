@@ -1,0 +1,196 @@
+"""JSON, FITS and CSV writers of a detection result.
+
+Each ``write_*`` function writes one file at ``path`` (the caller makes it atomic) and
+returns nothing; :func:`astrotinyml.report.write_report` is the public entry point.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ._common import (CONTRACT_DESCRIPTIONS, CONTRACT_UNITS, candidate_rows, column_unit,
+                      inputs_of, mission_of, plain, provenance)
+
+SCHEMA_VERSION = "1.0"
+SCHEMA_FILE = "report-1.0.schema.json"
+
+#: BJD reference of each mission's time system, as in the mission FITS files.
+_BJDREF = {"TESS": 2457000.0, "Kepler": 2454833.0, "K2": 2454833.0}
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of the JSON report shipped with the package.
+
+    Examples
+    --------
+    >>> from astrotinyml.report.formats import load_schema
+    >>> load_schema()["properties"]["schema_version"]["const"]
+    '1.0'
+    """
+    text = resources.files("astrotinyml.report").joinpath(SCHEMA_FILE).read_text()
+    return json.loads(text)
+
+
+def report_dict(result, *, extra_provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON report of a detection result as a plain dict (what ``write_json`` writes)."""
+    table = result.candidates
+    prov = provenance(result)
+    if extra_provenance:
+        prov.update(extra_provenance)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "target": str(result.target),
+        "mission": mission_of(result),
+        "inputs": inputs_of(result),
+        "provenance": prov,
+        "options": plain(dict(result.options)),
+        "units": {name: column_unit(table, name) for name in table.colnames
+                  if column_unit(table, name)},
+        "n_candidates": len(table),
+        "candidates": candidate_rows(table),
+    }
+
+
+def write_json(result, path, *, report: dict[str, Any] | None = None) -> None:
+    report = report if report is not None else report_dict(result)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(report, fh, indent=2, allow_nan=False)
+        fh.write("\n")
+
+
+def _csv_table(result):
+    from astropy.table import QTable
+
+    table = QTable(result.candidates, copy=True)
+    # Object columns (lists of flags, ...) have no CSV form: join them.
+    for name in table.colnames:
+        if table[name].dtype.kind == "O":
+            table[name] = [";".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+                           for v in table[name]]
+    table.add_column([str(result.target)] * len(table), name="hostname", index=0)
+    return table
+
+
+def write_csv(result, path) -> None:
+    table = _csv_table(result)
+    comments = [f"astrotinyml candidates for {result.target}; NASA Exoplanet Archive column names",
+                "columns and units:"]
+    for name in table.colnames:
+        unit = column_unit(table, name)
+        desc = CONTRACT_DESCRIPTIONS.get(name, "diagnostic")
+        comments.append(f"  {name}" + (f" [{unit}]" if unit else "") + f": {desc}")
+    table.meta["comments"] = comments
+    table.write(path, format="ascii.csv", overwrite=True, comment="# ")
+
+
+def _header_value(value):
+    value = plain(value)
+    if value is None:
+        return None
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)[:68]
+    return value
+
+
+def _fold(time, period, t0):
+    """Time from the nearest mid-transit, in days (nan period: from t0)."""
+    if not np.isfinite(period) or period <= 0:
+        return time - t0
+    return (time - t0 + 0.5 * period) % period - 0.5 * period
+
+
+def write_fits(result, path) -> None:
+    """FITS: provenance primary HDU, a CANDIDATES table, one folded light curve per candidate.
+
+    The per-candidate extensions follow the TESS DV time-series files: header keywords
+    TPERIOD [d], TEPOCH [BJD - BJDREFI - BJDREFF], TDUR [h], TDEPTH [ppm], TSNR, and
+    columns TIME, PHASE (days from mid-transit), LC_INIT, LC_DETREND(_ERR), MODEL_INIT.
+    """
+    from astropy.io import fits
+    from astropy.table import Table
+
+    report = report_dict(result)
+    mission = report["mission"].get("mission") or ""
+    bjdref = _BJDREF.get(mission, 0.0)
+    bjdrefi, bjdreff = float(np.floor(bjdref)), float(bjdref - np.floor(bjdref))
+
+    primary = fits.PrimaryHDU()
+    hdr = primary.header
+    hdr["ORIGIN"] = ("astrotinyml", "institution / software responsible for the file")
+    hdr["CREATOR"] = (f"astrotinyml {report['provenance']['software']['astrotinyml']}", "software")
+    hdr["DATE"] = (report["provenance"]["generated_utc"], "file creation date (UTC)")
+    hdr["SCHEMAV"] = (SCHEMA_VERSION, "report schema version")
+    hdr["OBJECT"] = (str(result.target)[:68], "target name")
+    for key, card in (("mission", "MISSION"), ("sector", "SECTOR"), ("quarter", "QUARTER"),
+                      ("campaign", "CAMPAIGN"), ("flux_column", "FLUXCOL"), ("cadence_min", "CADENCE")):
+        value = _header_value(report["mission"].get(key))
+        if value is not None:
+            hdr[card] = value
+    hdr["MODELSHA"] = (report["provenance"]["model_sha256"] or "none", "sha256 of the classifier model")
+    hdr["CALIBID"] = (report["provenance"]["calibration_id"] or "none", "calibration run id")
+    for name, version in report["provenance"]["software"].items():
+        hdr[f"V_{name[:6].upper()}"] = (str(version), f"{name} version")
+    for i, item in enumerate(report["inputs"], start=1):
+        hdr[f"INFILE{i}"] = item["name"]
+        hdr[f"INSHA{i}"] = (item["sha256"] or "unknown", f"sha256 of input file {i}")
+    hdr["NCAND"] = (len(result.candidates), "number of candidates")
+    hdr["BJDREFI"] = (bjdrefi, "integer part of BJD reference of TIME and TEPOCH")
+    hdr["BJDREFF"] = (bjdreff, "fractional part of BJD reference")
+    hdulist = [primary]
+
+    table = Table(_csv_table(result))
+    cand_hdu = fits.table_to_hdu(table)
+    cand_hdu.name = "CANDIDATES"
+    for i, name in enumerate(table.colnames, start=1):
+        unit = column_unit(result.candidates, name) if name in result.candidates.colnames else None
+        if unit == "ppm":
+            # ppm is no FITS unit (readers would warn): say it in the column's comment instead.
+            cand_hdu.header.comments[f"TTYPE{i}"] = "[ppm]"
+        elif unit and not cand_hdu.header.get(f"TUNIT{i}"):
+            cand_hdu.header[f"TUNIT{i}"] = unit
+    hdulist.append(cand_hdu)
+
+    flat, raw = result.flat, result.raw
+    t = np.asarray(flat.time.jd, dtype=float)
+    f = np.asarray(flat.flux.value, dtype=float)
+    fe = np.asarray(flat.flux_err.value, dtype=float)
+    f_init = np.asarray(raw.flux.value, dtype=float) if len(raw) == len(flat) else np.full_like(f, np.nan)
+    for i, row in enumerate(report["candidates"], start=1):
+        period = row.get("pl_orbper") or np.nan
+        t0 = row.get("pl_tranmid") or np.nan
+        dur_d = (row.get("pl_trandurh") or np.nan) / 24.0
+        depth = (row.get("pl_trandep") or np.nan) * 1e-6
+        phase = _fold(t, period, t0)
+        model = np.where(np.abs(phase) < 0.5 * dur_d, 1.0 - depth, 1.0)
+        order = np.argsort(phase)
+        cols = [
+            fits.Column("TIME", "D", unit="d", array=(t - bjdref)[order]),
+            fits.Column("PHASE", "D", unit="d", array=phase[order]),
+            fits.Column("LC_INIT", "E", array=f_init[order]),
+            fits.Column("LC_DETREND", "E", array=f[order]),
+            fits.Column("LC_DETREND_ERR", "E", array=fe[order]),
+            fits.Column("MODEL_INIT", "E", array=model[order]),
+        ]
+        hdu = fits.BinTableHDU.from_columns(cols, name=f"TCE_{i}")
+        h = hdu.header
+        h["TPERIOD"] = (plain(period), "[d] orbital period")
+        h["TEPOCH"] = (plain(t0 - bjdref if np.isfinite(t0) else None), "[BJD - BJDREFI - BJDREFF] epoch")
+        h["TDUR"] = (row.get("pl_trandurh"), "[h] transit duration")
+        h["TDEPTH"] = (row.get("pl_trandep"), "[ppm] transit depth")
+        h["TSNR"] = (row.get("snr"), "transit signal-to-noise")
+        h["TSDE"] = (row.get("sde"), "signal detection efficiency")
+        h["NTRANS"] = (row.get("n_transits"), "transits with data")
+        h["BJDREFI"], h["BJDREFF"] = bjdrefi, bjdreff
+        h["TIMESYS"], h["TIMEREF"], h["TIMEUNIT"] = "TDB", "SOLARSYSTEM", "d"
+        if row.get("label") is not None:
+            h["TLABEL"] = (str(row["label"]), "classifier label")
+        hdulist.append(hdu)
+    fits.HDUList(hdulist).writeto(path, overwrite=True, output_verify="exception")
+
+
+__all__ = ["SCHEMA_VERSION", "load_schema", "report_dict", "write_json", "write_csv", "write_fits",
+           "CONTRACT_UNITS"]
