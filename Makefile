@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m astrotinyml demo --output demo_output
+	$(PY) -m astrotinyml demo --output demo_output --overwrite
 
 test: $(STAMP)
 	$(PY) -m pytest tests

@@ -4,11 +4,51 @@ The stages are plain functions, one module each, usable alone from a notebook::
 
     read_lightcurve -> detrend -> search -> vet -> fold_views -> classify -> write_report
 
-``import astrotinyml`` stays light: lightkurve, wotan, numba and TensorFlow are imported
-inside the functions that need them.
+and :func:`detect` chains them for one target.  ``import astrotinyml`` stays light: the
+stage modules import lightkurve, wotan, numba, matplotlib and TensorFlow inside the
+functions that need them, so importing the package costs about as much as numpy.
+
+Examples
+--------
+>>> import astrotinyml as atml
+>>> lc = atml.datasets.load_sample("wasp-18")
+>>> lc.meta["mission"]
+'TESS'
 """
 
-from ._version import __version__
-from .errors import AstroTinyMLError
+import warnings as _warnings
 
-__all__ = ["__version__", "AstroTinyMLError"]
+# lightkurve warns on import that an optional PRF-fitting module (unused here) is missing;
+# it says nothing about the user's data, so it is silenced by its exact message.
+_warnings.filterwarnings("ignore", message=r".*tpfmodel submodule is not available.*")
+
+# The functions are bound after their modules are imported, so ``astrotinyml.detrend`` is
+# the function (the submodule stays reachable as ``sys.modules["astrotinyml.detrend"]``).
+from . import datasets
+from ._version import __version__
+from .detect import DetectionResult, detect
+from .detrend import detrend
+from .errors import AstroTinyMLError
+from .io import read_lightcurve, read_lightcurves, stitch
+from .report import write_report
+from .search import periodogram, search
+from .vet import vet
+from .views import Views, fold_views
+
+__all__ = [
+    "__version__",
+    "AstroTinyMLError",
+    "DetectionResult",
+    "Views",
+    "datasets",
+    "detect",
+    "detrend",
+    "fold_views",
+    "periodogram",
+    "read_lightcurve",
+    "read_lightcurves",
+    "search",
+    "stitch",
+    "vet",
+    "write_report",
+]
