@@ -157,18 +157,6 @@ def test_corpus_file_reads_correctly(row, shared_data):
             assert z > 3 and abs(shift) <= 0.3, (period, shift, z)
 
 
-def test_corpus_reading_is_fast(shared_data):
-    import time
-
-    files = sorted((shared_data / "lightcurves").glob("*"))
-    files = [f for f in files if f.name != "MANIFEST.csv"]
-    assert len(files) == 72
-    t0 = time.perf_counter()
-    for f in files:
-        read_lightcurve(f)
-    assert time.perf_counter() - t0 < 40.0
-
-
 # --------------------------------------------------------------------------------------------
 # bundled data (always run)
 # --------------------------------------------------------------------------------------------
