@@ -25,10 +25,12 @@ _warnings.filterwarnings("ignore", message=r".*tpfmodel submodule is not availab
 # The functions are bound after their modules are imported, so ``astrotinyml.detrend`` is
 # the function (the submodule stays reachable as ``sys.modules["astrotinyml.detrend"]``).
 from . import datasets
+from .archives import archive_summary, query_koi, query_planets, query_toi
 from ._version import __version__
 from .detect import DetectionResult, detect
 from .detrend import detrend
 from .errors import AstroTinyMLError
+from .fetch import fetch_lightcurve, fetch_lightcurves
 from .io import read_lightcurve, read_lightcurves, stitch
 from .report import write_report
 from .search import periodogram, search
@@ -38,6 +40,12 @@ from .views import Views, fold_views
 __all__ = [
     "__version__",
     "AstroTinyMLError",
+    "archive_summary",
+    "fetch_lightcurve",
+    "fetch_lightcurves",
+    "query_koi",
+    "query_planets",
+    "query_toi",
     "DetectionResult",
     "Views",
     "datasets",

@@ -138,6 +138,62 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_fetch(args) -> int:
+    from .fetch import fetch_products
+
+    table = fetch_products(
+        args.target, mission=args.mission, sector=args.sector, quarter=args.quarter,
+        campaign=args.campaign, author=args.author, exptime=args.exptime,
+        all_products=args.all_products, refresh=args.refresh,
+        offline=True if args.offline else None, cache_dir=args.cache_dir, progress=True)
+    _print_table(table)
+    return 0
+
+
+def _cmd_planets(args) -> int:
+    from .archives import query_catalog, reference_ephemerides
+
+    filters = dict(period_min=args.period_min, period_max=args.period_max, limit=args.limit,
+                   order_by=args.order_by, offline=True if args.offline else None,
+                   cache_dir=args.cache_dir)
+    if args.columns:
+        filters["columns"] = [c.strip() for c in args.columns.split(",") if c.strip()]
+    if args.max_age is not None:
+        filters["max_age"] = args.max_age
+    if args.catalog == "planets":
+        filters.update(facility=args.facility, method=args.method)
+    elif args.facility or args.method:
+        raise InvalidParameterError("--facility and --method apply to --catalog planets only")
+    if args.catalog in ("koi", "toi"):
+        filters["disposition"] = args.disposition
+    elif args.disposition:
+        raise InvalidParameterError("--disposition applies to --catalog koi or toi only")
+    table = query_catalog(args.catalog, args.target, **filters)
+    if args.ephemerides:
+        table = reference_ephemerides(table)
+    if args.output:
+        fmt = {"fixed_width": "ascii.fixed_width", "csv": "ascii.csv", "ecsv": "ascii.ecsv"}[args.format]
+        _write_table(table, Path(args.output), fmt=fmt, overwrite=args.overwrite)
+        print(f"{len(table)} row(s) written to {args.output}")
+    else:
+        _print_table(table)
+    return 0
+
+
+def _cmd_archives(args) -> int:
+    from .archives import archive_summary
+
+    _print_table(archive_summary(args.target, radius=args.radius,
+                                 offline=True if args.offline else None, cache_dir=args.cache_dir))
+    return 0
+
+
+def _add_network_options(parser) -> None:
+    parser.add_argument("--offline", action="store_true",
+                        help="serve only from the cache (and bundled snapshots); never touch the network")
+    parser.add_argument("--cache-dir", default=None, help="cache directory (default: $ASTROTINYML_CACHE_DIR or ~/.astrotinyml)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``astrotinyml`` command (exposed for documentation)."""
     parser = argparse.ArgumentParser(
@@ -175,6 +231,50 @@ def build_parser() -> argparse.ArgumentParser:
     det.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
     det.set_defaults(func=_cmd_detect)
 
+    fetch = sub.add_parser("fetch", help="download light curves of a target from MAST into the cache",
+                           description="Search MAST with lightkurve and download the matching light "
+                                       "curves into the cache; a warm cache makes no network request.")
+    fetch.add_argument("target", help='target name or id, e.g. "Kepler-90", "TIC 100100827"')
+    fetch.add_argument("--mission", choices=["Kepler", "K2", "TESS"], default=None)
+    fetch.add_argument("--sector", type=int, nargs="+", default=None, help="TESS sector(s)")
+    fetch.add_argument("--quarter", type=int, nargs="+", default=None, help="Kepler quarter(s)")
+    fetch.add_argument("--campaign", type=int, nargs="+", default=None, help="K2 campaign(s)")
+    fetch.add_argument("--author", default=None, help="pipeline, e.g. SPOC, Kepler, K2, QLP, TESS-SPOC")
+    fetch.add_argument("--exptime", default=None, help="long, short, fast, or seconds")
+    fetch.add_argument("--all-products", action="store_true", help="every product, not one per segment")
+    fetch.add_argument("--refresh", action="store_true", help="search MAST again even when cached")
+    _add_network_options(fetch)
+    fetch.set_defaults(func=_cmd_fetch)
+
+    planets = sub.add_parser("planets", help="query the NASA Exoplanet Archive (planets, KOI, TOI)",
+                             description="Offline, answers come from the cache, then from the bundled "
+                                         "catalogue snapshots (with a warning giving their age).")
+    planets.add_argument("target", nargs="?", default=None, help="host / KOI / TOI / TIC name (optional)")
+    planets.add_argument("--catalog", choices=["planets", "koi", "toi"], default="planets")
+    planets.add_argument("--disposition", nargs="+", default=None, help="koi/toi dispositions, e.g. CONFIRMED, FP, PC")
+    planets.add_argument("--facility", default=None, help="discovery facility (planets)")
+    planets.add_argument("--method", default=None, help="discovery method (planets)")
+    planets.add_argument("--period-min", type=float, default=None, help="[d]")
+    planets.add_argument("--period-max", type=float, default=None, help="[d]")
+    planets.add_argument("--columns", default=None, help="comma-separated archive column names")
+    planets.add_argument("--order-by", default=None, help="column to sort by (prefix - for descending)")
+    planets.add_argument("--limit", type=int, default=None, help="most rows")
+    planets.add_argument("--ephemerides", action="store_true",
+                         help="print the contract columns (pl_orbper, pl_tranmid, ...) instead")
+    planets.add_argument("--max-age", type=float, default=None, help="cache expiry in days (default 7)")
+    planets.add_argument("--output", default=None, help="write the table to this file instead of printing")
+    planets.add_argument("--format", choices=["fixed_width", "csv", "ecsv"], default="ecsv",
+                         help="format of --output (default: %(default)s)")
+    planets.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    _add_network_options(planets)
+    planets.set_defaults(func=_cmd_planets)
+
+    arch = sub.add_parser("archives", help="what MAST, IRSA and HEASARC hold for a target")
+    arch.add_argument("target", help='target name or "ra dec" in degrees')
+    arch.add_argument("--radius", type=float, default=5.0, help="search radius [arcsec] (default: %(default)s)")
+    _add_network_options(arch)
+    arch.set_defaults(func=_cmd_archives)
+
     info = sub.add_parser("info", help="read light-curve files and print a summary table")
     info.add_argument("inputs", nargs="+", help="light-curve files (FITS, CSV, TXT, DAT, NPY, NPZ)")
     info.add_argument("--time-format", default=None,
@@ -193,8 +293,16 @@ def main(argv=None) -> int:
     >>> main(["--version"])  # doctest: +SKIP
     astrotinyml 0.1.0
     """
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"astrotinyml: warning: {message}", file=sys.stderr)
+
+    showwarning = warnings.showwarning
+    warnings.showwarning = _one_line_warning
     try:
         return int(args.func(args) or 0)
     except AstroTinyMLError as err:
@@ -203,3 +311,5 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("astrotinyml: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = showwarning

@@ -126,11 +126,11 @@ def _load(source, *, time_format, flux_column, mission):
         if Path(s).exists() or _looks_like_path(s):
             # read_lightcurve raises LightCurveFileNotFoundError for a missing path.
             return read_lightcurve(s, time_format=time_format, flux_column=flux_column, mission=mission), s
-        raise LightCurveFileNotFoundError(
-            f"detect: {s!r} is not an existing file.  Fetching a light curve by target name "
-            "arrives with astrotinyml.fetch_lightcurve (not available yet); pass a file path, "
-            "a list of paths (one star's quarters/sectors) or a lightkurve.LightCurve."
-        )
+        # Not a file: a target name ("Kepler-90", "TIC 100100827"), fetched from MAST
+        # (served from the cache when warm; offline mode raises OfflineError naming it).
+        from .fetch import fetch_lightcurve
+
+        return fetch_lightcurve(s, mission=mission, flux_column=flux_column), s
     raise InvalidParameterError(
         f"detect: source must be a file path, a list of paths or a lightkurve.LightCurve; got {type(source).__name__}"
     )
@@ -174,7 +174,8 @@ def detect(
         A light-curve file, several files of the same star (quarters, sectors: read and
         stitched), or a LightCurve already in memory (normalized to 1 if it is not).
         A string that is not an existing file and does not look like a path is taken as a
-        target name, which is not supported yet (see Raises).
+        target name and fetched with :func:`astrotinyml.fetch.fetch_lightcurve` (from the
+        cache when it is warm; offline mode raises OfflineError naming what is missing).
     time_format, flux_column, mission : str, optional
         Passed to :func:`astrotinyml.io.read_lightcurve` (time system of text files, flux
         column, mission when the file does not say it).
@@ -204,8 +205,10 @@ def detect(
     Raises
     ------
     LightCurveFileNotFoundError
-        A path that does not exist, or a target name (fetching by name arrives with
-        ``astrotinyml.fetch_lightcurve``; pass a file path until then).
+        A path that does not exist.
+    OfflineError, DataUnavailableError, ArchiveConnectionError
+        A target name that cannot be fetched (offline and not cached, no data at MAST,
+        MAST unreachable).
     AstroTinyMLError
         Any error of the stages (unreadable file, too short a light curve for the search,
         invalid option).

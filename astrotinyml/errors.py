@@ -17,6 +17,8 @@ __all__ = [
     "OfflineError",
     "DataUnavailableError",
     "ArchiveConnectionError",
+    "AstroTinyMLWarning",
+    "ArchiveSnapshotWarning",
 ]
 
 
@@ -58,3 +60,18 @@ class DataUnavailableError(AstroTinyMLError, LookupError):
 
 class ArchiveConnectionError(AstroTinyMLError, ConnectionError):
     """An archive (MAST, the Exoplanet Archive, ...) could not be reached."""
+
+
+class AstroTinyMLWarning(UserWarning):
+    """Base class of the warnings astrotinyml emits (filter them with ``warnings.filterwarnings``)."""
+
+
+class ArchiveSnapshotWarning(AstroTinyMLWarning):
+    """An archive answer came from a cache past its expiry or from a bundled catalogue snapshot.
+
+    The message says the date of the data and how old it is.
+    """
+
+
+class ModelIntegrityError(AstroTinyMLError, ValueError):
+    """A classifier model file is missing or does not match the SHA-256 in its registry."""

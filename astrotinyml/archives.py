@@ -1,0 +1,1258 @@
+"""Labels and ephemerides from the NASA Exoplanet Archive, and what other archives hold.
+
+* :func:`query_planets` (confirmed planets, table ``pscomppars``), :func:`query_koi` (Kepler
+  Objects of Interest, ``cumulative``) and :func:`query_toi` (TESS Objects of Interest, ``toi``)
+  return :class:`astropy.table.QTable` objects with units (periods in d, durations in h, depths
+  in ppm as :data:`astropy.units.cds.ppm` or % as the archive gives them, radii in Earth radii...).
+* :func:`reference_ephemerides` turns any of those tables into the project's column contract
+  (``pl_orbper`` d, ``pl_tranmid`` full BJD_TDB, ``pl_trandurh`` h, ``pl_trandep`` ppm,
+  ``disposition``), e.g. for calibration.
+* :func:`archive_summary` lists what MAST, IRSA and HEASARC hold around a target.
+
+Queries are safe by construction
+--------------------------------
+Filters are keyword arguments, never ADQL text.  String values become single-quoted ADQL
+literals with embedded quotes doubled (control characters are refused), numbers must be finite
+floats, column names (``columns=``, ``order_by=``) must be in the table's allow-list, so a name
+like ``"x' OR 1=1 --"`` can only ever be compared as a string.  :func:`build_query` returns the
+ADQL text that is sent, for inspection.  The ADQL is sent verbatim to the archive's TAP service
+(the URL configured in :mod:`astroquery.ipac.nexsci.nasa_exoplanet_archive`) with pyvo, the
+library astroquery's ``NasaExoplanetArchive`` itself uses: its ``query_criteria`` would first
+list all TAP tables (one more request) and rewrites any ``where`` text containing
+``pl_hostname``, which would let a value change the query.
+
+Caching, expiry and offline use
+-------------------------------
+Each answer is cached in ``<cache>/archive/`` (one ECSV file per distinct query) and reused for
+:data:`CACHE_MAX_AGE` (7 days; ``max_age=`` changes it).  An expired entry is refreshed online;
+if the archive cannot be reached it is still used, with an
+:class:`~astrotinyml.errors.ArchiveSnapshotWarning` saying how old it is.  Offline
+(``offline=True`` or ``ASTROTINYML_OFFLINE=1``) the cache is used whatever its age, and without a
+cached answer the query runs on the catalogue snapshots bundled in
+``astrotinyml/data/catalogs`` (Exoplanet Archive exports of 2025-10-04: the KOI cumulative table,
+the TOI table, and the Planetary Systems rows of K2 planets) with the same filters, again with an
+:class:`~astrotinyml.errors.ArchiveSnapshotWarning` giving the snapshot date and its age.  The
+confirmed-planet snapshot holds only planets discovered by K2: offline, :func:`query_planets`
+finds no Kepler or TESS planet (use :func:`query_koi` / :func:`query_toi`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import gzip
+import hashlib
+import logging
+import math
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import _net
+from ._atomic import atomic_path
+from .config import cache_dir as _cache_dir
+from .config import is_offline
+from .errors import (
+    ArchiveSnapshotWarning,
+    DataUnavailableError,
+    InvalidParameterError,
+    OfflineError,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from astropy.table import QTable, Table
+
+__all__ = [
+    "CACHE_MAX_AGE",
+    "SNAPSHOT_DIR",
+    "archive_summary",
+    "build_query",
+    "query_koi",
+    "query_catalog",
+    "query_planets",
+    "query_toi",
+    "reference_ephemerides",
+    "snapshot_info",
+]
+
+log = logging.getLogger("astrotinyml.archives")
+
+#: How long a cached archive answer is used before it is asked for again.
+CACHE_MAX_AGE = _dt.timedelta(days=7)
+
+#: Bundled catalogue snapshots (gzip-compressed Exoplanet Archive CSV exports).
+SNAPSHOT_DIR = Path(__file__).resolve().parent / "data" / "catalogs"
+
+_KEPLER_BJD_OFFSET = 2454833.0  # BKJD = BJD - 2454833
+
+# Columns of pscomppars returned by default by query_planets (all exist in the live table).
+_PLANET_COLUMNS = (
+    "pl_name", "hostname", "tic_id", "sy_snum", "sy_pnum", "discoverymethod", "disc_year",
+    "disc_facility", "pl_controv_flag", "tran_flag", "pl_orbper", "pl_orbpererr1",
+    "pl_orbpererr2", "pl_tranmid", "pl_tranmiderr1", "pl_tranmiderr2", "pl_trandur",
+    "pl_trandurerr1", "pl_trandurerr2", "pl_trandep", "pl_trandeperr1", "pl_trandeperr2",
+    "pl_ratror", "pl_imppar", "pl_rade", "pl_radeerr1", "pl_radeerr2", "pl_radj", "pl_bmasse",
+    "pl_bmassj", "pl_orbsmax", "pl_orbeccen", "pl_insol", "pl_eqt", "st_teff", "st_rad",
+    "st_mass", "st_met", "st_logg", "ra", "dec", "sy_dist", "sy_vmag", "sy_kmag", "sy_gaiamag",
+)
+_PLANET_EXTRA_ALLOWED = (
+    "pl_letter", "hd_name", "hip_name", "gaia_id", "cb_flag", "pl_orbincl", "pl_dens",
+    "st_spectype", "st_age", "st_lum", "st_vsin", "st_rotp", "sy_jmag", "sy_hmag", "sy_tmag",
+    "rastr", "decstr", "pl_orbperlim", "pl_radelim", "ttv_flag", "rowupdate", "pl_pubdate",
+    "releasedate", "disc_refname", "pl_refname", "pl_ratdor", "pl_ratdorerr1", "pl_ratdorerr2",
+)
+_KOI_EXTRA_ALLOWED = ("koi_time0", "koi_time0_err1", "koi_time0_err2", "koi_comment",
+                      "koi_ror", "koi_sma", "koi_incl", "koi_dor", "koi_fittype")
+
+# Units of columns the snapshots' comment headers do not describe (pscomppars).
+_STATIC_UNITS = {
+    "pl_orbper": "d", "pl_tranmid": "d", "pl_trandur": "h", "pl_trandep": "%",
+    "pl_rade": "earthRad", "pl_radj": "jupiterRad", "pl_bmasse": "earthMass",
+    "pl_bmassj": "jupiterMass", "pl_orbsmax": "AU", "pl_eqt": "K", "pl_orbincl": "deg",
+    "st_teff": "K", "st_rad": "solRad", "st_mass": "solMass", "ra": "deg", "dec": "deg",
+    "sy_dist": "pc", "sy_vmag": "mag", "sy_kmag": "mag", "sy_gaiamag": "mag", "sy_jmag": "mag",
+    "sy_hmag": "mag", "sy_tmag": "mag", "koi_time0": "d", "koi_sma": "AU", "koi_incl": "deg",
+    "st_vsin": "km/s", "st_rotp": "d", "st_age": "Gyr",
+}
+
+# unit words used in the snapshots' "# COLUMN name: description [unit]" lines
+_UNIT_WORDS = {
+    "days": "d", "day": "d", "bkjd": "d", "bjd": "d", "hrs": "h", "hours": "h", "ppm": "ppm",
+    "%": "%", "earth radii": "earthRad", "r_earth": "earthRad", "earth radius": "earthRad",
+    "jupiter radius": "jupiterRad", "earth mass": "earthMass", "jupiter mass": "jupiterMass",
+    "k": "K", "solar radii": "solRad", "r_sun": "solRad", "solar radius": "solRad",
+    "solar mass": "solMass", "decimal degrees": "deg", "deg": "deg", "mag": "mag", "pc": "pc",
+    "au": "AU", "mas/yr": "mas/yr",
+}
+
+# table kind -> (TAP table, snapshot file, default order, what it is)
+_TABLES = {
+    "planets": ("pscomppars", "planetary_systems_k2.csv.gz", "pl_name", "confirmed planets"),
+    "koi": ("cumulative", "koi_cumulative.csv.gz", "kepoi_name", "Kepler Objects of Interest"),
+    "toi": ("toi", "toi.csv.gz", "toi", "TESS Objects of Interest"),
+}
+
+_KOI_DISPOSITIONS = ("CONFIRMED", "CANDIDATE", "FALSE POSITIVE", "NOT DISPOSITIONED")
+_TOI_DISPOSITIONS = ("CP", "KP", "PC", "APC", "FP", "FA")
+_TOI_ALIASES = {"CONFIRMED": ("CP", "KP"), "CANDIDATE": ("PC", "APC"),
+                "FALSE POSITIVE": ("FP", "FA"), "FALSE_POSITIVE": ("FP", "FA")}
+_FACILITIES = {"kepler": "Kepler", "k2": "K2", "tess": "Transiting Exoplanet Survey Satellite (TESS)"}
+
+_TEXT_COLUMNS = {"tic_id", "hd_name", "hip_name", "gaia_id", "st_spectype", "rastr", "decstr",
+                 "disc_refname", "pl_refname", "pl_letter", "rowupdate", "pl_pubdate", "releasedate"}
+
+_IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_MAX_LIMIT = 1_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# safe query building
+# --------------------------------------------------------------------------------------------
+
+
+class _Cond:
+    """One WHERE condition: ``column op value``; ``op`` in =, >=, <=, <, in, prefix, or."""
+
+    def __init__(self, column: str, op: str, value: Any):
+        self.column, self.op, self.value = column, op, value
+
+    def sql(self) -> str:
+        if self.op == "or":
+            return "(" + " OR ".join(c.sql() for c in self.value) + ")"
+        col = _check_ident(self.column)
+        if self.op == "in":
+            return f"{col} IN ({', '.join(_literal(v) for v in self.value)})"
+        if self.op == "prefix":
+            return f"{col} LIKE {_literal(_like_prefix(self.value))}"
+        if self.op not in ("=", ">=", "<=", "<"):
+            raise InvalidParameterError(f"unknown operator {self.op!r}")  # pragma: no cover
+        return f"{col} {self.op} {_literal(self.value)}"
+
+    def mask(self, table) -> np.ndarray:
+        n = len(table)
+        if self.op == "or":
+            m = np.zeros(n, bool)
+            for c in self.value:
+                m |= c.mask(table)
+            return m
+        if self.column not in table.colnames:
+            return np.zeros(n, bool)
+        col = table[self.column]
+        if self.op in ("=", "in"):
+            values = list(self.value) if self.op == "in" else [self.value]
+            if isinstance(values[0], str):
+                data = _str_values(col)
+                return np.isin(data, [str(v) for v in values])
+            data = _float_values(col)
+            return np.isin(data, np.asarray(values, dtype=float))
+        if self.op == "prefix":
+            data = _str_values(col)
+            return np.char.startswith(data.astype(str), str(self.value))
+        data = _float_values(col)
+        with np.errstate(invalid="ignore"):
+            if self.op == ">=":
+                return data >= self.value
+            if self.op == "<=":
+                return data <= self.value
+            return data < self.value
+
+
+def _str_values(col) -> np.ndarray:
+    data = np.ma.getdata(col).astype(str)
+    mask = np.ma.getmaskarray(col)
+    return np.where(mask, "", data)
+
+
+def _float_values(col) -> np.ndarray:
+    raw = getattr(col, "value", col)
+    data = np.array(np.ma.getdata(raw), dtype=float)
+    mask = np.ma.getmaskarray(col)
+    data[mask] = np.nan
+    return data
+
+
+def _check_ident(name: str, allowed=None, what: str = "column") -> str:
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise InvalidParameterError(
+            f"{what} {name!r} is not a valid column name (lower-case letters, digits, '_').")
+    if allowed is not None and name not in allowed:
+        raise InvalidParameterError(
+            f"{what} {name!r} is not a known column of this table; known columns: "
+            f"{', '.join(sorted(allowed))}.")
+    return name
+
+
+def _check_string(value, name: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidParameterError(f"{name} must be a string, got {type(value).__name__}.")
+    value = value.strip()
+    if not value:
+        raise InvalidParameterError(f"{name} is empty.")
+    if len(value) > 200:
+        raise InvalidParameterError(f"{name} is longer than 200 characters.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidParameterError(f"{name} {value!r} contains control characters.")
+    return value
+
+
+def _literal(value) -> str:
+    """An ADQL literal: a single-quoted string with quotes doubled, or a finite number."""
+    if isinstance(value, str):
+        value = _check_string(value, "value")
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, (bool, np.bool_)):
+        raise InvalidParameterError(f"booleans are not query values: {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and math.isfinite(float(value)):
+        return repr(float(value))
+    raise InvalidParameterError(f"{value!r} is not a string or a finite number.")
+
+
+def _like_prefix(value: str) -> str:
+    _check_string(value, "name")  # validates; the prefix keeps its trailing space
+    if "%" in value or "_" in value:
+        raise InvalidParameterError(f"name {value!r} may not contain '%' or '_'.")
+    return value + "%"
+
+
+def _finite(value, name: str, unit: str | None = None) -> float:
+    if value is None:
+        return None
+    if hasattr(value, "unit") and unit is not None:
+        import astropy.units as u
+
+        try:
+            value = value.to_value(u.Unit(unit))
+        except Exception as err:
+            raise InvalidParameterError(f"{name}={value!r} cannot be converted to {unit}.") from err
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}.")
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be a number, got {value!r}.") from None
+    if not math.isfinite(f):
+        raise InvalidParameterError(f"{name} must be finite, got {value!r}.")
+    return f
+
+
+def _period_conds(column: str, period_min, period_max) -> list[_Cond]:
+    lo = _finite(period_min, "period_min", "d")
+    hi = _finite(period_max, "period_max", "d")
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidParameterError(f"period_min={lo} is larger than period_max={hi}.")
+    out = []
+    if lo is not None:
+        out.append(_Cond(column, ">=", lo))
+    if hi is not None:
+        out.append(_Cond(column, "<=", hi))
+    return out
+
+
+def _limit(limit) -> int | None:
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or not 0 < limit <= _MAX_LIMIT:
+        raise InvalidParameterError(f"limit must be an integer from 1 to {_MAX_LIMIT}, got {limit!r}.")
+    return int(limit)
+
+
+def _order(order_by, allowed, default) -> tuple[str, bool]:
+    if order_by is None:
+        return default, False
+    if not isinstance(order_by, str):
+        raise InvalidParameterError(f"order_by must be a column name, got {order_by!r}.")
+    text = order_by.strip().lower()
+    desc = False
+    if text.startswith("-"):
+        desc, text = True, text[1:].strip()
+    else:
+        m = re.fullmatch(r"([a-z0-9_]+)\s+(asc|desc)", text)
+        if m:
+            text, desc = m.group(1), m.group(2) == "desc"
+    return _check_ident(text, allowed, "order_by column"), desc
+
+
+def build_query(table: str, *, columns, conditions, order_by, descending=False, limit=None) -> str:
+    """Assemble the ADQL text of a query (used by the ``query_*`` functions; exposed to inspect it).
+
+    Parameters
+    ----------
+    table : str
+        TAP table name (``"pscomppars"``, ``"cumulative"``, ``"toi"``).
+    columns : sequence of str
+        Column names, already checked against the allow-list.
+    conditions : sequence
+        Internal condition objects (built by the ``query_*`` functions from their keywords).
+    order_by : str
+        Column to sort by.
+    descending : bool
+        Sort order.
+    limit : int, optional
+        ``TOP`` row count.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from astrotinyml.archives import build_query, _Cond
+    >>> build_query("pscomppars", columns=["pl_name"], conditions=[_Cond("hostname", "=", "x' OR 1=1 --")],
+    ...             order_by="pl_name")
+    "SELECT pl_name FROM pscomppars WHERE hostname = 'x'' OR 1=1 --' ORDER BY pl_name ASC"
+    """
+    table = _check_ident(table, None, "table")
+    cols = ", ".join(_check_ident(c) for c in columns)
+    top = f"TOP {_limit(limit)} " if limit is not None else ""
+    where = " AND ".join(c.sql() for c in conditions)
+    text = f"SELECT {top}{cols} FROM {table}"
+    if where:
+        text += f" WHERE {where}"
+    text += f" ORDER BY {_check_ident(order_by)} {'DESC' if descending else 'ASC'}"
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# snapshots
+# --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _snapshot(kind: str):
+    """(Table, {column: description}, {column: unit string}, datetime of the export)."""
+    from astropy.io import ascii
+
+    path = SNAPSHOT_DIR / _TABLES[kind][1]
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        lines = fh.read().splitlines()
+    comments = [ln for ln in lines if ln.startswith("#")]
+    data = [ln for ln in lines if ln and not ln.startswith("#")]
+    desc, units = {}, {}
+    date = None
+    for ln in comments:
+        m = re.match(r"#\s*COLUMN\s+(\w+):\s*(.*)$", ln)
+        if m:
+            name, text = m.group(1), m.group(2).strip()
+            desc[name] = text
+            b = re.search(r"\[([^\]]+)\]", text)
+            if b and b.group(1).strip().lower() in _UNIT_WORDS:
+                units[name] = _UNIT_WORDS[b.group(1).strip().lower()]
+            continue
+        body = " ".join(ln[1:].split())
+        try:
+            date = _dt.datetime.strptime(body, "%a %b %d %H:%M:%S %Y").replace(tzinfo=_dt.timezone.utc)
+        except ValueError:
+            pass
+    table = ascii.read(data, format="csv", fast_reader=True)
+    if date is None:  # pragma: no cover - the bundled files all carry it
+        date = _dt.datetime.fromtimestamp(path.stat().st_mtime, _dt.timezone.utc)
+    return table, desc, units, date
+
+
+def snapshot_info():
+    """Describe the bundled catalogue snapshots.
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per snapshot: ``kind`` (``planets``, ``koi``, ``toi``), ``archive_table``,
+        ``file``, ``rows``, ``exported`` (UTC date) and ``age_days``.
+
+    Examples
+    --------
+    >>> from astrotinyml.archives import snapshot_info
+    >>> info = snapshot_info()
+    >>> info["kind"].tolist(), str(info["exported"][0])
+    (['planets', 'koi', 'toi'], '2025-10-04')
+    """
+    from astropy.table import Table
+
+    rows = []
+    now = _dt.datetime.now(_dt.timezone.utc)
+    for kind, (tap, fname, _, _) in _TABLES.items():
+        table, _, _, date = _snapshot(kind)
+        rows.append((kind, tap, fname, len(table), date.date().isoformat(), (now - date).days))
+    return Table(rows=rows, names=("kind", "archive_table", "file", "rows", "exported", "age_days"))
+
+
+def _unit_map(kind: str) -> dict[str, str]:
+    units = dict(_snapshot(kind)[2])
+    if kind == "planets":  # pscomppars' own units win over those of the PS snapshot
+        units.update(_STATIC_UNITS)
+    elif kind == "koi":
+        units.update({k: v for k, v in _STATIC_UNITS.items() if k.startswith("koi_")})
+    return units
+
+
+def _allowed(kind: str) -> set[str]:
+    cols = set(_snapshot(kind)[0].colnames)
+    if kind == "planets":
+        return set(_PLANET_COLUMNS) | set(_PLANET_EXTRA_ALLOWED)
+    if kind == "koi":
+        return cols | set(_KOI_EXTRA_ALLOWED)
+    return cols
+
+
+def _default_columns(kind: str) -> list[str]:
+    if kind == "planets":
+        return list(_PLANET_COLUMNS)
+    return list(_snapshot(kind)[0].colnames)
+
+
+# --------------------------------------------------------------------------------------------
+# units and final tables
+# --------------------------------------------------------------------------------------------
+
+
+def _to_unit(text: str):
+    import astropy.units as u
+    from astropy.units import cds
+
+    return cds.ppm if text == "ppm" else u.Unit(text)
+
+
+def _finalize(table, kind: str, meta: dict) -> QTable:
+    """Plain table -> QTable with units (floats: NaN for missing; strings: '' for missing)."""
+    import astropy.units as u
+    from astropy.table import MaskedColumn, QTable
+
+    units = _unit_map(kind)
+    desc = _snapshot(kind)[1]
+    out = QTable()
+    for name in table.colnames:
+        col = table[name]
+        base = re.sub(r"(err[12]|lim)$", "", name)
+        unit = units.get(name) or (units.get(base) if not name.endswith("lim") else None)
+        kindc = np.asarray(col).dtype.kind
+        if kindc in "fiu" and unit is not None:
+            out[name] = u.Quantity(_float_values(col), _to_unit(unit))
+        elif kindc == "f":
+            out[name] = _float_values(col)
+        elif kindc in "US" or kindc == "O":
+            out[name] = _str_values(col)
+        else:
+            out[name] = MaskedColumn(col) if np.ma.is_masked(col) or hasattr(col, "mask") else col
+        if name in desc:
+            out[name].info.description = desc[name]
+    out.meta.update(meta)
+    return out
+
+
+def _empty_like(kind: str, columns: list[str]):
+    """A zero-row plain table with the requested columns (for missing snapshot columns)."""
+    from astropy.table import Table
+
+    snap = _snapshot(kind)[0]
+    cols = []
+    for c in columns:
+        if c in snap.colnames:
+            cols.append(snap[c][:0])
+        else:
+            cols.append(np.zeros(0, float))
+    return Table(cols, names=columns)
+
+
+# --------------------------------------------------------------------------------------------
+# running a query: cache -> archive -> snapshot
+# --------------------------------------------------------------------------------------------
+
+
+class _TimeoutSession:
+    """A requests session whose requests all carry a timeout."""
+
+    def __new__(cls, timeout: float):
+        import requests
+
+        class _S(requests.Session):
+            def request(self, *args, **kwargs):
+                kwargs.setdefault("timeout", timeout)
+                return super().request(*args, **kwargs)
+
+        return _S()
+
+
+def _tap_url() -> str:
+    try:
+        from astroquery.ipac.nexsci.nasa_exoplanet_archive import conf
+
+        return conf.url_tap
+    except Exception:  # pragma: no cover
+        return "https://exoplanetarchive.ipac.caltech.edu/TAP"
+
+
+def _tap_query(adql: str, *, timeout: float):
+    """Send ADQL to the Exoplanet Archive TAP service; return a plain astropy Table."""
+    import pyvo
+
+    service = pyvo.dal.TAPService(_tap_url(), session=_TimeoutSession(timeout))
+    result = service.search(adql, language="ADQL")
+    return result.to_table()
+
+
+def _cache_path(root: Path, kind: str, adql: str) -> Path:
+    digest = hashlib.sha256(adql.encode()).hexdigest()[:20]
+    return root / "archive" / f"{kind}-{digest}.ecsv"
+
+
+def _read_cache(path: Path, adql: str):
+    from astropy.table import Table
+
+    if not path.exists():
+        return None
+    try:
+        table = Table.read(path, format="ascii.ecsv")
+        if table.meta.get("adql") != adql:
+            return None
+        when = _dt.datetime.fromisoformat(table.meta["retrieved_at"])
+        return table, when
+    except Exception as err:  # a corrupt cache entry is dropped and asked for again
+        log.warning("archive cache %s is unreadable (%s); ignoring it", path, err)
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return None
+
+
+def _write_cache(path: Path, table, adql: str, when: _dt.datetime) -> None:
+    from astropy.table import Table
+
+    plain = Table()
+    for name in table.colnames:
+        col = table[name]
+        plain[name] = np.ma.getdata(getattr(col, "value", col)) if not hasattr(col, "mask") else col
+        if hasattr(plain[name], "unit"):
+            plain[name].unit = None
+    plain.meta = {"adql": adql, "retrieved_at": when.isoformat()}
+    try:
+        with atomic_path(path, overwrite=True) as tmp:
+            plain.write(tmp, format="ascii.ecsv", overwrite=True)
+    except OSError as err:  # a read-only cache must not break the query
+        log.warning("could not write archive cache %s (%s)", path, err)
+
+
+def _age_text(when: _dt.datetime) -> str:
+    days = (_dt.datetime.now(_dt.timezone.utc) - when).total_seconds() / 86400.0
+    return f"{when.date().isoformat()}, {days:.0f} days old" if days >= 1.5 else (
+        f"{when.date().isoformat()}, {days * 24:.0f} hours old")
+
+
+def _snapshot_query(kind: str, columns, conds, order, desc, limit):
+    snap, _, _, date = _snapshot(kind)
+    table = snap
+    if kind == "planets" and "default_flag" in snap.colnames:
+        table = table[np.asarray(_float_values(snap["default_flag"]) == 1)]
+    mask = np.ones(len(table), bool)
+    for c in conds:
+        mask &= c.mask(table)
+    sub = table[mask]
+    if order in sub.colnames and len(sub):
+        key = sub[order]
+        vals = _float_values(key) if np.asarray(key).dtype.kind in "fiu" else _str_values(key)
+        idx = np.argsort(vals, kind="stable")
+        if desc:
+            idx = idx[::-1]
+        sub = sub[idx]
+    if limit is not None:
+        sub = sub[:limit]
+    from astropy.table import Table
+
+    out = Table()
+    for c in columns:
+        if c in sub.colnames:
+            out[c] = sub[c]
+        else:  # a column the snapshot lacks: empty text or NaN, so the columns match online
+            out[c] = np.full(len(sub), "" if c in _TEXT_COLUMNS else np.nan)
+    return out, date
+
+
+def _run(kind: str, *, columns, conds, order_by, limit, cache_dir, offline, max_age, timeout,
+         retries) -> QTable:
+    tap_table, _, default_order, label = _TABLES[kind]
+    allowed = _allowed(kind)
+    if columns is None:
+        cols = _default_columns(kind)
+    else:
+        if isinstance(columns, str):
+            columns = [c.strip() for c in columns.split(",")]
+        cols = [_check_ident(str(c).strip().lower(), allowed) for c in columns]
+        if not cols:
+            raise InvalidParameterError("columns is empty; pass None for the default columns.")
+    order, desc = _order(order_by, allowed, default_order)
+    lim = _limit(limit)
+    adql = build_query(tap_table, columns=cols, conditions=conds, order_by=order, descending=desc,
+                       limit=lim)
+    if max_age is None:
+        max_age = CACHE_MAX_AGE
+    elif not isinstance(max_age, _dt.timedelta):
+        max_age = _dt.timedelta(days=_finite(max_age, "max_age (days)"))
+    root = _cache_dir(cache_dir)
+    path = _cache_path(root, kind, adql)
+    cached = _read_cache(path, adql)
+    now = _dt.datetime.now(_dt.timezone.utc)
+    base_meta = {"archive_table": tap_table, "adql": adql}
+    if cached is not None and now - cached[1] <= max_age:
+        return _finalize(cached[0], kind, {**base_meta, "source": "cache",
+                                           "retrieved_at": cached[1].isoformat()})
+    if is_offline(offline):
+        if cached is not None:
+            warnings.warn(
+                f"offline: {label} from the cache of {_age_text(cached[1])} (older than the "
+                f"{max_age.days}-day expiry).", ArchiveSnapshotWarning, stacklevel=3)
+            return _finalize(cached[0], kind, {**base_meta, "source": "cache (expired)",
+                                               "retrieved_at": cached[1].isoformat()})
+        table, date = _snapshot_query(kind, cols, conds, order, desc, lim)
+        note = (" It holds only planets discovered by K2 (Planetary Systems table, default "
+                "parameter sets); use query_koi/query_toi for Kepler and TESS objects."
+                if kind == "planets" else "")
+        warnings.warn(
+            f"offline: {label} from the bundled NASA Exoplanet Archive snapshot "
+            f"{_TABLES[kind][1]} exported {_age_text(date)}; newer dispositions and objects are "
+            f"missing.{note}", ArchiveSnapshotWarning, stacklevel=3)
+        return _finalize(table, kind, {**base_meta, "source": "snapshot",
+                                       "retrieved_at": date.isoformat()})
+    try:
+        table = _net.call_with_retries(lambda: _tap_query(adql, timeout=timeout),
+                                       service="NASA Exoplanet Archive",
+                                       what=f"the {tap_table} query", retries=retries)
+    except ConnectionError:
+        if cached is None:
+            raise
+        warnings.warn(
+            f"the NASA Exoplanet Archive could not be reached; {label} from the cache of "
+            f"{_age_text(cached[1])}.", ArchiveSnapshotWarning, stacklevel=3)
+        return _finalize(cached[0], kind, {**base_meta, "source": "cache (expired)",
+                                           "retrieved_at": cached[1].isoformat()})
+    _write_cache(path, table, adql, now)
+    return _finalize(table, kind, {**base_meta, "source": "NASA Exoplanet Archive TAP",
+                                   "retrieved_at": now.isoformat()})
+
+
+# --------------------------------------------------------------------------------------------
+# public queries
+# --------------------------------------------------------------------------------------------
+
+
+def _disposition_values(disposition, allowed, aliases) -> list[str]:
+    vals = [disposition] if isinstance(disposition, str) else list(disposition)
+    out: list[str] = []
+    for v in vals:
+        key = _check_string(v, "disposition").upper().replace("_", " ")
+        if key in allowed:
+            out.append(key)
+        elif key in aliases or key.replace(" ", "_") in aliases:
+            out.extend(aliases.get(key) or aliases[key.replace(" ", "_")])
+        else:
+            raise InvalidParameterError(
+                f"disposition {v!r} is not one of {', '.join(allowed)}"
+                + (f" (or {', '.join(k.lower() for k in aliases if '_' not in k)})" if aliases else "")
+                + ".")
+    return list(dict.fromkeys(out))
+
+
+def query_planets(
+    target: str | None = None,
+    *,
+    facility: str | None = None,
+    method: str | None = None,
+    period_min: float | None = None,
+    period_max: float | None = None,
+    columns: list[str] | None = None,
+    order_by: str | None = None,
+    limit: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    offline: bool | None = None,
+    max_age: _dt.timedelta | float | None = None,
+    timeout: float = _net.DEFAULT_TIMEOUT_S,
+    retries: int = _net.DEFAULT_RETRIES,
+) -> QTable:
+    """Confirmed planets from the NASA Exoplanet Archive (``pscomppars``: one row per planet).
+
+    Parameters
+    ----------
+    target : str, optional
+        Host or planet name as the archive spells it (``"Kepler-90"``, ``"K2-18 b"``), or a TIC
+        id (``"TIC 100100827"``).  Matches ``hostname`` or ``pl_name`` exactly.
+    facility : str, optional
+        Discovery facility: ``"Kepler"``, ``"K2"``, ``"TESS"`` or the archive's exact text.
+    method : str, optional
+        Discovery method, e.g. ``"Transit"``.
+    period_min, period_max : float or Quantity, optional
+        Orbital period range in days (inclusive).
+    columns : list of str, optional
+        Columns to return (default: a set of ~45 ephemeris, planet, star and system columns);
+        each must be a known ``pscomppars`` column.
+    order_by : str, optional
+        Column to sort by (default ``pl_name``); prefix ``-`` or add ``" desc"`` for descending.
+    limit : int, optional
+        At most this many rows.
+    cache_dir, offline
+        Cache directory and offline mode (see :mod:`astrotinyml.config`).
+    max_age : datetime.timedelta or float (days), optional
+        Reuse a cached answer younger than this (default :data:`CACHE_MAX_AGE`, 7 days).
+    timeout, retries
+        Seconds per request; retries after a transient failure.
+
+    Returns
+    -------
+    astropy.table.QTable
+        Units attached (``pl_orbper`` d, ``pl_tranmid`` d (BJD), ``pl_trandur`` h,
+        ``pl_trandep`` %, ``pl_rade`` Earth radii, ...); missing values are NaN (numbers) or
+        ``''`` (text).  ``meta``: ``source`` (archive / cache / snapshot), ``adql``,
+        ``retrieved_at``, ``archive_table``.
+
+    Raises
+    ------
+    InvalidParameterError
+        Bad filter values or unknown column names.
+    ArchiveConnectionError
+        The archive cannot be reached and nothing is cached.
+
+    Warns
+    -----
+    ArchiveSnapshotWarning
+        The answer comes from an expired cache or from the bundled snapshot (K2 planets only).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from astrotinyml.archives import query_planets
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     t = query_planets("K2-32", offline=True, columns=["pl_name", "pl_orbper"])
+    >>> t["pl_name"].tolist(), t["pl_orbper"].unit
+    (['K2-32 b', 'K2-32 c', 'K2-32 d', 'K2-32 e'], Unit("d"))
+    """
+    conds: list[_Cond] = []
+    if target is not None:
+        name = _check_string(str(target), "target")
+        m = re.fullmatch(r"(?i)tic[ _-]?0*(\d+)", name)
+        if m:
+            conds.append(_Cond("tic_id", "=", f"TIC {m.group(1)}"))
+        else:
+            conds.append(_Cond("", "or", [_Cond("hostname", "=", name), _Cond("pl_name", "=", name)]))
+    if facility is not None:
+        fac = _check_string(facility, "facility")
+        conds.append(_Cond("disc_facility", "=", _FACILITIES.get(fac.lower(), fac)))
+    if method is not None:
+        conds.append(_Cond("discoverymethod", "=", _check_string(method, "method")))
+    conds += _period_conds("pl_orbper", period_min, period_max)
+    return _run("planets", columns=columns, conds=conds, order_by=order_by, limit=limit,
+                cache_dir=cache_dir, offline=offline, max_age=max_age, timeout=timeout,
+                retries=retries)
+
+
+def _koi_target_conds(target) -> list[_Cond]:
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        return [_Cond("kepid", "=", int(target))]
+    name = _check_string(str(target), "target")
+    m = re.fullmatch(r"(?i)(?:kic|kplr)[ _-]?0*(\d+)", name)
+    if m:
+        return [_Cond("kepid", "=", int(m.group(1)))]
+    m = re.fullmatch(r"(?i)(?:koi[ _-]?|k)0*(\d+)(?:\.(\d{1,2}))?", name)
+    if m:
+        base = f"K{int(m.group(1)):05d}"
+        if m.group(2):
+            return [_Cond("kepoi_name", "=", f"{base}.{int(m.group(2)):02d}")]
+        return [_Cond("kepoi_name", "prefix", base + ".")]
+    if re.search(r"\s[a-z]$", name):  # a planet: "Kepler-90 b"
+        return [_Cond("kepler_name", "=", name)]
+    return [_Cond("kepler_name", "prefix", name + " ")]
+
+
+def query_koi(
+    target: str | int | None = None,
+    *,
+    disposition: str | list[str] | None = None,
+    period_min: float | None = None,
+    period_max: float | None = None,
+    columns: list[str] | None = None,
+    order_by: str | None = None,
+    limit: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    offline: bool | None = None,
+    max_age: _dt.timedelta | float | None = None,
+    timeout: float = _net.DEFAULT_TIMEOUT_S,
+    retries: int = _net.DEFAULT_RETRIES,
+) -> QTable:
+    """Kepler Objects of Interest (the archive's KOI ``cumulative`` table).
+
+    Parameters
+    ----------
+    target : str or int, optional
+        ``"KIC 11442793"`` (or the int), ``"KOI-351"`` (all its KOIs), ``"K00351.01"``, a
+        Kepler host name ``"Kepler-90"`` (all KOIs named ``Kepler-90 ...``) or a planet name
+        ``"Kepler-90 h"``.
+    disposition : str or list of str, optional
+        ``koi_disposition``: ``"CONFIRMED"``, ``"CANDIDATE"``, ``"FALSE POSITIVE"``,
+        ``"NOT DISPOSITIONED"`` (case-insensitive).
+    period_min, period_max : float or Quantity, optional
+        ``koi_period`` range in days.
+    columns, order_by, limit, cache_dir, offline, max_age, timeout, retries
+        As in :func:`query_planets` (default columns: those of the bundled snapshot; default
+        order ``kepoi_name``).
+
+    Returns
+    -------
+    astropy.table.QTable
+        ``koi_period`` d, ``koi_time0bk`` d (BKJD = BJD - 2454833), ``koi_duration`` h,
+        ``koi_depth`` ppm (:data:`astropy.units.cds.ppm`), ``koi_prad`` Earth radii, ...
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from astrotinyml.archives import query_koi
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     t = query_koi("Kepler-90", offline=True, order_by="koi_period")
+    >>> [round(float(p), 2) for p in t["koi_period"].value]
+    [7.01, 8.72, 59.74, 91.94, 124.92, 210.6, 331.6]
+    """
+    conds = _koi_target_conds(target) if target is not None else []
+    if disposition is not None:
+        conds.append(_Cond("koi_disposition", "in",
+                           _disposition_values(disposition, _KOI_DISPOSITIONS, {})))
+    conds += _period_conds("koi_period", period_min, period_max)
+    return _run("koi", columns=columns, conds=conds, order_by=order_by, limit=limit,
+                cache_dir=cache_dir, offline=offline, max_age=max_age, timeout=timeout,
+                retries=retries)
+
+
+def _toi_target_conds(target) -> list[_Cond]:
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        return [_Cond("tid", "=", int(target))]
+    name = _check_string(str(target), "target")
+    m = re.fullmatch(r"(?i)(?:tic|tess)[ _-]?0*(\d+)", name)
+    if m:
+        return [_Cond("tid", "=", int(m.group(1)))]
+    m = re.fullmatch(r"(?i)toi[ _-]?(\d+)(?:\.(\d{1,2}))?", name)
+    if m:
+        n = int(m.group(1))
+        if m.group(2):
+            return [_Cond("toi", "=", float(f"{n}.{int(m.group(2)):02d}"))]
+        return [_Cond("toi", ">=", float(n)), _Cond("toi", "<", float(n + 1))]
+    raise InvalidParameterError(
+        f"query_toi: target {name!r} is not a TIC id ('TIC 100100827') or a TOI ('TOI-185', "
+        f"'TOI-185.01'); for a host name use query_planets(target) and its tic_id.")
+
+
+def query_toi(
+    target: str | int | None = None,
+    *,
+    disposition: str | list[str] | None = None,
+    period_min: float | None = None,
+    period_max: float | None = None,
+    columns: list[str] | None = None,
+    order_by: str | None = None,
+    limit: int | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    offline: bool | None = None,
+    max_age: _dt.timedelta | float | None = None,
+    timeout: float = _net.DEFAULT_TIMEOUT_S,
+    retries: int = _net.DEFAULT_RETRIES,
+) -> QTable:
+    """TESS Objects of Interest (the archive's ``toi`` table).
+
+    Parameters
+    ----------
+    target : str or int, optional
+        ``"TIC 100100827"`` (or the int), ``"TOI-185"`` (all its planets) or ``"TOI-185.01"``.
+    disposition : str or list of str, optional
+        ``tfopwg_disp``: ``"CP"``, ``"KP"``, ``"PC"``, ``"APC"``, ``"FP"``, ``"FA"``, or
+        ``"confirmed"`` (CP, KP), ``"candidate"`` (PC, APC), ``"false positive"`` (FP, FA).
+    period_min, period_max : float or Quantity, optional
+        ``pl_orbper`` range in days.
+    columns, order_by, limit, cache_dir, offline, max_age, timeout, retries
+        As in :func:`query_planets` (default columns: those of the bundled snapshot; default
+        order ``toi``).
+
+    Returns
+    -------
+    astropy.table.QTable
+        ``pl_orbper`` d, ``pl_tranmid`` d (full BJD), ``pl_trandurh`` h, ``pl_trandep`` ppm, ...
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from astrotinyml.archives import query_toi
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     t = query_toi("TIC 100100827", offline=True)
+    >>> float(t["toi"][0]), round(float(t["pl_orbper"][0].value), 4)
+    (185.01, 0.9415)
+    """
+    conds = _toi_target_conds(target) if target is not None else []
+    if disposition is not None:
+        conds.append(_Cond("tfopwg_disp", "in",
+                           _disposition_values(disposition, _TOI_DISPOSITIONS, _TOI_ALIASES)))
+    conds += _period_conds("pl_orbper", period_min, period_max)
+    return _run("toi", columns=columns, conds=conds, order_by=order_by, limit=limit,
+                cache_dir=cache_dir, offline=offline, max_age=max_age, timeout=timeout,
+                retries=retries)
+
+
+def query_catalog(catalog: str, target: str | int | None = None, **filters) -> QTable:
+    """Query one of the catalogues by name: ``"planets"``, ``"koi"`` or ``"toi"``.
+
+    A dispatcher for command lines and loops; see :func:`query_planets`, :func:`query_koi`
+    and :func:`query_toi` for the keywords each accepts.
+
+    Parameters
+    ----------
+    catalog : {"planets", "koi", "toi"}
+        Which catalogue.
+    target : str or int, optional
+        As in the function called.
+    **filters
+        Keyword arguments of the function called.
+
+    Returns
+    -------
+    astropy.table.QTable
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from astrotinyml.archives import query_catalog
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     len(query_catalog("koi", "Kepler-90", offline=True))
+    7
+    """
+    funcs = {"planets": query_planets, "koi": query_koi, "toi": query_toi}
+    key = str(catalog).strip().lower()
+    if key not in funcs:
+        raise InvalidParameterError(f"catalog {catalog!r} is not one of {', '.join(funcs)}.")
+    return funcs[key](target, **filters)
+
+
+# --------------------------------------------------------------------------------------------
+# the column contract
+# --------------------------------------------------------------------------------------------
+
+
+def _values(table, name, unit=None) -> np.ndarray:
+    col = table[name]
+    if unit is not None and hasattr(col, "unit") and col.unit is not None:
+        import astropy.units as u
+
+        try:
+            return np.asarray(_float_values(col.to(u.Unit(unit)) if unit != "ppm" else col), float)
+        except Exception:
+            pass
+    return _float_values(col)
+
+
+def _disp(value: str) -> str:
+    v = str(value).strip().upper()
+    return {"CONFIRMED": "confirmed", "CP": "confirmed", "KP": "confirmed",
+            "CANDIDATE": "candidate", "PC": "candidate", "APC": "candidate",
+            "FALSE POSITIVE": "false_positive", "FP": "false_positive", "FA": "false_positive",
+            "NOT DISPOSITIONED": "not_dispositioned"}.get(v, v.lower() or "unknown")
+
+
+def reference_ephemerides(table) -> QTable:
+    """Map a KOI, TOI or confirmed-planet table to the project's candidate-column contract.
+
+    Parameters
+    ----------
+    table : astropy.table.Table or QTable
+        A result of :func:`query_koi`, :func:`query_toi` or :func:`query_planets` (or a table
+        with the same column names, with or without units).
+
+    Returns
+    -------
+    astropy.table.QTable
+        Columns ``name``, ``host``, ``pl_orbper`` (d), ``pl_tranmid`` (d, full BJD_TDB),
+        ``pl_trandurh`` (h), ``pl_trandep`` (ppm, plain float), ``disposition``
+        (``confirmed``, ``candidate``, ``false_positive``, ``not_dispositioned``) and
+        ``catalog`` (``koi``, ``toi``, ``pscomppars``).  KOI epochs (BKJD) get 2454833 added;
+        confirmed-planet depths (%) are multiplied by 1e4.
+
+    Raises
+    ------
+    InvalidParameterError
+        The table is not a KOI, TOI or planet table.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from astrotinyml.archives import query_koi, reference_ephemerides
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     ref = reference_ephemerides(query_koi("K00351.01", offline=True))
+    >>> str(ref["name"][0]), round(float(ref["pl_tranmid"][0].value), 3), str(ref["disposition"][0])
+    ('K00351.01', 2454973.499, 'confirmed')
+    """
+    import astropy.units as u
+    from astropy.table import QTable
+
+    names = set(getattr(table, "colnames", ()))
+    n = len(table)
+    if {"kepoi_name", "koi_period"} <= names:
+        cat = "koi"
+        name = _str_values(table["kepoi_name"])
+        host = np.array([f"KIC {int(k)}" if np.isfinite(k) else "" for k in _float_values(table["kepid"])]
+                        ) if "kepid" in names else np.full(n, "")
+        per = _values(table, "koi_period", "d")
+        if "koi_time0" in names:
+            t0 = _values(table, "koi_time0", "d")
+        else:
+            t0 = _values(table, "koi_time0bk", "d") + _KEPLER_BJD_OFFSET
+        dur = _values(table, "koi_duration", "h") if "koi_duration" in names else np.full(n, np.nan)
+        dep = _float_values(table["koi_depth"]) if "koi_depth" in names else np.full(n, np.nan)
+        disp = [_disp(d) for d in _str_values(table["koi_disposition"])] if "koi_disposition" in names \
+            else ["unknown"] * n
+    elif {"toi", "pl_orbper"} <= names:
+        cat = "toi"
+        name = np.array([f"TOI-{float(t):.2f}" for t in _float_values(table["toi"])])
+        host = np.array([f"TIC {int(t)}" for t in _float_values(table["tid"])]) if "tid" in names \
+            else np.full(n, "")
+        per = _values(table, "pl_orbper", "d")
+        t0 = _values(table, "pl_tranmid", "d")
+        dur = _values(table, "pl_trandurh", "h")
+        dep = _float_values(table["pl_trandep"])
+        disp = [_disp(d) for d in _str_values(table["tfopwg_disp"])] if "tfopwg_disp" in names \
+            else ["unknown"] * n
+    elif {"pl_name", "pl_orbper"} <= names:
+        cat = "pscomppars"
+        name = _str_values(table["pl_name"])
+        host = _str_values(table["hostname"]) if "hostname" in names else np.full(n, "")
+        per = _values(table, "pl_orbper", "d")
+        t0 = _values(table, "pl_tranmid", "d") if "pl_tranmid" in names else np.full(n, np.nan)
+        durcol = "pl_trandur" if "pl_trandur" in names else "pl_trandurh" if "pl_trandurh" in names else None
+        dur = _values(table, durcol, "h") if durcol else np.full(n, np.nan)
+        if "pl_trandep" in names:
+            col = table["pl_trandep"]
+            unit = getattr(col, "unit", None)
+            dep = _float_values(col)
+            if unit is None or unit == u.percent:
+                dep = dep * 1e4  # pscomppars gives % (plain tables are read as %)
+        else:
+            dep = np.full(n, np.nan)
+        disp = ["confirmed"] * n
+    else:
+        raise InvalidParameterError(
+            "reference_ephemerides: the table has neither KOI (kepoi_name, koi_period), TOI (toi, "
+            "pl_orbper) nor planet (pl_name, pl_orbper) columns.")
+    out = QTable()
+    out["name"] = np.asarray(name, dtype=str)
+    out["host"] = np.asarray(host, dtype=str)
+    out["pl_orbper"] = u.Quantity(per, u.d)
+    out["pl_tranmid"] = u.Quantity(t0, u.d)
+    out["pl_trandurh"] = u.Quantity(dur, u.h)
+    out["pl_trandep"] = np.asarray(dep, float)
+    out["pl_trandep"].info.description = "transit depth (ppm)"
+    out["pl_tranmid"].info.description = "mid-transit time (full BJD_TDB)"
+    out["disposition"] = np.asarray(disp, dtype=str)
+    out["catalog"] = np.full(n, cat)
+    out.meta.update({k: v for k, v in getattr(table, "meta", {}).items()
+                     if k in ("source", "retrieved_at", "archive_table")})
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# cross-archive summary
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve(target: str, *, timeout, retries, cache_dir):
+    """Coordinates of ``target``: decimal 'ra dec', the Exoplanet Archive, then MAST's resolver."""
+    from astropy.coordinates import SkyCoord
+
+    m = re.fullmatch(r"\s*([0-9.]+)[ ,]+([+-]?[0-9.]+)\s*", target)
+    if m:
+        return SkyCoord(float(m.group(1)), float(m.group(2)), unit="deg"), "coordinates"
+    try:
+        t = query_planets(target, columns=["hostname", "ra", "dec"], limit=1, cache_dir=cache_dir,
+                          offline=False, timeout=timeout, retries=retries)
+        if len(t) and np.isfinite(t["ra"][0].value):
+            return SkyCoord(t["ra"][0], t["dec"][0]), "NASA Exoplanet Archive"
+    except InvalidParameterError:
+        pass
+
+    def mast():
+        from astroquery.mast import Mast
+
+        return Mast.resolve_object(target)
+
+    coord = _net.call_with_retries(mast, service="MAST name resolver", what=f"resolving {target!r}",
+                                   retries=retries)
+    if coord is None:  # pragma: no cover
+        raise DataUnavailableError(f"MAST could not resolve {target!r}.")
+    return coord, "MAST name resolver"
+
+
+def archive_summary(
+    target: str,
+    *,
+    radius: float = 5.0,
+    cache_dir: str | os.PathLike | None = None,
+    offline: bool | None = None,
+    timeout: float = _net.DEFAULT_TIMEOUT_S,
+    retries: int = _net.DEFAULT_RETRIES,
+) -> Table:
+    """What MAST, IRSA and HEASARC hold within ``radius`` arcsec of a target.
+
+    The name is resolved by the NASA Exoplanet Archive (planet hosts), then by MAST's name
+    resolver; ``"ra dec"`` in decimal degrees is used as is.  Then: MAST Kepler, K2 and TESS
+    light curves and HST spectra (observation counts), IRSA AllWISE and NEOWISE-R single-exposure
+    photometry (source / detection counts), and HEASARC XMM-Newton, Chandra and Swift
+    observations.  A service that fails gives its row ``n_products = -1`` and an ``error``; the
+    others are still reported.
+
+    Parameters
+    ----------
+    target : str
+        Star or planet name, or ``"ra dec"`` in degrees.
+    radius : float
+        Search radius in arcsec.
+    cache_dir : str or path-like, optional
+        Cache directory (for the name look-up).
+    offline : bool, optional
+        Offline mode: raises :class:`~astrotinyml.errors.OfflineError` at once.
+    timeout, retries
+        Seconds per request; retries after a transient failure.
+
+    Returns
+    -------
+    astropy.table.Table
+        Columns ``archive``, ``collection``, ``product_type``, ``n_products``, ``fetch`` (a code
+        snippet that gets the data) and ``error``; ``meta`` has ``target``, ``ra``, ``dec``
+        (deg), ``radius_arcsec`` and ``resolved_by``.
+
+    Raises
+    ------
+    OfflineError
+        Offline mode.
+    ArchiveConnectionError
+        The name cannot be resolved because the resolvers cannot be reached.
+
+    Examples
+    --------
+    >>> from astrotinyml.archives import archive_summary
+    >>> t = archive_summary("Kepler-90")  # doctest: +SKIP
+    >>> t["archive", "collection", "n_products"]  # doctest: +SKIP
+    """
+    name = _check_string(str(target), "target")
+    r = _finite(radius, "radius", "arcsec")
+    if not r or r <= 0 or r > 3600:
+        raise InvalidParameterError(f"radius must be in (0, 3600] arcsec, got {radius!r}.")
+    if is_offline(offline):
+        raise OfflineError(
+            f"offline mode: archive_summary({name!r}) needs MAST, IRSA and HEASARC; nothing of it "
+            f"is cached. Go online (offline=False, ASTROTINYML_OFFLINE=0).")
+    import astropy.units as u
+    from astropy.table import Table
+
+    coord, how = _resolve(name, timeout=timeout, retries=retries, cache_dir=cache_dir)
+    ra, dec = float(coord.ra.deg), float(coord.dec.deg)
+    rad = r * u.arcsec
+    pos = f"SkyCoord({ra:.6f}, {dec:.6f}, unit='deg')"
+    rows = []
+
+    def count(archive, collection, ptype, fn, snippet):
+        try:
+            n = int(_net.call_with_retries(fn, service=archive, what=f"{collection} near {name!r}",
+                                           retries=retries))
+            err = ""
+        except Exception as exc:  # one failing service must not hide the others
+            n, err = -1, f"{type(exc).__name__}: {exc}"
+        rows.append((archive, collection, ptype, n, snippet, err))
+
+    def mast_count(collection, ptypes):
+        def fn():
+            from astroquery.mast import Observations
+
+            return Observations.query_criteria_count(
+                coordinates=coord, radius=rad.to(u.deg), obs_collection=collection,
+                dataproduct_type=ptypes)
+        return fn
+
+    for mission in ("Kepler", "K2", "TESS"):
+        count("MAST", mission, "light curve", mast_count(mission, ["timeseries", "cube"]),
+              f"astrotinyml.fetch_lightcurves({name!r}, mission={mission!r})")
+    count("MAST", "HST", "spectrum", mast_count("HST", ["spectrum"]),
+          "from astroquery.mast import Observations; from astropy.coordinates import SkyCoord; "
+          f"obs = Observations.query_criteria(coordinates={pos}, radius='{r / 3600:.6f} deg', "
+          "obs_collection='HST', dataproduct_type='spectrum'); "
+          "Observations.download_products(Observations.get_product_list(obs))")
+
+    def irsa(catalog):
+        def fn():
+            from astroquery.ipac.irsa import Irsa
+
+            return len(Irsa.query_region(coord, catalog=catalog, spatial="Cone", radius=rad))
+        return fn
+
+    for catalog, label, ptype in (("allwise_p3as_psd", "AllWISE", "source photometry"),
+                                  ("neowiser_p1bs_psd", "NEOWISE-R", "single-exposure photometry")):
+        count("IRSA", label, ptype, irsa(catalog),
+              "from astroquery.ipac.irsa import Irsa; from astropy.coordinates import SkyCoord; "
+              f"import astropy.units as u; Irsa.query_region({pos}, catalog={catalog!r}, "
+              f"spatial='Cone', radius={r:g} * u.arcsec)")
+
+    def heasarc(catalog):
+        def fn():
+            from astroquery.heasarc import Heasarc
+
+            return len(Heasarc.query_region(coord, catalog=catalog, radius=rad))
+        return fn
+
+    for catalog, label in (("xmmmaster", "XMM-Newton"), ("chanmaster", "Chandra"),
+                           ("swiftmastr", "Swift")):
+        count("HEASARC", label, "observation", heasarc(catalog),
+              "from astroquery.heasarc import Heasarc; from astropy.coordinates import SkyCoord; "
+              f"import astropy.units as u; tab = Heasarc.query_region({pos}, catalog={catalog!r}, "
+              f"radius={r:g} * u.arcsec); Heasarc.download_data(Heasarc.locate_data(tab))")
+
+    out = Table(rows=rows, names=("archive", "collection", "product_type", "n_products", "fetch",
+                                  "error"), dtype=(str, str, str, int, str, str))
+    out.meta.update(target=name, ra=ra, dec=dec, radius_arcsec=r, resolved_by=how)
+    return out
