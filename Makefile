@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install benchmarks clean
+.PHONY: demo test install benchmarks book chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,23 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m astrotinyml demo --output demo_output --overwrite
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m pytest tests
+
+# Headless Chromium for tests/test_book.py (Debian package `chromium`), installed when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	    else sudo -n apt-get install -y -qq chromium; fi; } || \
+	  echo "warning: chromium not installed; tests/test_book.py will skip its browser checks"
+
+# The Jupyter Book (1.x), built offline: executes the pipeline notebooks, then builds strictly.
+book: $(STAMP)
+	nice -n 10 $(PY) book/build.py
+	@echo "book: open book/_build/html/intro.html"
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/search_vs_peers.py
 
 clean:
-	rm -rf $(VENV) demo_output build *.egg-info .pytest_cache
+	rm -rf $(VENV) demo_output build *.egg-info .pytest_cache book/_build runs

@@ -188,6 +188,12 @@ def _cmd_archives(args) -> int:
     return 0
 
 
+def _cmd_pipeline(args) -> int:
+    from .pipeline import cli_main
+
+    return cli_main(args)
+
+
 def _add_network_options(parser) -> None:
     parser.add_argument("--offline", action="store_true",
                         help="serve only from the cache (and bundled snapshots); never touch the network")
@@ -274,6 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
     arch.add_argument("--radius", type=float, default=5.0, help="search radius [arcsec] (default: %(default)s)")
     _add_network_options(arch)
     arch.set_defaults(func=_cmd_archives)
+
+    from .pipeline import add_cli_arguments
+
+    pipe = sub.add_parser(
+        "pipeline", help="run the pipeline notebooks (01-04) in order with papermill",
+        description="Executes notebooks/01_fetch_and_inspect ... 04_report with papermill, passing each "
+                    "notebook only the parameters it declares. Data files and the executed notebooks go "
+                    "to --out; a failing cell stops the run and names the notebook and the cell.")
+    add_cli_arguments(pipe)
+    pipe.set_defaults(func=_cmd_pipeline)
 
     info = sub.add_parser("info", help="read light-curve files and print a summary table")
     info.add_argument("inputs", nargs="+", help="light-curve files (FITS, CSV, TXT, DAT, NPY, NPZ)")

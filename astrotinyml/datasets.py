@@ -5,15 +5,15 @@ The files live in ``astrotinyml/data`` and are described, one row per file, by
 label, known periods and epochs, provenance, sha256).  A *sample* is a named set of files
 of one star:
 
-=================  ==============================================================  =========
-name               what                                                            label
-=================  ==============================================================  =========
-``kepler-90``      Kepler-90, 7 planets; Kepler long cadence Q3, Q4, Q5 (3 files)  planet
-``wasp-18``        WASP-18 b hot Jupiter; TESS sector 2, 2-min cadence             planet
-``kic-2306740``    KIC 2306740 eccentric detached eclipsing binary; Kepler Q2       EB
-``epic-210651981`` spotted rotating star; K2 campaign 13, K2SC                     variable
-``epic-248045685`` quiet star; K2 campaign 13, K2SC                                quiet
-=================  ==============================================================  =========
+==================  ==============================================================  =========
+name                what                                                            label
+==================  ==============================================================  =========
+``kepler-90``       Kepler-90, 7 planets; Kepler long cadence Q3, Q4, Q5 (3 files)  planet
+``wasp-18``         WASP-18 b hot Jupiter; TESS sector 2, 2-min cadence             planet
+``kic-2306740``     KIC 2306740 eccentric detached eclipsing binary; Kepler Q2       EB
+``epic-210651981``  spotted rotating star; K2 campaign 13, K2SC                     variable
+``epic-248045685``  quiet star; K2 campaign 13, K2SC                                quiet
+==================  ==============================================================  =========
 
 Examples
 --------

@@ -138,22 +138,15 @@ def mission_of(result) -> dict[str, Any]:
 
 def provenance(result) -> dict[str, Any]:
     """Software, model and calibration provenance of a detection result."""
-    import astropy
-    import lightkurve
+    from importlib.metadata import PackageNotFoundError, version
 
-    versions = {
-        "astrotinyml": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "astropy": astropy.__version__,
-        "lightkurve": lightkurve.__version__,
-    }
-    try:
-        import wotan
-
-        versions["wotan"] = getattr(wotan, "__version__", "unknown")
-    except ImportError:  # pragma: no cover - wotan is a hard dependency
-        pass
+    versions = {"astrotinyml": __version__, "python": platform.python_version()}
+    # Package metadata, not module attributes: wotan has no __version__, and nothing is imported.
+    for dist in ("numpy", "astropy", "lightkurve", "wotan", "numba", "ai-edge-litert"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
     return {
         "software": versions,
         "model_sha256": getattr(result, "model_sha256", None),

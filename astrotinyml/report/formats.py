@@ -48,6 +48,7 @@ def report_dict(result, *, extra_provenance: dict[str, Any] | None = None) -> di
         "inputs": inputs_of(result),
         "provenance": prov,
         "options": plain(dict(result.options)),
+        "search": plain(dict(table.meta)),
         "units": {name: column_unit(table, name) for name in table.colnames
                   if column_unit(table, name)},
         "n_candidates": len(table),
@@ -136,13 +137,16 @@ def write_fits(result, path) -> None:
         hdr[f"V_{name[:6].upper()}"] = (str(version), f"{name} version")
     for i, item in enumerate(report["inputs"], start=1):
         hdr[f"INFILE{i}"] = item["name"]
-        hdr[f"INSHA{i}"] = (item["sha256"] or "unknown", f"sha256 of input file {i}")
+        hdr[f"INSHA{i}"] = item["sha256"] or "unknown"  # 64 hex digits leave no room for a comment
     hdr["NCAND"] = (len(result.candidates), "number of candidates")
-    hdr["BJDREFI"] = (bjdrefi, "integer part of BJD reference of TIME and TEPOCH")
+    hdr["BJDREFI"] = (bjdrefi, "BJD reference of TIME, TEPOCH (integer)")
     hdr["BJDREFF"] = (bjdreff, "fractional part of BJD reference")
     hdulist = [primary]
 
     table = Table(_csv_table(result))
+    # The search settings in table.meta would become HIERARCH cards with warnings; the JSON
+    # report carries them, the FITS file keeps standard 8-character keywords only.
+    table.meta.clear()
     cand_hdu = fits.table_to_hdu(table)
     cand_hdu.name = "CANDIDATES"
     for i, name in enumerate(table.colnames, start=1):

@@ -1,0 +1,207 @@
+"""Build the astrotinyml Jupyter Book offline: ``make book`` runs ``python book/build.py``.
+
+Steps:
+
+1. Execute the notebooks with papermill on the bundled data: the four pipeline notebooks
+   through :func:`astrotinyml.pipeline.run_pipeline` into one run directory (smoke
+   parameters), then the tutorial and explorer notebooks (their defaults).  ``--executed DIR`` skips this and
+   takes already executed copies from DIR (the test suite passes the ones it ran).
+2. Stage the book: copy ``book/`` to a staging directory, put the executed notebooks into
+   ``tutorials/``, fill in the status paragraphs of the pages about features that may not
+   exist yet (model, model card, calibration) from what this checkout contains, and drop
+   table-of-contents entries whose page is absent (e.g. a how-to not written yet).
+3. Build HTML with Jupyter Book 1.x (``execute_notebooks: off``: the executed outputs are
+   rendered, nothing runs) with ``-W -n --keep-going``: every warning, including each
+   missing cross-reference, fails the build.
+
+Usage::
+
+    python book/build.py                      # -> book/_build/html/index.html
+    python book/build.py --executed runs/x    # reuse executed notebooks
+    python book/build.py --out /tmp/book      # build somewhere else
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BOOK = Path(__file__).resolve().parent
+REPO = BOOK.parent
+NOTEBOOKS = REPO / "notebooks"
+PACKAGE = REPO / "astrotinyml"
+
+#: Executed notebooks the book renders, in tutorials/.
+PIPELINE = ("01_fetch_and_inspect", "02_detrend_and_search", "03_vet_and_classify", "04_report")
+EXTRA = ("tutorial_kepler90", "explore")
+TUTORIALS = PIPELINE + EXTRA
+
+
+def log(msg: str) -> None:
+    print(f"[book] {msg}", flush=True)
+
+
+def execute_notebooks(work: Path, *, smoke: bool = True, smoke_tutorials: bool | None = None,
+                      kernel_name: str | None = None) -> dict[str, Path]:
+    """Execute the pipeline, tutorial and explorer notebooks; return {name: executed path}.
+
+    ``smoke`` is the pipeline notebooks' smoke parameter; ``smoke_tutorials`` (default: the
+    same) that of the tutorial and explorer notebooks.
+    """
+    smoke_tutorials = smoke if smoke_tutorials is None else smoke_tutorials
+    import papermill
+
+    from astrotinyml.pipeline import run_pipeline
+
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    env_offline = os.environ.setdefault("ASTROTINYML_OFFLINE", "1")
+    log(f"executing the pipeline notebooks (smoke={smoke}, ASTROTINYML_OFFLINE={env_offline}) in {work / 'run'}")
+    t0 = time.perf_counter()
+    res = run_pipeline(out_dir=work / "run", smoke=smoke, overwrite=True, kernel_name=kernel_name)
+    out = {p.stem: p for p in res.notebooks}
+    for name in EXTRA:
+        dst = work / f"{name}.ipynb"
+        log(f"executing {name}.ipynb")
+        papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(dst), parameters={"smoke": smoke_tutorials},
+                                   kernel_name=kernel_name or "python3", cwd=str(work), progress_bar=False,
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        out[name] = dst
+    log(f"notebooks executed in {time.perf_counter() - t0:.0f} s")
+    return out
+
+
+def _model_status() -> tuple[str, str]:
+    """(status paragraph for the microcontroller page, model card page body)."""
+    models = PACKAGE / "models"
+    registry = models / "registry.json"
+    cards = sorted(models.glob("*.md")) if models.is_dir() else []
+    if not registry.is_file():
+        status = (
+            "No trained model ships with this version yet: `astrotinyml/models/` holds no "
+            "`registry.json`. The export code is in place (`astrotinyml.model.export`: TFLite "
+            "conversion, MAC count, tensor-arena estimate, Cortex-M4 latency estimate, C array and "
+            "model card); the shipped int8 model, its C array and its model card arrive with the "
+            "classifier. Until then the pipeline reports no classification, and says so."
+            if (PACKAGE / "model" / "export.py").is_file() else
+            "No classifier exists in this version yet: there is no model to export. This page "
+            "describes the planned export so that it can be checked against the code once it lands."
+        )
+    else:
+        files = sorted(p for p in models.iterdir() if p.is_file())
+        rows = "\n".join(f"| `{p.name}` | {p.stat().st_size / 1024:.1f} KiB |" for p in files)
+        status = ("The shipped model is in `astrotinyml/models/`:\n\n| file | size |\n|---|---|\n" + rows +
+                  "\n\nIts parameters, multiply-accumulates, arena estimate and estimated Cortex-M4 "
+                  "latency are in the [model card](../model_card.md).")
+    if cards:
+        text = cards[0].read_text(encoding="utf-8")
+        # The card brings its own title; demote it so the page has one h1.
+        body = re.sub(r"^# .*\n", "", text, count=1)
+        card = f"From `astrotinyml/models/{cards[0].name}`, the card written by the model export.\n\n{body}"
+    else:
+        card = ("No model card yet: no trained model ships with this version of astrotinyml "
+                "(`astrotinyml/models/` has no model card). The card is written by the model export "
+                "(`astrotinyml.model.export.write_model_card`) when the classifier is trained, with the "
+                "parameter count, multiply-accumulates, flatbuffer size, tensor-arena estimate, estimated "
+                "Cortex-M4 latency, metrics on simulated and real light curves, and the training data.")
+    return status, card
+
+
+def _calibration_status() -> str:
+    if (PACKAGE / "calibrate.py").is_file() or (PACKAGE / "calibrate").is_dir():
+        return ("The `astrotinyml.calibrate` module is part of this version; `astrotinyml calibrate "
+                "--help` lists its options and `notebooks/calibrate.ipynb` (when present) walks through a run.")
+    return ("Not yet: this version of astrotinyml has no calibration module, ships no default calibration, "
+            "and reports carry `calibration_id: null`. The classifier's probabilities, once it ships, are "
+            "its raw softmax outputs until a calibration run exists.")
+
+
+def stage(executed: dict[str, Path], staging: Path) -> Path:
+    """Copy book/ to ``staging`` with the executed notebooks and generated status text."""
+    staging = Path(staging)
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(BOOK, staging, ignore=shutil.ignore_patterns("_build", "__pycache__", "*.ipynb",
+                                                                  ".ipynb_checkpoints", "build.py"))
+    missing = [n for n in TUTORIALS if n not in executed]
+    if missing:
+        raise SystemExit(f"book: executed notebook(s) missing: {', '.join(missing)}")
+    for name in TUTORIALS:
+        shutil.copy2(executed[name], staging / "tutorials" / f"{name}.ipynb")
+
+    status, card = _model_status()
+    subs = {"<!-- MODEL_STATUS -->": status, "<!-- MODEL_CARD -->": card,
+            "<!-- CALIBRATION_STATUS -->": _calibration_status()}
+    for page in staging.rglob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        new = text
+        for marker, value in subs.items():
+            new = new.replace(marker, value)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+
+    # Drop TOC entries whose page is absent (how-tos written alongside other features).
+    toc = staging / "_toc.yml"
+    kept = []
+    for line in toc.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"\s*- file:\s*(\S+)", line)
+        if m and not any((staging / (m.group(1) + ext)).is_file() for ext in (".md", ".ipynb", ".rst")):
+            log(f"no page {m.group(1)}: left out of the table of contents")
+            continue
+        kept.append(line)
+    toc.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    return staging
+
+
+def build_html(staging: Path, out: Path, *, strict: bool = True) -> Path:
+    """Run Jupyter Book on ``staging``; return the path of ``index.html``."""
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(staging), "--path-output", str(out), "--all"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    log(" ".join(cmd))
+    env = dict(os.environ, PYDEVD_DISABLE_FILE_VALIDATION="1")
+    proc = subprocess.run(cmd, env=env, text=True, capture_output=True)
+    sys.stdout.write(proc.stdout[-20000:])
+    sys.stderr.write(proc.stderr[-20000:])
+    if proc.returncode != 0:
+        raise SystemExit(f"book: jupyter-book build failed (exit {proc.returncode}); warnings are errors, see above")
+    index = Path(out) / "_build" / "html" / "index.html"
+    if not index.is_file():
+        raise SystemExit(f"book: {index} was not written")
+    return index
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--executed", type=Path, default=None,
+                        help="directory with executed notebooks (skip execution)")
+    parser.add_argument("--work", type=Path, default=BOOK / "_build" / "executed",
+                        help="where notebooks are executed (default: book/_build/executed)")
+    parser.add_argument("--out", type=Path, default=BOOK,
+                        help="output root; HTML goes to OUT/_build/html (default: book/)")
+    parser.add_argument("--full", action="store_true",
+                        help="execute the pipeline notebooks with full (not smoke) parameters")
+    parser.add_argument("--smoke-tutorials", action="store_true",
+                        help="execute the tutorial notebooks with smoke parameters too (faster)")
+    parser.add_argument("--no-strict", action="store_true", help="do not treat warnings as errors")
+    args = parser.parse_args(argv)
+    t0 = time.perf_counter()
+    if args.executed:
+        executed = {p.stem: p for p in Path(args.executed).rglob("*.ipynb")}
+    else:
+        executed = execute_notebooks(args.work, smoke=not args.full, smoke_tutorials=args.smoke_tutorials)
+    staging = stage(executed, Path(args.out) / "_build" / "src")
+    index = build_html(staging, Path(args.out), strict=not args.no_strict)
+    log(f"book built in {time.perf_counter() - t0:.0f} s: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
