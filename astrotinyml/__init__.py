@@ -27,6 +27,7 @@ _warnings.filterwarnings("ignore", message=r".*tpfmodel submodule is not availab
 from . import datasets
 from .archives import archive_summary, query_koi, query_planets, query_toi
 from ._version import __version__
+from .batch import run_batch
 from .detect import DetectionResult, detect
 from .detrend import detrend
 from .errors import AstroTinyMLError
@@ -55,6 +56,7 @@ __all__ = [
     "periodogram",
     "read_lightcurve",
     "read_lightcurves",
+    "run_batch",
     "search",
     "stitch",
     "vet",

@@ -14,6 +14,12 @@ class OutputExistsError(AstroTinyMLError, FileExistsError):
     """An output file exists and ``overwrite`` was not given."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path, *, overwrite: bool = False):
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success.
@@ -38,6 +44,9 @@ def atomic_path(path, *, overwrite: bool = False):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    # mkstemp creates the file 0600; give it the mode an ordinary open() would (umask), so
+    # reports written on a shared cluster stay readable by collaborators.
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         os.replace(tmp, path)

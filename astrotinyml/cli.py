@@ -188,6 +188,78 @@ def _cmd_archives(args) -> int:
     return 0
 
 
+def _cmd_batch(args) -> int:
+    from .batch import run_batch
+
+    sources = list(args.sources)
+    if args.table:
+        from astropy.table import Table
+
+        sources.append(Table.read(args.table))
+    if not sources:
+        raise InvalidParameterError("batch: give at least one SOURCE or --table FILE")
+    fetch = {k: v for k, v in (("mission", args.mission), ("sector", args.sector),
+                               ("author", args.author)) if v is not None}
+    res = run_batch(
+        sources, out_dir=args.out, client=args.scheduler, workers=args.workers,
+        memory_limit=args.memory_limit, resume=not args.no_resume, retry_failed=args.retry_failed,
+        formats=args.formats, submit_ready=args.submit_ready, detect_options=_detect_options(args),
+        fetch_options=fetch or None, target_column=args.target_column, recursive=args.recursive,
+        progress=not args.no_progress, dashboard=args.dashboard, overwrite=args.overwrite)
+    print(f"{res.n_targets} target(s): {res.n_ok} ok, {res.n_failed} failed, {res.n_skipped} skipped "
+          f"(already done); {len(res.candidates)} candidate(s) in {res.elapsed:.1f} s")
+    for key, path in res.paths.items():
+        print(f"  {key}: {path}")
+    failed = res.failures
+    for row in failed:
+        print(f"astrotinyml: error: {row['source']}: {row['error_type']}: {row['message']}", file=sys.stderr)
+    if len(failed):
+        print(f"astrotinyml: {len(failed)} of {res.n_targets} target(s) failed "
+              f"(see {res.paths.get('status_ecsv', args.out)})", file=sys.stderr)
+    return 1 if len(failed) else 0
+
+
+def _add_batch_parser(sub) -> None:
+    bat = sub.add_parser(
+        "batch", help="detect over many targets in parallel on Dask (resumable; failures isolated)",
+        description="Each SOURCE is a light-curve file, a directory (its light-curve files), a glob "
+                    "pattern or a target name (fetched). One Dask task per target writes "
+                    "OUT/<target>/ reports; OUT/candidates.{ecsv,parquet} and OUT/status.{ecsv,parquet} "
+                    "gather them. Rerunning skips targets already done with the same inputs and options.")
+    bat.add_argument("sources", nargs="*", metavar="SOURCE", help="files, directories, glob patterns or target names")
+    bat.add_argument("--out", "-o", required=True, metavar="DIR", help="batch output directory")
+    bat.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="local worker processes (default: one per core); not with --scheduler")
+    bat.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="address of a running Dask scheduler (tcp://host:8786) instead of a local cluster")
+    bat.add_argument("--memory-limit", default="auto", metavar="SIZE",
+                     help="memory limit per local worker, e.g. 4GiB (default: machine memory / workers)")
+    bat.add_argument("--table", default=None, metavar="FILE",
+                     help="a table of targets (ECSV, CSV, FITS, VOTable) with a target/tic_id/path column")
+    bat.add_argument("--target-column", default=None, metavar="COL", help="column of --table naming the targets")
+    bat.add_argument("--recursive", action="store_true", help="search directories recursively")
+    bat.add_argument("--formats", nargs="+", default=["json", "csv"], choices=["pdf", "json", "fits", "csv"],
+                     help="report formats per target (default: json csv)")
+    bat.add_argument("--submit-ready", action="store_true", help="also write each target's submission bundle")
+    bat.add_argument("--no-resume", action="store_true", help="redo every target, even those already done")
+    bat.add_argument("--retry-failed", action="store_true",
+                     help="also redo targets that failed before for a lasting reason (corrupt file, ...)")
+    bat.add_argument("--overwrite", action="store_true",
+                     help="allow a non-empty output directory that is not a batch directory")
+    bat.add_argument("--no-progress", action="store_true", help="no progress bar")
+    bat.add_argument("--dashboard", action="store_true", help="serve the Dask dashboard of the local cluster")
+    bat.add_argument("--max-planets", type=int, default=5, help="most periodic signals (default: %(default)s)")
+    bat.add_argument("--period-min", type=float, default=None, help="shortest period searched [d]")
+    bat.add_argument("--period-max", type=float, default=None, help="longest period searched [d]")
+    bat.add_argument("--sde-threshold", type=float, default=None, help="detection threshold on SDE")
+    bat.add_argument("--time-format", default=None, help="time system of text files whose header does not say it")
+    bat.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
+    bat.add_argument("--mission", default=None, help="mission of target names to fetch (Kepler, K2, TESS)")
+    bat.add_argument("--sector", type=int, default=None, help="TESS sector of target names to fetch")
+    bat.add_argument("--author", default=None, help="pipeline of target names to fetch (SPOC, QLP, ...)")
+    bat.set_defaults(func=_cmd_batch)
+
+
 def _cmd_pipeline(args) -> int:
     from .pipeline import cli_main
 
@@ -236,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="time system of text files whose header does not say it (bkjd, btjd, bjd, ...)")
     det.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
     det.set_defaults(func=_cmd_detect)
+
+    _add_batch_parser(sub)
 
     fetch = sub.add_parser("fetch", help="download light curves of a target from MAST into the cache",
                            description="Search MAST with lightkurve and download the matching light "

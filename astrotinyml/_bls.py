@@ -1,0 +1,272 @@
+"""Numba kernels of the box search (private; imported inside :mod:`astrotinyml.search`).
+
+Conventions shared by the kernels: ``y = 1 - flux`` (a dip is positive), uniform weights.
+For a box holding ``n`` of the ``N`` points with sum ``s`` (total ``S``) the fitted depth
+is ``d = s/n - (S - s)/(N - n)`` and the chi-square improvement over a flat line, times
+the per-point variance, is ``d**2 * n * (N - n) / N``.  Dividing by the variance gives
+``SNR**2``.  Only dips (``d > 0``) count.
+
+``cache=True`` stores the compiled code beside this file, so the compile time (~ seconds)
+is paid once per installation, not per process.
+"""
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, fastmath=True)
+def bls_power(t, y, w, periods, binw, durs, dmin, dmax, nmin):
+    """Best box power at every trial period (phase-binned cumulative-sum scan).
+
+    t: times (days from a reference, all >= 0); y: sum of ``1 - flux`` per input
+    point (a time bin may hold several cadences); w: number of cadences per point;
+    periods: trial periods; binw: phase-bin width per period (days); durs: sorted global
+    duration grid (days); dmin/dmax: duration range per period; nmin: fewest cadences in
+    a box.  Returns the power ``d**2 n_in n_out / N`` per period (times 1/sigma**2 it is
+    the chi-square improvement).  Only the maximum is kept, so the inner loop is a plain
+    reduction the compiler vectorizes; the ephemeris of a peak comes from ``bls_best``.
+    """
+    n = t.size
+    ntot = 0.0
+    stot = 0.0
+    for j in range(n):
+        ntot += w[j]
+        stot += y[j]
+    m = stot / ntot
+    nper = periods.size
+    power = np.zeros(nper)
+    maxnb = 1
+    for i in range(nper):
+        nb = int(np.ceil(periods[i] / binw[i]))
+        if nb > maxnb:
+            maxnb = nb
+    acc = np.zeros(2 * maxnb + 2)  # interleaved (count, sum) per phase bin: one cache line
+    ccum = np.zeros(2 * maxnb + 2)
+    scum = np.zeros(2 * maxnb + 2)
+    ks = np.zeros(durs.size, dtype=np.int64)
+    for i in range(nper):
+        p = periods[i]
+        nb = int(np.ceil(p / binw[i]))
+        bw = p / nb
+        fnb = float(nb)
+        inv = 1.0 / p
+        for b in range(2 * nb + 2):
+            acc[b] = 0.0
+        for j in range(n):
+            ph = t[j] * inv
+            ph = ph - int(ph)
+            b = 2 * int(ph * fnb)
+            acc[b] += w[j]
+            acc[b + 1] += y[j]
+        nk = 0
+        last = -1
+        for q in range(durs.size):
+            d = durs[q]
+            if d < dmin[i] or d > dmax[i]:
+                continue
+            k = int(d / bw + 0.5)
+            if k < 1:
+                k = 1
+            if k >= nb:
+                k = nb - 1
+            if k != last:
+                ks[nk] = k
+                nk += 1
+                last = k
+        if nk == 0:
+            continue
+        kmax = ks[nk - 1]
+        c = 0.0
+        s = 0.0
+        ccum[0] = 0.0
+        scum[0] = 0.0
+        for b in range(nb + kmax):
+            bb = 2 * (b if b < nb else b - nb)
+            c += acc[bb]
+            s += acc[bb + 1] - m * acc[bb]
+            ccum[b + 1] = c
+            scum[b + 1] = s
+        best = 0.0
+        for q in range(nk):
+            k = ks[q]
+            for st in range(nb):
+                nin = ccum[st + k] - ccum[st]
+                num = scum[st + k] - scum[st]
+                den = nin * (ntot - nin)
+                v = num * num / den if (nin >= nmin and num > 0.0 and den > 0.0) else 0.0
+                best = max(best, v)
+        power[i] = best * ntot
+    return power
+
+
+@njit(cache=True)
+def bls_best(t, y, periods, binw, durs, nmin):
+    """Best box (power, start, duration) at each of a few periods; unbinned input.
+
+    Same statistic as ``bls_power``; every duration of ``durs`` is tried at every period.
+    Used to refine a peak, so the periods are few and the bins fine.
+    """
+    n = t.size
+    ntot = float(n)
+    stot = 0.0
+    for j in range(n):
+        stot += y[j]
+    m = stot / ntot
+    nper = periods.size
+    power = np.zeros(nper)
+    best_start = np.zeros(nper)
+    best_dur = np.zeros(nper)
+    maxnb = 1
+    for i in range(nper):
+        nb = int(np.ceil(periods[i] / binw[i]))
+        if nb > maxnb:
+            maxnb = nb
+    cnt = np.zeros(maxnb + 1)
+    sy = np.zeros(maxnb + 1)
+    ccum = np.zeros(2 * maxnb + 2)
+    scum = np.zeros(2 * maxnb + 2)
+    ks = np.zeros(durs.size, dtype=np.int64)
+    for i in range(nper):
+        p = periods[i]
+        nb = int(np.ceil(p / binw[i]))
+        bw = p / nb
+        inv = 1.0 / p
+        for b in range(nb):
+            cnt[b] = 0.0
+            sy[b] = 0.0
+        for j in range(n):
+            ph = t[j] * inv
+            ph -= np.floor(ph)
+            b = int(ph * nb)
+            if b >= nb:
+                b = nb - 1
+            cnt[b] += 1.0
+            sy[b] += y[j]
+        nk = 0
+        last = -1
+        for q in range(durs.size):
+            k = int(durs[q] / bw + 0.5)
+            if k < 1:
+                k = 1
+            if k >= nb:
+                k = nb - 1
+            if k != last:
+                ks[nk] = k
+                nk += 1
+                last = k
+        kmax = ks[nk - 1]
+        c = 0.0
+        s = 0.0
+        ccum[0] = 0.0
+        scum[0] = 0.0
+        for b in range(nb + kmax):
+            bb = b if b < nb else b - nb
+            c += cnt[bb]
+            s += sy[bb] - m * cnt[bb]
+            ccum[b + 1] = c
+            scum[b + 1] = s
+        bestv = 0.0
+        bests = 0
+        bestk = 0
+        for q in range(nk):
+            k = ks[q]
+            for st in range(nb):
+                nin = ccum[st + k] - ccum[st]
+                if nin < nmin:
+                    continue
+                num = scum[st + k] - scum[st]
+                den = nin * (ntot - nin)
+                if num <= 0.0 or den <= 0.0:
+                    continue
+                v = num * num / den
+                if v > bestv:
+                    bestv = v
+                    bests = st
+                    bestk = k
+        power[i] = bestv * ntot
+        best_start[i] = bests * bw
+        best_dur[i] = bestk * bw
+    return power, best_start, best_dur
+
+
+@njit(cache=True)
+def time_bin(t, y, width):
+    """Sum y and count points in consecutive time bins of ``width`` (t sorted).
+
+    Returns the mean time, the summed y and the count of each non-empty bin.  The coarse
+    spectrum folds these instead of every cadence when the cadence is much shorter than
+    the shortest box, which loses nothing but time.
+    """
+    n = t.size
+    tb = np.empty(n)
+    yb = np.empty(n)
+    wb = np.empty(n)
+    nbin = 0
+    j = 0
+    while j < n:
+        edge = t[j] + width
+        st = 0.0
+        sv = 0.0
+        c = 0.0
+        while j < n and t[j] < edge:
+            st += t[j]
+            sv += y[j]
+            c += 1.0
+            j += 1
+        tb[nbin] = st / c
+        yb[nbin] = sv
+        wb[nbin] = c
+        nbin += 1
+    return tb[:nbin], yb[:nbin], wb[:nbin]
+
+
+@njit(cache=True)
+def single_event_scan(t, y, durs, cadence, min_fill):
+    """Strongest single box dip (unfolded time) for each trial duration.
+
+    t must be sorted.  A box needs ``min_fill`` of its expected cadences filled and as
+    much data (half a box at least) on each side within one box length, so that dips at
+    the edges of gaps, where the detrended baseline is least reliable, do not count.
+    Returns power, box start time and box end time per duration.
+    """
+    n = t.size
+    ntot = float(n)
+    stot = 0.0
+    for j in range(n):
+        stot += y[j]
+    nd = durs.size
+    power = np.zeros(nd)
+    tstart = np.zeros(nd)
+    tend = np.zeros(nd)
+    for q in range(nd):
+        d = durs[q]
+        need = max(2.0, min_fill * d / cadence)
+        side = max(1.0, 0.5 * d / cadence)
+        jend = 0
+        jpre = 0
+        jpost = 0
+        sin = 0.0
+        bestp = 0.0
+        for i in range(n):
+            # box [t[i], t[i] + d)
+            # sin holds the sum over [i, jend); the box always holds point i
+            while jend < n and t[jend] < t[i] + d:
+                sin += y[jend]
+                jend += 1
+            nin = float(jend - i)
+            if nin >= need and nin <= ntot - need:
+                while jpre < n and t[jpre] < t[i] - d:
+                    jpre += 1
+                while jpost < n and t[jpost] < t[jend - 1] + d:
+                    jpost += 1
+                if (i - jpre) >= side and (jpost - jend) >= side:
+                    dep = sin / nin - (stot - sin) / (ntot - nin)
+                    if dep > 0.0:
+                        pw = dep * dep * nin * (ntot - nin) / ntot
+                        if pw > bestp:
+                            bestp = pw
+                            tstart[q] = t[i]
+                            tend[q] = t[jend - 1]
+            sin -= y[i]
+        power[q] = bestp
+    return power, tstart, tend

@@ -1,0 +1,738 @@
+"""Iterative box-least-squares transit search.
+
+:func:`search` finds periodic transit-like dips in a detrended light curve, one signal at a
+time: the strongest signal is found, refined, checked against its period aliases, its
+transits are masked, and the search runs again until nothing passes the thresholds.
+Strong single dips that repeat nowhere in the data (mono-transits) are reported too.
+
+Method
+------
+*Period grid.*  Frequencies uniform in ``f**(1/3)`` (Ofir 2014, eqs. 5-7), the optimal
+sampling when the transit duration scales as ``P**(1/3)``: adjacent trial periods move a
+transit of a Sun-density star by ``1/oversampling`` of its duration over the full baseline
+(first to last point; gaps do not reduce the phase drift, so the full baseline is the
+right one).  This is the grid TLS uses, never astropy's ``autoperiod`` (uniform in
+frequency and far too dense at long periods on long baselines).
+
+*Durations.*  A global log grid (steps of 25 %); at each period only durations between
+``0.4 T14(P, rho=20 rho_sun)`` (grazing transits of late M dwarfs) and
+``T14(P, rho=0.1 rho_sun)`` (subgiants), capped at 12 % of the period, are tried.  The
+shortest box is two cadences (at most 1 h) and at least 10 min: one-cadence boxes on
+long-cadence data mostly pick single outliers.
+
+*Statistic.*  Data are folded and binned in phase (bins of half the shortest duration
+tried at that period; short cadences are first summed into time bins no wider than 3/4
+of a phase bin), and every box (start bin x duration) is scanned with cumulative sums.
+The best peaks are then refined without binning (finer periods, durations and phases).  With ``y = 1 - flux``, a box holding ``n_in`` of ``N`` points has the depth
+``d = mean_in - mean_out`` and improves chi-square by
+``dchi2 = d**2 n_in (N - n_in) / (N sigma**2)``, where ``sigma`` is the robust
+(1.4826 MAD) per-point scatter.  Uniform weights: many light curves carry placeholder or
+missing errors.
+
+*SNR.*  ``snr = d / depth_err = sqrt(dchi2)``, with
+``depth_err = sigma sqrt(1/n_in + 1/n_out)`` (about ``d / sigma * sqrt(n_in)``), evaluated
+without binning at the refined ephemeris.  It assumes white noise.
+
+*SDE.*  As TLS (Hippke & Heller 2019): the spectrum of the best ``dchi2`` per period
+is normalised, a running median (``30 x oversampling`` periods) is subtracted and
+``sde = (peak - mean) / std``.  A signal is reported when ``sde >= sde_threshold``
+(default 9, calibrated on the corpus: the highest periodic SDE on its quiet K2 stars was
+8.9) and ``snr >= snr_threshold`` (default 7); above SNR 50 half the SDE threshold is
+enough, because one very strong signal on a short baseline fills its own spectrum with
+aliases and caps its SDE.
+
+*Masking.*  Before the next iteration, ``mask_width`` (1.5) box durations around each
+transit are removed, widened up to 1.6x for SNR > 30 (limb-darkened wings outside the
+box).  A new signal at the period of an earlier one and within 1.5 durations of its
+transits, or a third signal at one period, is a leftover: masked, not reported.
+
+*Aliases.*  The peak is re-evaluated at ``P/2, 2P, P/3, 3P, 2P/3, 3P/2`` with a local
+refinement, and the period with the largest ``dchi2`` wins; a winner whose odd and even
+transits differ by more than 3 sigma in depth is replaced by twice its period (an
+eclipsing binary with unequal eclipses).  Hence planets are not reported at 2P and EBs
+come out at their period or at half of it.
+
+*Validity.*  A periodic signal needs ``min_transits`` transits with data and must stay
+significant (``snr >= max(3, 0.4 snr)``) without its strongest transit, so that one deep
+event plus noise is not reported as periodic.
+
+*Single events.*  When no periodic signal passes, the strongest single box dip in the
+unfolded light curve is reported if its SNR passes ``single_event_snr``, with
+``single_event=True`` and a NaN period; it is masked and the search continues.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+
+import numpy as np
+
+from .errors import InvalidParameterError, SearchError
+
+__all__ = ["search", "periodogram", "period_grid", "DEFAULT_SDE_THRESHOLD",
+           "DEFAULT_SNR_THRESHOLD", "DEFAULT_SINGLE_EVENT_SNR"]
+
+#: Default SDE threshold (calibrated on the real corpus, see benchmarks/).
+DEFAULT_SDE_THRESHOLD = 9.0
+#: Default SNR threshold of periodic signals.
+DEFAULT_SNR_THRESHOLD = 7.0
+#: Default SNR threshold of single events (mono-transits).
+DEFAULT_SINGLE_EVENT_SNR = 12.0
+
+_G = 6.674e-11
+_R_SUN = 6.957e8
+_M_SUN = 1.989e30
+_DAY = 86400.0
+_RHO_MIN = 0.1    # solar densities: subgiants
+_RHO_MAX = 20.0   # late M dwarfs
+_B_FACTOR = 0.4   # shortest (grazing, b ~ 0.9) transit in units of the central one
+_QMAX = 0.12      # longest transit as a fraction of the period (TLS's limit)
+_DUR_STEP = 1.25
+_MIN_POINTS = 50
+# Above this SNR a periodic signal needs only half the SDE threshold: one very strong
+# signal on a short baseline fills its own spectrum with aliases and side lobes, which
+# caps its SDE (e.g. HAT-P-7 b in 10 d of Kepler data: SNR ~1000, SDE ~7.7).
+_STRONG_SNR = 50.0
+_ALIAS_FACTORS = (1.0, 0.5, 2.0, 1.0 / 3.0, 3.0, 2.0 / 3.0, 1.5)
+
+
+def _t14_days(period, rho):
+    """Central-transit duration (days) of a small planet, stellar density rho (solar)."""
+    # T14 = R* (4 P / (pi G M*))^(1/3) with R* = 1 R_sun, M* = rho M_sun.
+    p = np.asarray(period, dtype=float) * _DAY
+    return _R_SUN * (4.0 * p / (math.pi * _G * _M_SUN * rho)) ** (1.0 / 3.0) / _DAY
+
+
+def period_grid(*, baseline, period_min, period_max, oversampling=3.0):
+    """Trial periods uniform in frequency**(1/3) (Ofir 2014), for a Sun-density star.
+
+    Parameters
+    ----------
+    baseline : float
+        Time from the first to the last point (days).
+    period_min, period_max : float
+        Period range (days).
+    oversampling : float
+        Trial periods per transit duration of phase drift over the baseline (TLS: 3).
+
+    Returns
+    -------
+    numpy.ndarray
+        Periods in days, ascending.
+
+    Examples
+    --------
+    >>> p = period_grid(baseline=27.0, period_min=0.5, period_max=13.5)
+    >>> bool(p[0] >= 0.5 and p[-1] <= 13.5), len(p) > 1000
+    (True, True)
+    """
+    if not (baseline > 0 and 0 < period_min < period_max and oversampling > 0):
+        raise InvalidParameterError(
+            f"period_grid needs baseline > 0 and 0 < period_min < period_max, got "
+            f"baseline={baseline}, period_min={period_min}, period_max={period_max}."
+        )
+    span = baseline * _DAY
+    a = ((2 * math.pi) ** (2.0 / 3.0) / math.pi * _R_SUN / (_G * _M_SUN) ** (1.0 / 3.0)
+         / (span * oversampling))
+    f_lo = (1.0 / (period_max * _DAY)) ** (1.0 / 3.0)
+    f_hi = (1.0 / (period_min * _DAY)) ** (1.0 / 3.0)
+    n = int(math.ceil((f_hi - f_lo) / (a / 3.0))) + 1
+    x = np.linspace(f_lo, f_hi, max(n, 2))
+    periods = np.clip(1.0 / x ** 3 / _DAY, period_min, period_max)
+    return np.ascontiguousarray(periods[::-1])
+
+
+def _target_name(lc) -> str:
+    meta = getattr(lc, "meta", {}) or {}
+    for key in ("target", "OBJECT", "object", "target_name", "LABEL", "TARGETID"):
+        value = meta.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return "<unnamed light curve>"
+
+
+def _prepare(lc, name):
+    """Finite, sorted times (full BJD_TDB) and y = 1 - flux/median."""
+    from astropy.time import Time
+
+    if not hasattr(lc, "time") or not hasattr(lc, "flux"):
+        raise SearchError(f"{name}: search() needs a lightkurve.LightCurve, got {type(lc)!r}.")
+    if isinstance(lc.time, Time):
+        t = np.asarray(lc.time.tdb.jd, dtype=float)
+    else:
+        t = np.asarray(getattr(lc.time, "value", lc.time), dtype=float)
+    fq = lc.flux
+    bad = np.asarray(getattr(fq, "mask", False), dtype=bool)
+    fq = getattr(fq, "unmasked", fq)  # astropy Masked quantities
+    f = np.array(getattr(fq, "value", fq), dtype=float)
+    if bad.any():
+        f[np.broadcast_to(bad, f.shape)] = np.nan
+    ok = np.isfinite(t) & np.isfinite(f)
+    if ok.sum() < _MIN_POINTS:
+        raise SearchError(
+            f"{name}: only {int(ok.sum())} finite points (need >= {_MIN_POINTS}); "
+            "check the quality mask and the flux column."
+        )
+    t, f = t[ok], f[ok]
+    order = np.argsort(t, kind="stable")
+    t, f = t[order], f[order]
+    med = np.median(f)
+    if not (np.isfinite(med) and med > 0):
+        raise SearchError(f"{name}: the median flux is {med}; search() needs a normalized, "
+                          "positive flux (run astrotinyml.detrend first).")
+    return t, 1.0 - f / med
+
+
+def _robust_sigma(y):
+    med = np.median(y)
+    s = 1.4826 * np.median(np.abs(y - med))
+    if not (s > 0):
+        s = np.std(y)
+    return float(s) if s > 0 else 1e-12
+
+
+def _sde(power, oversampling):
+    """TLS-style SDE spectrum (peak normalised) from a raw power spectrum."""
+    from scipy.ndimage import median_filter
+
+    p = np.asarray(power, dtype=float)
+    if p.size < 3 or not np.any(p > 0):
+        return np.zeros_like(p)
+    raw = p - p.mean()
+    kernel = int(oversampling * 30)
+    kernel += 1 - kernel % 2
+    if raw.size > 2 * kernel:
+        raw = raw - median_filter(raw, size=kernel, mode="nearest")
+    raw = raw - raw.mean()
+    std = raw.std()
+    return raw / std if std > 0 else np.zeros_like(raw)
+
+
+class _Grid:
+    def __init__(self, periods, cadence, oversampling, durations=None):
+        self.periods = periods
+        self.oversampling = oversampling
+        # Boxes of one long cadence are mostly single outliers: two cadences (at most
+        # 1 h) is the shortest duration tried; 10 min for short-cadence data.
+        floor = max(min(2.0 * cadence, 1.0 / 24.0), 10.0 / 1440.0)
+        self.dmin = np.maximum(_B_FACTOR * _t14_days(periods, _RHO_MAX), floor)
+        self.dmax = np.minimum(_t14_days(periods, _RHO_MIN), _QMAX * periods)
+        self.dmax = np.maximum(self.dmax, self.dmin)
+        if durations is None:
+            lo, hi = self.dmin.min(), self.dmax.max()
+            n = int(math.ceil(math.log(hi / lo) / math.log(_DUR_STEP))) + 1
+            durations = lo * _DUR_STEP ** np.arange(n)
+        else:
+            durations = np.sort(np.asarray(durations, dtype=float))
+            # user durations are tried at every period they fit in
+            self.dmin = np.full(periods.size, durations.min())
+            self.dmax = np.maximum(np.minimum(durations.max(), 0.5 * periods), self.dmin)
+        self.durations = np.ascontiguousarray(durations, dtype=float)
+        self.binw = np.maximum(self.dmin / 2.0, cadence / 4.0)
+
+
+def _fold_eval(t, y, period, t0, dur, sigma):
+    """Unbinned box statistics at one ephemeris."""
+    phase = (t - t0 + 0.5 * period) % period - 0.5 * period
+    inn = np.abs(phase) < 0.5 * dur
+    n_in = int(inn.sum())
+    n = y.size
+    if n_in < 1 or n_in >= n:
+        return None
+    mean_in = y[inn].mean()
+    mean_out = y[~inn].mean()
+    depth = mean_in - mean_out
+    dchi2 = depth ** 2 * n_in * (n - n_in) / n / sigma ** 2
+    epoch = np.round((t - t0) / period).astype(np.int64)
+    ep_in = epoch[inn]
+    epochs, idx, counts = np.unique(ep_in, return_inverse=True, return_counts=True)
+    sums = np.bincount(idx, weights=y[inn])
+    dep_k = sums / counts - mean_out
+    # per-transit chi-square improvement at the common depth
+    contrib = (2 * depth * dep_k - depth ** 2) * counts / sigma ** 2
+    snr = math.copysign(math.sqrt(abs(dchi2)), depth)
+    if epochs.size > 1:
+        k = int(np.argmax(contrib))
+        rest = dchi2 - contrib[k]
+        snr_wo = math.copysign(math.sqrt(abs(rest)), rest)
+    else:
+        snr_wo = 0.0
+    odd = (epochs % 2) == 1
+    if odd.any() and (~odd).any():
+        n_odd, n_even = counts[odd].sum(), counts[~odd].sum()
+        d_odd = sums[odd].sum() / n_odd - mean_out
+        d_even = sums[~odd].sum() / n_even - mean_out
+        oe = abs(d_odd - d_even) / (sigma * math.sqrt(1.0 / n_odd + 1.0 / n_even))
+        oe_rel = abs(d_odd - d_even) / max(abs(depth), 1e-12)
+    else:
+        oe = float("nan")
+        oe_rel = 0.0
+    return dict(period=period, t0=t0, dur=dur, depth=depth, n_in=n_in, dchi2=dchi2, snr=snr,
+                depth_err=sigma * math.sqrt(1.0 / n_in + 1.0 / (n - n_in)),
+                n_transits=int(epochs.size), epochs=epochs, snr_wo=snr_wo, odd_even=oe,
+                odd_even_diff=oe if np.isfinite(oe) else 0.0, odd_even_rel=oe_rel,
+                mask=inn)
+
+
+def _refine(t, y, p0, dp, dur0, cadence, sigma, bls, nmin):
+    """Local fine search around p0 (+-2 dp) and dur0 (x0.5-2) with fine phase bins."""
+    periods = np.linspace(max(p0 - 2 * dp, 1e-3), p0 + 2 * dp, 21)
+    durs = dur0 * 1.1 ** np.arange(-7, 8)
+    durs = durs[(durs >= 0.8 * cadence) & (durs < 0.3 * p0)]
+    if durs.size == 0:
+        return None
+    binw = np.full(periods.size, max(durs[0] / 10.0, cadence / 5.0, p0 / 200000.0))
+    pw, start, dur = bls.bls_best(t, y, periods, binw, np.ascontiguousarray(durs),
+                                  float(nmin))
+    i = int(np.argmax(pw))
+    if pw[i] <= 0:
+        return None
+    return _fold_eval(t, y, periods[i], start[i] + 0.5 * dur[i], dur[i], sigma)
+
+
+def _is_valid(ev, min_transits):
+    return (ev is not None and ev["depth"] > 0 and ev["n_transits"] >= min_transits
+            and ev["snr_wo"] >= max(3.0, 0.4 * ev["snr"]))
+
+
+def _mask_signal(t, sig, width, active):
+    """Switch off (in place) the points of ``active`` inside ``sig``'s transits."""
+    if sig["single"]:
+        hit = np.abs(t - sig["t0"]) < 0.5 * width * sig["dur"]
+    else:
+        p = sig["period"]
+        ph = (t - sig["t0"] + 0.5 * p) % p - 0.5 * p
+        hit = np.abs(ph) < 0.5 * width * sig["dur"]
+    active &= ~hit
+
+
+def _mask_scale(snr):
+    """Widen the mask of strong signals: their limb-darkened wings outside the box
+    (depth ~ a few % of the box depth) still stand out at high SNR."""
+    return float(np.interp(math.log10(max(snr, 1.0)), [1.5, 2.5], [1.0, 1.6]))
+
+
+def _is_residual(sig, found):
+    """Same period as an earlier signal and centred within 1.5 of its durations of it,
+    or a third signal at one period (primary + secondary eclipse make two; more are
+    leftovers of stellar variability at that period)."""
+    same = [row for row in found if not row["single"]
+            and abs(sig["period"] / row["period"] - 1.0) < 2e-3]
+    if len(same) >= 2:
+        return True
+    for row in found:
+        if row["single"]:
+            continue
+        p = row["period"]
+        if abs(sig["period"] / p - 1.0) > 2e-3:
+            continue
+        dphase = (sig["t0"] - row["t0"] + 0.5 * p) % p - 0.5 * p
+        if abs(dphase) < 1.5 * row["dur"]:
+            return True
+    return False
+
+
+def _harmonic_of(period, found):
+    for row in found:
+        if row["single"] or not np.isfinite(row["period"]):
+            continue
+        r = period / row["period"]
+        for m in (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0, 1.5, 2.0 / 3.0, 4.0, 0.25, 5.0, 0.2):
+            if abs(r / m - 1.0) < 2e-3:
+                return row["index"]
+    return 0
+
+
+def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=2,
+           sde_threshold=None, snr_threshold=None, oversampling=3.0, durations=None,
+           single_events=True, single_event_snr=None, max_single_events=3,
+           mask_width=1.5):
+    """Find periodic transit signals (and strong single events) in a detrended light curve.
+
+    Parameters
+    ----------
+    lc : lightkurve.LightCurve
+        Detrended light curve (from :func:`astrotinyml.detrend.detrend`), flux ~1.
+    period_min : float, optional
+        Shortest trial period (days).  Default 0.5 d.
+    period_max : float, optional
+        Longest trial period (days).  Default: baseline / ``min_transits``, so that
+        ``min_transits`` transits can occur.
+    max_planets : int
+        Most periodic signals to report.
+    min_transits : int
+        Transits with data a periodic signal needs.
+    sde_threshold : float, optional
+        Minimum SDE; default :data:`DEFAULT_SDE_THRESHOLD`.
+    snr_threshold : float, optional
+        Minimum SNR of periodic signals; default :data:`DEFAULT_SNR_THRESHOLD`.
+    oversampling : float
+        Period-grid oversampling (TLS's default 3).
+    durations : array-like, optional
+        Trial durations (days) instead of the physical per-period duration range.
+    single_events : bool
+        Report single deep events (mono-transits).
+    single_event_snr : float, optional
+        SNR a single event needs; default :data:`DEFAULT_SINGLE_EVENT_SNR`.
+    max_single_events : int
+        Most single events to report.
+    mask_width : float
+        Width masked around each found transit before the next iteration, in durations.
+
+    Returns
+    -------
+    astropy.table.QTable
+        One row per signal, in the order found (the strongest periodic signal first):
+        ``pl_orbper`` (d; NaN for single events), ``pl_tranmid`` (d, full BJD_TDB of the
+        first transit with data), ``pl_trandurh`` (h; box duration), ``pl_trandep``
+        (ppm, plain float: astropy has no ppm unit; mean in-box depth), ``snr``, ``sde``
+        (NaN for single events), ``n_transits`` (transits with data), and the extra
+        columns ``planet_index`` (1..n in detection order), ``single_event`` (bool),
+        ``harmonic_of`` (``planet_index`` of an earlier signal whose period is a
+        1, 2, 3, 1/2, 1/3, 3/2, 2/3, 4, 1/4, 5 or 1/5 multiple of this one (within
+        0.2 %), else 0; 1 with the same period means e.g. a secondary eclipse),
+        ``depth_err_ppm``, ``odd_even_sigma`` (odd/even depth difference in sigma),
+        ``n_in_transit`` (points in the box).  ``meta`` holds the target name, the grid
+        size, the thresholds and the run time.  An empty table (same columns) means
+        nothing passed.
+
+    Raises
+    ------
+    SearchError
+        Fewer than 50 finite points, a baseline too short for ``min_transits`` transits
+        of ``period_min``, or a non-positive median flux.
+    InvalidParameterError
+        Inconsistent options (e.g. ``period_min >= period_max``).
+
+    Examples
+    --------
+    >>> import numpy as np, lightkurve as lk
+    >>> rng = np.random.default_rng(1)
+    >>> t = np.arange(0, 20, 0.01)
+    >>> flux = 1 + rng.normal(0, 1e-3, t.size)
+    >>> flux[np.abs((t - 0.7 + 1.5) % 3.0 - 1.5) < 0.06] -= 3e-3
+    >>> res = search(lk.LightCurve(time=t, flux=flux), max_planets=1)
+    >>> round(float(res["pl_orbper"][0].value), 2)
+    3.0
+    """
+    import astropy.units as u
+    from astropy.table import QTable
+
+    from . import _bls as bls
+
+    t_start = _time.perf_counter()
+    name = _target_name(lc)
+    for key, val in (("max_planets", max_planets), ("min_transits", min_transits),
+                     ("max_single_events", max_single_events)):
+        if not (isinstance(val, (int, np.integer)) and val >= (1 if key == "min_transits" else 0)):
+            raise InvalidParameterError(f"{key} must be a non-negative integer "
+                                        f"(min_transits >= 1), got {val!r}.")
+    if not (oversampling > 0):
+        raise InvalidParameterError(f"oversampling must be > 0, got {oversampling!r}.")
+    if not (mask_width > 0):
+        raise InvalidParameterError(f"mask_width must be > 0, got {mask_width!r}.")
+    sde_threshold = DEFAULT_SDE_THRESHOLD if sde_threshold is None else float(sde_threshold)
+    snr_threshold = DEFAULT_SNR_THRESHOLD if snr_threshold is None else float(snr_threshold)
+    single_event_snr = (DEFAULT_SINGLE_EVENT_SNR if single_event_snr is None
+                        else float(single_event_snr))
+    if period_min is not None and period_max is not None and period_min >= period_max:
+        raise InvalidParameterError(
+            f"period_min ({period_min}) must be smaller than period_max ({period_max})."
+        )
+    if period_min is not None and not period_min > 0:
+        raise InvalidParameterError(f"period_min must be > 0 days, got {period_min!r}.")
+
+    t_abs, y = _prepare(lc, name)
+    t_ref = float(np.floor(t_abs[0]))
+    t = t_abs - t_ref
+    baseline = float(t[-1] - t[0])
+    dt = np.diff(t)
+    cadence = float(np.median(dt[dt > 0])) if np.any(dt > 0) else 0.0
+    if not cadence > 0:
+        raise SearchError(f"{name}: all time stamps are equal; cannot search.")
+    pmin = 0.5 if period_min is None else float(period_min)
+    pmax = baseline / min_transits if period_max is None else float(period_max)
+    if period_max is None and pmax <= pmin:
+        raise SearchError(
+            f"{name}: the baseline of {baseline:.2f} d is too short for {min_transits} "
+            f"transits of periods >= {pmin} d; pass a smaller period_min or min_transits=1."
+        )
+    if pmax <= pmin:
+        raise InvalidParameterError(
+            f"{name}: period_min ({pmin}) must be smaller than period_max ({pmax})."
+        )
+
+    # Upward outliers (flares, cosmic rays) only add noise to a dip search.
+    sigma0 = _robust_sigma(y)
+    keep = y > -5.0 * sigma0
+    t, y, t_abs = t[keep], y[keep], t_abs[keep]
+
+    periods = period_grid(baseline=baseline, period_min=pmin, period_max=pmax,
+                          oversampling=oversampling)
+    grid = _Grid(periods, cadence, oversampling, durations)
+    nmin = 3.0
+
+    active = np.ones(t.size, dtype=bool)
+    found = []
+    n_periodic = 0
+    n_single = 0
+    n_spectra = 0
+    n_residual = 0
+    while n_periodic < max_planets or (single_events and n_single < max_single_events):
+        tt = np.ascontiguousarray(t[active])
+        yy = y[active]
+        if tt.size < _MIN_POINTS:
+            break
+        yy = np.ascontiguousarray(yy - np.median(yy))
+        sigma = _robust_sigma(yy)
+        accepted = None
+        if n_periodic < max_planets:
+            power = _spectrum(tt, yy, grid, cadence, nmin, bls)
+            n_spectra += 1
+            sde_spec = _sde(power, oversampling)
+            accepted = _best_periodic(tt, yy, periods, power, sde_spec, grid,
+                                      cadence, sigma, bls, nmin, min_transits, pmin,
+                                      baseline, sde_threshold, snr_threshold)
+        if accepted is not None and _is_residual(accepted, found):
+            # Leftover of an earlier signal at the same period right beside its masked
+            # transits (limb-darkened wings, phase-curve shoulders): mask it, don't report.
+            n_residual += 1
+            accepted["single"] = False
+            _mask_signal(t, accepted, 2.0 * mask_width, active)
+            if n_residual > 2 * max_planets:
+                break
+            continue
+        if accepted is not None:
+            n_periodic += 1
+            accepted["single"] = False
+        elif single_events and n_single < max_single_events:
+            ev = _best_single(tt, yy, grid, cadence, sigma, bls)
+            if ev is None or ev["snr"] < single_event_snr:
+                break
+            n_single += 1
+            accepted = ev
+        else:
+            break
+        accepted["index"] = len(found) + 1
+        accepted["harmonic_of"] = (0 if accepted["single"]
+                                   else _harmonic_of(accepted["period"], found))
+        found.append(accepted)
+        _mask_signal(t, accepted, _mask_scale(accepted["snr"]) * mask_width, active)
+
+    rows = []
+    for sig in found:
+        t0 = sig["t0"]
+        if not sig["single"]:
+            # first transit with data
+            t0 = t0 + sig["first_epoch"] * sig["period"]
+        rows.append(sig | {"tranmid": t0 + t_ref})
+    table = QTable()
+    nan = float("nan")
+    table["planet_index"] = np.array([r["index"] for r in rows], dtype=int)
+    table["pl_orbper"] = np.array([nan if r["single"] else r["period"] for r in rows],
+                                  dtype=float) * u.day
+    table["pl_tranmid"] = np.array([r["tranmid"] for r in rows], dtype=float) * u.day
+    table["pl_trandurh"] = np.array([r["dur"] * 24.0 for r in rows], dtype=float) * u.hour
+    table["pl_trandep"] = np.array([r["depth"] * 1e6 for r in rows], dtype=float)
+    table["snr"] = np.array([r["snr"] for r in rows], dtype=float)
+    table["sde"] = np.array([nan if r["single"] else r["sde"] for r in rows], dtype=float)
+    table["n_transits"] = np.array([r["n_transits"] for r in rows], dtype=int)
+    table["single_event"] = np.array([r["single"] for r in rows], dtype=bool)
+    table["harmonic_of"] = np.array([r["harmonic_of"] for r in rows], dtype=int)
+    table["depth_err_ppm"] = np.array([r["depth_err"] * 1e6 for r in rows], dtype=float)
+    table["odd_even_sigma"] = np.array([r.get("odd_even", nan) for r in rows], dtype=float)
+    table["n_in_transit"] = np.array([r["n_in"] for r in rows], dtype=int)
+    table["pl_trandep"].description = "transit depth (ppm; mean in-box depth)"
+    table["pl_tranmid"].description = "mid-transit time of the first transit in the data (BJD_TDB)"
+    table.meta.update({
+        "target": name,
+        "search_method": "astrotinyml BLS (Ofir grid, binned cumulative-sum box scan)",
+        "period_min": pmin, "period_max": pmax, "n_periods": int(periods.size),
+        "n_durations": int(grid.durations.size), "oversampling": float(oversampling),
+        "sde_threshold": sde_threshold, "snr_threshold": snr_threshold,
+        "single_event_snr": single_event_snr, "min_transits": int(min_transits),
+        "baseline_days": baseline, "n_points": int(t.size), "n_spectra": n_spectra,
+        "run_time_s": _time.perf_counter() - t_start,
+    })
+    return table
+
+
+def _spectrum(t, y, grid, cadence, nmin, bls):
+    """Coarse power spectrum, period band by period band.
+
+    Where the phase bins are several cadences wide (long periods, short cadences) the
+    light curve is first summed into time bins of ``cadence * 2**k`` no wider than 3/4 of
+    a phase bin: the fold then costs less and the box statistic barely changes (peaks are
+    refined on the unbinned data anyway).  TLS pre-bins in the same spirit.
+    """
+    periods = grid.periods
+    power = np.zeros(periods.size)
+    level = np.floor(np.log2(np.maximum(0.75 * grid.binw / cadence, 1.0))).astype(int)
+    ones = None
+    for k in np.unique(level):
+        sel = np.flatnonzero(level == k)
+        if k <= 0:
+            if ones is None:
+                ones = np.ones(t.size)
+            tb, yb, wb = t, y, ones
+        else:
+            tb, yb, wb = bls.time_bin(t, y, cadence * 2.0 ** k * 0.999)
+        power[sel] = bls.bls_power(tb, yb, wb, np.ascontiguousarray(periods[sel]),
+                                   np.ascontiguousarray(grid.binw[sel]), grid.durations,
+                                   np.ascontiguousarray(grid.dmin[sel]),
+                                   np.ascontiguousarray(grid.dmax[sel]), nmin)
+    return power
+
+
+def _peaks(sde_spec, periods, max_peaks=5):
+    """Indices of the strongest distinct peaks (periods > 1 % apart)."""
+    order = np.argsort(sde_spec)[::-1]
+    chosen = []
+    for i in order[: max(2000, 50 * max_peaks)]:
+        p = periods[i]
+        if all(abs(p / periods[j] - 1.0) > 0.01 for j in chosen):
+            chosen.append(int(i))
+            if len(chosen) >= max_peaks:
+                break
+    return chosen
+
+
+def _best_periodic(t, y, periods, power, sde_spec, grid, cadence, sigma, bls,
+                   nmin, min_transits, pmin, baseline, sde_threshold, snr_threshold):
+    """Strongest peak that is a valid periodic signal passing the thresholds, or None."""
+    for i in _peaks(sde_spec, periods, max_peaks=8):
+        if power[i] <= 0 or sde_spec[i] < 0.5 * sde_threshold:
+            break
+        # Refining costs as much as a spectrum over all peaks: only peaks that can pass
+        # (a strong one may pass at half the SDE threshold) are refined.
+        if sde_spec[i] < 0.8 * sde_threshold and power[i] < (0.8 * _STRONG_SNR * sigma) ** 2:
+            continue
+        durs = grid.durations[(grid.durations >= grid.dmin[i])
+                              & (grid.durations <= grid.dmax[i])]
+        if durs.size == 0:
+            continue
+        _, _, dur0 = bls.bls_best(t, y, periods[i:i + 1], grid.binw[i:i + 1],
+                                  np.ascontiguousarray(durs), float(nmin))
+        ev = _alias_choice(t, y, i, periods, float(dur0[0]), cadence, sigma, bls, nmin,
+                           min_transits, pmin, baseline)
+        if ev is None:
+            continue
+        # SDE of the spectrum near the chosen period (it may be an alias of the peak)
+        j = int(np.clip(np.searchsorted(periods, ev["period"]), 0, periods.size - 1))
+        lo, hi = max(j - 3, 0), min(j + 4, periods.size)
+        ev["sde"] = float(max(sde_spec[lo:hi].max(), sde_spec[i] if
+                              abs(ev["period"] / periods[i] - 1) < 1e-2 else -np.inf))
+        ev["first_epoch"] = int(ev["epochs"].min())
+        if ev["snr"] >= snr_threshold and (
+                ev["sde"] >= sde_threshold
+                or (ev["snr"] >= _STRONG_SNR and ev["sde"] >= 0.5 * sde_threshold)):
+            return ev
+    return None
+
+
+def _dp_at(periods, p):
+    j = int(np.clip(np.searchsorted(periods, p), 1, periods.size - 1))
+    return float(periods[j] - periods[j - 1])
+
+
+def _alias_choice(t, y, i, periods, dur0, cadence, sigma, bls, nmin, min_transits, pmin,
+                  baseline):
+    p0 = periods[i]
+    results = []
+    for fac in _ALIAS_FACTORS:
+        p = p0 * fac
+        if p < 0.5 * pmin or p > baseline:
+            continue
+        pc = float(np.clip(p, periods[0], periods[-1]))
+        # grid step at p (the Ofir step scales as P**(4/3) beyond the grid)
+        dp = _dp_at(periods, pc) * (p / pc) ** (4.0 / 3.0)
+        ev = _refine(t, y, p, dp, dur0, cadence, sigma, bls, nmin)
+        if _is_valid(ev, min_transits):
+            results.append(ev)
+    if not results:
+        return None
+    best = max(results, key=lambda e: e["dchi2"])
+    if best["odd_even_diff"] > 3.0 and best["odd_even_rel"] > 0.1:
+        double = [e for e in results if abs(e["period"] / (2 * best["period"]) - 1) < 2e-3]
+        if double:
+            best = double[0]
+        elif best["n_transits"] <= 3:
+            # Two or three unequal dips with no valid twice-period: unrelated single
+            # events (e.g. two long-period planets) lined up by chance, not a period.
+            return None
+    return best
+
+
+def _best_single(t, y, grid, cadence, sigma, bls):
+    durs = grid.durations[(grid.durations >= max(2 * cadence, 1.0 / 24.0))
+                          & (grid.durations <= 1.5)]
+    if durs.size == 0:
+        return None
+    power, ts, te = bls.single_event_scan(t, y, np.ascontiguousarray(durs), cadence, 0.6)
+    q = int(np.argmax(power))
+    if power[q] <= 0:
+        return None
+    t0 = 0.5 * (ts[q] + te[q])
+    d = durs[q]
+    inn = np.abs(t - t0) < 0.5 * d
+    n_in = int(inn.sum())
+    n = t.size
+    depth = y[inn].mean() - y[~inn].mean()
+    dchi2 = depth ** 2 * n_in * (n - n_in) / n / sigma ** 2
+    return dict(period=float("nan"), t0=t0, dur=d, depth=depth, n_in=n_in, dchi2=dchi2,
+                snr=math.sqrt(dchi2), depth_err=sigma * math.sqrt(1.0 / n_in + 1.0 / (n - n_in)),
+                n_transits=1, odd_even=float("nan"), single=True, sde=float("nan"))
+
+
+def periodogram(lc, *, period_min=None, period_max=None, min_transits=2, oversampling=3.0):
+    """Box-search spectrum of a detrended light curve (for plots and reports).
+
+    Parameters
+    ----------
+    lc : lightkurve.LightCurve
+        Detrended light curve.
+    period_min, period_max, min_transits, oversampling
+        As in :func:`search`.
+
+    Returns
+    -------
+    astropy.table.QTable
+        Columns ``period`` (d), ``power`` (chi-square improvement of the best box,
+        i.e. SNR**2) and ``sde`` (TLS-style normalised, detrended power).
+
+    Examples
+    --------
+    >>> import numpy as np, lightkurve as lk
+    >>> rng = np.random.default_rng(2)
+    >>> t = np.arange(0, 10, 0.01)
+    >>> f = 1 + rng.normal(0, 1e-3, t.size)
+    >>> f[np.abs((t + 1.0) % 2.0 - 1.0) < 0.05] -= 4e-3
+    >>> pg = periodogram(lk.LightCurve(time=t, flux=f))
+    >>> round(float(pg["period"][np.argmax(pg["sde"])].value), 1)
+    2.0
+    """
+    import astropy.units as u
+    from astropy.table import QTable
+
+    from . import _bls as bls
+
+    name = _target_name(lc)
+    t_abs, y = _prepare(lc, name)
+    t = t_abs - np.floor(t_abs[0])
+    baseline = float(t[-1] - t[0])
+    dt = np.diff(t)
+    cadence = float(np.median(dt[dt > 0]))
+    pmin = 0.5 if period_min is None else float(period_min)
+    pmax = baseline / min_transits if period_max is None else float(period_max)
+    if pmax <= pmin:
+        raise SearchError(f"{name}: period range {pmin}-{pmax} d is empty for a baseline "
+                          f"of {baseline:.2f} d.")
+    periods = period_grid(baseline=baseline, period_min=pmin, period_max=pmax,
+                          oversampling=oversampling)
+    grid = _Grid(periods, cadence, oversampling)
+    y = np.ascontiguousarray(y - np.median(y))
+    sigma = _robust_sigma(y)
+    power = _spectrum(np.ascontiguousarray(t), y, grid, cadence, 3.0, bls)
+    return QTable({"period": periods * u.day, "power": power / sigma ** 2,
+                   "sde": _sde(power, oversampling)})

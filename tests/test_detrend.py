@@ -1,0 +1,156 @@
+"""Tests of astrotinyml.detrend on real bundled light curves and seeded synthetic ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+lk = pytest.importorskip("lightkurve")
+
+from astrotinyml import datasets  # noqa: E402
+from astrotinyml.detrend import (  # noqa: E402
+    DETREND_METHODS,
+    default_window_length,
+    detrend,
+    transit_mask,
+)
+from astrotinyml.errors import InvalidParameterError, LightCurveDataError  # noqa: E402
+
+
+def _mad_std(x):
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return 1.4826 * np.median(np.abs(x - np.median(x)))
+
+
+def _synthetic(seed=0, n=3000, span=30.0, noise=2e-4):
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, span, n)
+    flux = (1 + 0.01 * np.sin(2 * np.pi * t / 3.0)) * (1 + rng.normal(0, noise, n))
+    return lk.LightCurve(time=t, flux=flux, flux_err=np.full(n, noise))
+
+
+@pytest.fixture(scope="module")
+def variable_star():
+    return datasets.load_sample("epic-210651981")
+
+
+def test_variable_star_is_flattened(variable_star):
+    lc = variable_star
+    flat = detrend(lc)
+    raw = _mad_std(lc.flux.value)
+    res = _mad_std(flat.flux.value)
+    # the 2.45 d spot modulation (~1 %) is removed down to the photometric noise
+    assert res < raw / 5
+    assert np.nanmedian(flat.flux.value) == pytest.approx(1.0, abs=1e-3)
+    # one return type: the trend is a column; flux * trend gives the input back
+    assert np.allclose(flat.flux.value * flat["trend"].value, lc.flux.value, equal_nan=True)
+    assert np.allclose(flat.flux_err.value * flat["trend"].value, lc.flux_err.value,
+                       equal_nan=True)
+    assert flat.meta["DETREND_METHOD"] == "biweight"
+    assert flat.meta["DETREND_WINDOW"] == pytest.approx(default_window_length(lc))
+    assert flat.meta.get("target") == lc.meta.get("target")
+    assert len(flat) == len(lc)
+
+
+def test_default_window_is_three_transit_durations():
+    tess = lk.LightCurve(time=np.linspace(0, 27, 100), flux=np.ones(100))
+    k2 = lk.LightCurve(time=np.linspace(0, 80, 100), flux=np.ones(100))
+    short = lk.LightCurve(time=np.linspace(0, 2, 100), flux=np.ones(100))
+    assert 0.5 <= default_window_length(tess) < default_window_length(k2) <= 1.0
+    assert default_window_length(short) == 0.5
+
+
+def test_nans_preserved_never_invented():
+    lc = _synthetic()
+    flux = lc.flux.value.copy()
+    flux[100:120] = np.nan
+    lc.flux = flux
+    flat = detrend(lc, window_length=0.5)
+    assert np.isnan(flat.flux.value[100:120]).all()
+    assert np.isfinite(flat.flux.value[:100]).all() and np.isfinite(flat.flux.value[120:]).all()
+    assert _mad_std(flat.flux.value) < 4e-4
+
+
+def test_gap_and_segment_offsets():
+    # two segments with different levels separated by a 3 d gap (a TESS orbit gap)
+    rng = np.random.default_rng(3)
+    t = np.concatenate([np.arange(0, 10, 0.01), np.arange(13, 23, 0.01)])
+    flux = np.where(t < 11, 1.0, 1.02) * (1 + rng.normal(0, 1e-4, t.size))
+    flat = detrend(lk.LightCurve(time=t, flux=flux), window_length=0.5)
+    f = flat.flux.value
+    assert len(f) == t.size
+    # each side flattened to 1: no trend leaks across the gap
+    assert abs(np.median(f[t < 11]) - 1) < 1e-4 and abs(np.median(f[t > 11]) - 1) < 1e-4
+    edge = (t > 9.8) & (t < 13.2)
+    assert np.abs(f[edge] - 1).max() < 1e-3
+
+
+def test_mask_keeps_transit_depth():
+    lc = _synthetic(seed=1, noise=1e-4)
+    t = lc.time.value
+    period, t0, dur, depth = 2.5, 1.0, 0.3, 5e-3
+    intr = np.abs((t - t0 + 0.5 * period) % period - 0.5 * period) < 0.5 * dur
+    lc.flux = lc.flux.value * np.where(intr, 1 - depth, 1.0)
+    # a window only 2x the duration eats the transit...
+    eaten = detrend(lc, window_length=0.6)
+    # ...unless the transits are masked, by a boolean array or by a candidates table
+    kept = detrend(lc, window_length=0.6, mask=intr)
+    from astropy.table import QTable
+    import astropy.units as u
+
+    tab = QTable({"pl_orbper": [period] * u.day,
+                  "pl_tranmid": [lc.time.jd[0] + t0 - t[0]] * u.day,
+                  "pl_trandurh": [dur * 24] * u.hour})
+    kept_tab = detrend(lc, window_length=0.6, mask=tab)
+
+    def measured(flat):
+        return 1 - np.median(flat.flux.value[intr])
+
+    assert measured(eaten) < 0.9 * depth
+    assert measured(kept) == pytest.approx(depth, rel=0.05)
+    assert measured(kept_tab) == pytest.approx(depth, rel=0.05)
+    assert kept.meta["DETREND_N_MASKED"] == int(intr.sum())
+
+
+def test_transit_mask_from_table_with_plain_numbers():
+    from astropy.table import Table
+
+    tab = Table({"pl_orbper": [np.nan, 3.0], "pl_tranmid": [5.0, 1.0],
+                 "pl_trandurh": [4.8, 2.4]})
+    t = np.arange(0, 10, 0.01)
+    m = transit_mask(t, tab)
+    assert m[np.abs(t - 5.0) < 0.14].all()          # single event (NaN period)
+    assert m[np.abs(t - 7.0) < 0.07].all()          # third transit of the periodic row
+    assert not m[np.abs(t - 2.5) < 0.3].any()
+
+
+@pytest.mark.parametrize("method", ["median", "welsch", "hspline"])
+def test_other_wotan_methods(method):
+    flat = detrend(_synthetic(seed=2), method=method, window_length=0.5)
+    assert flat.meta["DETREND_METHOD"] == method
+    assert _mad_std(flat.flux.value) < 5e-4
+
+
+def test_invalid_parameters():
+    lc = _synthetic()
+    with pytest.raises(InvalidParameterError, match="biweight"):
+        detrend(lc, method="no-such-method")
+    assert "biweight" in DETREND_METHODS
+    with pytest.raises(InvalidParameterError, match="window_length"):
+        detrend(lc, window_length=-1)
+    with pytest.raises(InvalidParameterError, match="window_length"):
+        detrend(lc, window_length="wide")
+    with pytest.raises(InvalidParameterError, match="points"):
+        detrend(lc, mask=np.zeros(10, dtype=bool))
+    with pytest.raises(InvalidParameterError, match="boolean"):
+        detrend(lc, mask=np.zeros(len(lc)))
+    with pytest.raises(ValueError):  # InvalidParameterError is a ValueError
+        detrend(lc, method="")
+
+
+def test_all_nan_flux_is_a_clear_error():
+    lc = lk.LightCurve(time=np.arange(100.0), flux=np.full(100, np.nan))
+    lc.meta["target"] = "TIC 42"
+    with pytest.raises(LightCurveDataError, match="TIC 42"):
+        detrend(lc)

@@ -1,0 +1,242 @@
+"""Tests of astrotinyml.search on bundled real light curves and seeded synthetic ones.
+
+Physical checks: WASP-18 b (TESS S2) period and depth, Kepler-90 b and c in Kepler Q3-Q5,
+the eclipsing binary KIC 2306740 at P or P/2, nothing periodic on a quiet K2 star; plus
+seeded injections into white noise (box and batman), aliases, single events and input
+validation.
+"""
+
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+
+lk = pytest.importorskip("lightkurve")
+
+from astrotinyml import datasets  # noqa: E402
+from astrotinyml.detrend import detrend  # noqa: E402
+from astrotinyml.errors import InvalidParameterError, SearchError  # noqa: E402
+from astrotinyml.search import period_grid, periodogram, search  # noqa: E402
+
+CONTRACT = {"pl_orbper": u.day, "pl_tranmid": u.day, "pl_trandurh": u.hour,
+            "pl_trandep": None, "snr": None, "sde": None, "n_transits": None}
+
+
+def _box_lc(*, period=3.1234, t0=0.77, dur=0.12, depth=2e-3, noise=5e-4, span=27.0,
+            cadence=2.0 / 1440, seed=0, jd0=2459000.0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, span, cadence)
+    flux = 1.0 + rng.normal(0.0, noise, t.size)
+    phase = (t - t0 + 0.5 * period) % period - 0.5 * period
+    flux[np.abs(phase) < 0.5 * dur] -= depth
+    from astropy.time import Time
+
+    lc = lk.LightCurve(time=Time(t + jd0, format="jd", scale="tdb"), flux=flux,
+                       flux_err=np.full(t.size, noise))
+    lc.meta["target"] = "synthetic"
+    return lc
+
+
+def _row_near(res, period, tol=1e-3):
+    p = res["pl_orbper"].to_value(u.day)
+    hit = np.flatnonzero(np.abs(p / period - 1) < tol)
+    return res[hit[0]] if hit.size else None
+
+
+# --- real light curves ---------------------------------------------------------------
+
+def test_wasp18_period_depth_epoch():
+    lc = datasets.load_sample("wasp-18")
+    res = search(detrend(lc))
+    assert len(res) >= 1
+    first = res[0]
+    # WASP-18 b: P = 0.941453 d (TOI-185.01); (Rp/R*)^2 = 0.09716^2 = 9440 ppm in TESS
+    # (Shporer et al. 2019, AJ 157, 178).  The box depth (mean in-transit deficit of a
+    # limb-darkened transit) sits close to (Rp/R*)^2.
+    assert first["pl_orbper"].to_value(u.day) == pytest.approx(0.941453, rel=1e-3)
+    assert first["pl_trandep"] == pytest.approx(9440, rel=0.10)
+    assert 1.5 < first["pl_trandurh"].to_value(u.hour) < 2.6   # T14 = 2.19 h
+    assert first["n_transits"] >= 25
+    assert first["sde"] >= 9 and first["snr"] > 100
+    # the first transit in the data, as a full BJD_TDB
+    t = lc.time.tdb.jd
+    tm = first["pl_tranmid"].to_value(u.day)
+    assert t.min() <= tm < t.min() + 0.941453 + 0.1
+    # TOI-185.01 epoch 2458205.35332 BJD_TDB (BTJD 3205.35332) propagated into sector 2
+    epoch = 2457000.0 + 3205.35332
+    n = np.round((tm - epoch) / 0.9414525)
+    assert abs(tm - (epoch + n * 0.9414525)) < 0.01
+    for name, unit in CONTRACT.items():
+        assert name in res.colnames
+        assert res[name].unit == unit if unit is not None else getattr(res[name], "unit", None) in (None, u.dimensionless_unscaled)
+    assert not first["single_event"] and first["planet_index"] == 1
+
+
+def test_kepler90_inner_planets_found():
+    # Kepler-90 Q3-Q5 (stitched): b (7.008 d, ~100 ppm) and c (8.720 d, ~130 ppm) beside
+    # the deep single transits of g and h.  Two passes, as a pipeline does: the second
+    # detrending masks the first pass's candidates so the long transits are not eaten.
+    lc = datasets.load_sample("kepler-90")
+    first = search(detrend(lc), max_planets=6, period_max=30.0)
+    res = search(detrend(lc, mask=first), max_planets=6, period_max=30.0)
+    b = _row_near(res, 7.008218)
+    c = _row_near(res, 8.719801)
+    assert b is not None and c is not None, res
+    assert 60 < b["pl_trandep"] < 160 and 80 < c["pl_trandep"] < 200
+    # g (P = 210.6 d) and h (331.6 d) transit once each in these quarters
+    mono = res[res["single_event"]]
+    assert len(mono) >= 1
+    assert np.all(np.isnan(mono["pl_orbper"].value)) and np.all(mono["n_transits"] == 1)
+    assert np.nanmax(mono["pl_trandep"]) > 3000
+
+
+def test_quiet_star_gives_no_periodic_signal():
+    lc = datasets.load_sample("epic-248045685")
+    flat = detrend(lc)
+    res = search(flat)
+    assert not np.any(~res["single_event"]), res
+    # The one thing it reports is a real 6-cadence, ~700 ppm dip (BJD 2457828.38, seen in
+    # both the K2SC and K2SFF reductions), as a single event; nothing else.
+    assert len(res) <= 1
+    assert len(search(flat, single_events=False)) == 0
+
+
+def test_eclipsing_binary_found_at_p_or_half_p():
+    lc = datasets.load_sample("kic-2306740")
+    res = search(detrend(lc), max_planets=2)
+    p = res["pl_orbper"][0].to_value(u.day)
+    ok = [abs(p / (10.306987 * f) - 1) < 5e-3 for f in (1.0, 0.5)]
+    assert any(ok), p
+    assert res["pl_trandep"][0] > 1e5          # 23 % deep eclipses
+
+
+# --- synthetic ------------------------------------------------------------------------
+
+def test_box_injection_recovered():
+    lc = _box_lc()
+    res = search(lc, max_planets=2)
+    first = res[0]
+    assert first["pl_orbper"].to_value(u.day) == pytest.approx(3.1234, rel=1e-3)
+    assert first["pl_trandep"] == pytest.approx(2000, rel=0.10)
+    assert first["pl_trandurh"].to_value(u.hour) == pytest.approx(0.12 * 24, rel=0.25)
+    assert first["pl_tranmid"].to_value(u.day) == pytest.approx(2459000.77, abs=0.01)
+    assert first["n_transits"] == 9
+    expected_snr = 2e-3 / 5e-4 * np.sqrt(9 * 0.12 / (2.0 / 1440))
+    assert first["snr"] == pytest.approx(expected_snr, rel=0.15)
+    assert first["depth_err_ppm"] == pytest.approx(first["pl_trandep"] / first["snr"], rel=1e-6)
+    # nothing else in white noise
+    assert len(res) == 1
+
+
+def test_batman_injection_recovered():
+    batman = pytest.importorskip("batman")
+    rng = np.random.default_rng(7)
+    t = np.arange(0.0, 27.0, 2.0 / 1440)
+    params = batman.TransitParams()
+    params.t0, params.per, params.rp, params.a, params.inc = 1.3, 4.567, 0.05, 12.0, 89.0
+    params.ecc, params.w, params.limb_dark, params.u = 0.0, 90.0, "quadratic", [0.4, 0.25]
+    model = batman.TransitModel(params, t).light_curve(params)
+    flux = model * (1 + rng.normal(0, 1e-3, t.size))
+    res = search(lk.LightCurve(time=t, flux=flux), max_planets=1)
+    first = res[0]
+    assert first["pl_orbper"].to_value(u.day) == pytest.approx(4.567, rel=1e-3)
+    assert first["pl_trandep"] == pytest.approx(2500, rel=0.15)     # (Rp/R*)^2
+    t14 = 4.567 / np.pi * np.arcsin(np.sqrt(1.05 ** 2 - (12 * np.cos(np.radians(89))) ** 2) / 12)
+    assert 0.6 * t14 * 24 < first["pl_trandurh"].to_value(u.hour) < 1.1 * t14 * 24
+
+
+def test_planet_not_reported_at_twice_its_period():
+    # Every other transit falls in a gap for 2P only partially: the search must keep P.
+    lc = _box_lc(period=2.2, t0=0.5, depth=1.5e-3, seed=3)
+    res = search(lc, max_planets=1)
+    assert res["pl_orbper"][0].to_value(u.day) == pytest.approx(2.2, rel=1e-3)
+
+
+def test_eb_with_unequal_eclipses_reported_at_true_period():
+    rng = np.random.default_rng(5)
+    t = np.arange(0.0, 27.0, 10.0 / 1440)
+    p = 3.0
+    phase = ((t - 0.4) / p) % 1.0
+    flux = 1 + rng.normal(0, 5e-4, t.size)
+    flux[np.abs(phase) < 0.02] -= 0.02                   # primary 2 %
+    flux[np.abs(phase - 0.5) < 0.02] -= 0.012            # secondary 1.2 %
+    res = search(lk.LightCurve(time=t, flux=flux), max_planets=3)
+    periods = res["pl_orbper"].to_value(u.day)
+    # first signal at P (not P/2 where both eclipses fold together)
+    assert periods[0] == pytest.approx(p, rel=1e-3)
+    # the secondary eclipse comes out at the same period, flagged as a harmonic of #1
+    sec = _row_near(res[1:], p)
+    assert sec is not None and sec["harmonic_of"] == 1
+
+
+def test_single_event_reported_as_mono_transit():
+    rng = np.random.default_rng(11)
+    t = np.arange(0.0, 27.0, 2.0 / 1440)
+    flux = 1 + rng.normal(0, 5e-4, t.size)
+    flux[np.abs(t - 13.3) < 0.1] -= 3e-3
+    res = search(lk.LightCurve(time=t, flux=flux))
+    assert len(res) == 1
+    row = res[0]
+    assert row["single_event"] and np.isnan(row["pl_orbper"].value) and np.isnan(row["sde"])
+    assert row["pl_tranmid"].to_value(u.day) == pytest.approx(13.3, abs=0.02)
+    assert row["pl_trandep"] == pytest.approx(3000, rel=0.15)
+    assert row["n_transits"] == 1
+    assert len(search(lk.LightCurve(time=t, flux=flux), single_events=False)) == 0
+
+
+def test_white_noise_gives_nothing():
+    rng = np.random.default_rng(2)
+    t = np.arange(0.0, 27.0, 2.0 / 1440)
+    res = search(lk.LightCurve(time=t, flux=1 + rng.normal(0, 1e-3, t.size)))
+    assert len(res) == 0
+    assert set(CONTRACT) <= set(res.colnames)
+
+
+def test_period_grid_and_periodogram():
+    p = period_grid(baseline=27.0, period_min=0.5, period_max=13.5)
+    assert np.all(np.diff(p) > 0) and p[0] >= 0.5 and p[-1] <= 13.5
+    # uniform in frequency**(1/3)
+    x = (1 / p) ** (1 / 3)
+    assert np.allclose(np.diff(x), np.diff(x)[0], rtol=1e-6)
+    pg = periodogram(_box_lc(noise=1e-3))
+    best = pg["period"][np.argmax(pg["sde"])].to_value(u.day)
+    assert best == pytest.approx(3.1234, rel=2e-3)
+    assert pg["period"].unit == u.day
+
+
+# --- input validation ------------------------------------------------------------------
+
+def test_too_few_points():
+    lc = lk.LightCurve(time=np.arange(20.0), flux=np.ones(20))
+    lc.meta["target"] = "TIC 1234"
+    with pytest.raises(SearchError, match="TIC 1234"):
+        search(lc)
+
+
+def test_all_nan():
+    lc = lk.LightCurve(time=np.arange(500.0), flux=np.full(500, np.nan))
+    with pytest.raises(SearchError, match="finite points"):
+        search(lc)
+
+
+def test_nans_are_ignored():
+    lc = _box_lc(noise=3e-4)
+    flux = lc.flux.value.copy()
+    flux[::7] = np.nan
+    lc.flux = flux
+    res = search(lc, max_planets=1)
+    assert res["pl_orbper"][0].to_value(u.day) == pytest.approx(3.1234, rel=1e-3)
+
+
+def test_period_range_errors():
+    lc = _box_lc()
+    with pytest.raises(InvalidParameterError, match="period_min"):
+        search(lc, period_min=5.0, period_max=2.0)
+    with pytest.raises(ValueError):
+        search(lc, period_min=-1.0)
+    short = lk.LightCurve(time=np.linspace(0, 0.8, 600), flux=np.ones(600))
+    with pytest.raises(SearchError, match="too short"):
+        search(short)
+    with pytest.raises(InvalidParameterError):
+        search(lc, max_planets=-1)
