@@ -11,8 +11,9 @@ masked keeps their depth and shape for vetting and for the views.  Candidates co
 first search (their ``pl_*`` columns are the search's); every diagnostic and view is measured
 on the second, transit-masked flattening.
 
-Classification (``classify``) is not part of the chain yet: once the model ships it will add
-the ``label``/``p_*`` columns to ``DetectionResult.candidates`` from ``DetectionResult.views``.
+Last, :func:`astrotinyml.classify.classify` runs the shipped TinyML model (int8, LiteRT) on
+``DetectionResult.views`` and adds the ``label``/``p_*`` columns to ``DetectionResult.candidates``
+(probabilities not calibrated yet; see :mod:`astrotinyml.classify`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ class DetectionResult:
         Every option used, resolved defaults included (e.g. the detrending window in days).
     timings : dict
         Wall-clock seconds per stage (``read``, ``detrend``, ``search``, ``redetrend``,
-        ``vet``, ``views``) and ``total``.
+        ``vet``, ``views``, ``classify``) and ``total``.
+    model_sha256 : str
+        SHA-256 of the classifier model file that labelled the candidates.
     """
 
     target: str
@@ -72,11 +75,35 @@ class DetectionResult:
     views: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    model_sha256: str = ""
+
+    _periodogram: Any = field(default=None, repr=False, compare=False)
 
     @property
     def n_candidates(self) -> int:
         """Number of candidates found."""
         return len(self.candidates)
+
+    def periodogram(self):
+        """Box-search spectrum of ``flat`` over the period range the search used.
+
+        Computed on the first call (about one search pass) and kept: reports and notebooks
+        that plot it pay for it, batch runs that do not never compute it.
+
+        Returns
+        -------
+        astropy.table.QTable
+            Columns ``period`` (d), ``power`` and ``sde``; see
+            :func:`astrotinyml.search.periodogram`.
+        """
+        if self._periodogram is None:
+            from .search import periodogram
+
+            self._periodogram = periodogram(
+                self.flat, period_min=self.options.get("period_min"),
+                period_max=self.options.get("period_max"),
+                min_transits=self.options.get("min_transits", 2))
+        return self._periodogram
 
     def __repr__(self) -> str:
         # A notebook repr must not dump two light curves and a table.
@@ -165,6 +192,7 @@ def detect(
     stellar_density: Any = None,
     global_bins: int = 201,
     local_bins: int = 61,
+    model: Any = None,
 ) -> DetectionResult:
     """Find and vet transit candidates in one star's light curve.
 
@@ -194,13 +222,17 @@ def detect(
     stellar_density : float or Quantity, optional
         Stellar density in g/cm^3 for the density test of :func:`astrotinyml.vet.vet`.
     global_bins, local_bins : int
-        Bin counts of the views (see :func:`astrotinyml.views.fold_views`).
+        Bin counts of the views (see :func:`astrotinyml.views.fold_views`); the shipped
+        classifier needs the defaults (201, 61).
+    model : None, 'int8', 'float32', path or TFLiteModel
+        Classifier for :func:`astrotinyml.classify.classify` (None: the shipped int8 model).
 
     Returns
     -------
     DetectionResult
-        ``raw``/``flat`` light curves, vetted ``candidates``, one ``Views`` per candidate,
-        the ``options`` used and per-stage ``timings``.
+        ``raw``/``flat`` light curves, vetted and classified ``candidates`` (``label``,
+        ``p_*`` columns), one ``Views`` per candidate, the ``options`` used, per-stage
+        ``timings`` and the classifier's ``model_sha256``.
 
     Raises
     ------
@@ -224,6 +256,7 @@ def detect(
     >>> round(float(res.candidates["pl_orbper"][0].value), 2), len(res.views)
     (2.5, 1)
     """
+    from .classify import classify
     from .detrend import detrend
     from .search import search
     from .vet import vet
@@ -261,7 +294,10 @@ def detect(
     t = _time.perf_counter()
     views = fold_all(flat, vetted, global_bins=global_bins, local_bins=local_bins)
     lap("views", t)
-    # classify(views) joins here once the model ships (label, p_* columns); no placeholder values.
+
+    t = _time.perf_counter()
+    vetted = classify(flat, vetted, views=views, model=model)
+    lap("classify", t)
 
     timings["total"] = _time.perf_counter() - t_all
     from ._version import __version__
@@ -276,7 +312,9 @@ def detect(
         sde_threshold=sde_threshold, stellar_density=stellar_density,
         global_bins=global_bins, local_bins=local_bins,
         redetrended_with_mask=bool(len(candidates)),
+        model_sha256=vetted.meta.get("classifier_sha256", ""),
         astrotinyml_version=__version__,
     )
     return DetectionResult(target=target, raw=raw, flat=flat, candidates=vetted, views=views,
-                           options=options, timings=timings)
+                           options=options, timings=timings,
+                           model_sha256=vetted.meta.get("classifier_sha256", ""))

@@ -693,7 +693,7 @@ def load_result(out_dir):
     Returns
     -------
     DetectionResult
-        With a ``periodogram`` attribute (for the PDF report) when the file exists.
+        Its ``periodogram()`` returns the saved spectrum when ``periodogram.ecsv`` exists.
 
     Examples
     --------
@@ -717,11 +717,13 @@ def load_result(out_dir):
     timings = dict(options.get("timings", {}))
     if timings:
         timings.setdefault("total", float(sum(timings.values())))
-    result = DetectionResult(target=str(target), raw=raw, flat=flat, candidates=candidates, views=views,
-                             options=options.get("options", options), timings=timings)
-    if (out / "periodogram.ecsv").is_file():
-        result.periodogram = QTable.read(out / "periodogram.ecsv", format="ascii.ecsv")
-    return result
+    # The spectrum step 02 saved is handed over, so DetectionResult.periodogram() does not
+    # recompute it.
+    periodogram = (QTable.read(out / "periodogram.ecsv", format="ascii.ecsv")
+                   if (out / "periodogram.ecsv").is_file() else None)
+    return DetectionResult(target=str(target), raw=raw, flat=flat, candidates=candidates, views=views,
+                           options=options.get("options", options), timings=timings,
+                           _periodogram=periodogram)
 
 
 def classifier_status() -> tuple[bool, str]:

@@ -45,10 +45,17 @@ def _transit_times(t, period, t0):
 def _others_mask(t, candidates, index):
     """True where another candidate is in transit: those points would confuse this one's views."""
     mask = np.zeros(t.shape, dtype=bool)
+    own_period = _candidate_values(candidates[index])[0]
     for j, row in enumerate(candidates):
         if j == index:
             continue
         period, t0, dur, _ = _candidate_values(row)
+        if np.isfinite(own_period) and np.isfinite(period):
+            ratio = max(period, own_period) / min(period, own_period)
+            if any(abs(ratio - k) < 0.01 * k for k in (1, 2, 3, 4)):
+                # Same or commensurate period (an EB's secondary, a P/2 alias): masking it
+                # would hide exactly what the odd/even and secondary panels are for.
+                continue
         if np.isfinite(t0) and np.isfinite(dur):
             mask |= np.abs(_fold(t, period, t0)) < 0.75 * dur
     return mask
@@ -126,21 +133,32 @@ def _footer(fig, prov, inputs):
     fig.text(0.01, 0.008, text, fontsize=6, color="0.35")
 
 
-def _periodogram_panel(ax, result, row):
-    pg = getattr(result, "periodogram", None)
+def _periodogram_panel(ax, pg, row):
     period, *_ = _candidate_values(row)
     if pg is None or len(pg) == 0:
-        ax.text(0.5, 0.5, "no periodogram", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no periodogram\n(baseline too short)", ha="center", va="center",
+                transform=ax.transAxes, fontsize=8)
     else:
         p = np.asarray(plain(pg["period"]), dtype=float)
-        power = np.asarray(plain(pg["power"]), dtype=float)
-        ax.plot(p, power, lw=0.6, color="0.2", rasterized=True)
+        sde = np.asarray(plain(pg["sde"]), dtype=float)
+        ax.plot(p, sde, lw=0.6, color="0.2", rasterized=True)
         ax.set_xscale("log")
         if np.isfinite(period):
-            ax.axvline(period, color="tab:red", lw=0.8, alpha=0.6)
+            for k, alpha in ((1, 0.7), (0.5, 0.25), (2, 0.25)):
+                ax.axvline(period * k, color="tab:red", lw=0.8, alpha=alpha)
         ax.set_xlabel("period [d]", fontsize=7)
-    ax.set_title("periodogram (first search pass)", fontsize=8, loc="left")
+        ax.set_ylabel("SDE", fontsize=7)
+    ax.set_title("periodogram (red: P, P/2, 2P)", fontsize=8, loc="left")
     ax.tick_params(labelsize=7)
+
+
+def _result_periodogram(result):
+    from ..errors import AstroTinyMLError
+
+    try:
+        return result.periodogram()
+    except AstroTinyMLError:  # e.g. a light curve too short for any period range
+        return None
 
 
 def _folded_panels(axes, t, f, row, colnames):
@@ -247,7 +265,7 @@ def _summary_page(pdf, result, report):
     pdf.savefig(fig)
 
 
-def _candidate_page(pdf, result, report, index, row):
+def _candidate_page(pdf, result, report, index, row, periodogram):
     from matplotlib.figure import Figure
     from matplotlib.gridspec import GridSpec
 
@@ -259,6 +277,9 @@ def _candidate_page(pdf, result, report, index, row):
                  fontsize=12, x=0.01, ha="left", y=0.985)
     fig.text(0.01, 0.945, _classification_line(row, colnames), fontsize=9,
              color="darkred" if "label" in colnames else "0.3")
+    if "vet_flags" in colnames:
+        flags = str(row["vet_flags"]).replace(",", ", ") or "none"
+        fig.text(0.45, 0.945, f"vetting flags: {flags}", fontsize=9, color="0.15")
     gs = GridSpec(4, 4, figure=fig, left=0.05, right=0.99, top=0.92, bottom=0.06, hspace=0.65, wspace=0.3)
     raw_t = np.asarray(result.raw.time.jd, dtype=float)
     ref = np.floor(np.nanmin(raw_t))
@@ -269,10 +290,10 @@ def _candidate_page(pdf, result, report, index, row):
     keep = ~_others_mask(t, result.candidates, index - 1)
     t, f = t[keep], f[keep]
     ax = fig.add_subplot(gs[1, :])
-    _lc_panel(ax, t, f, ref, result.candidates, "detrended (transits of the other candidates masked)",
+    _lc_panel(ax, t, f, ref, result.candidates, "detrended (transits of unrelated candidates masked)",
               highlight=index - 1)
     ax.set_xlabel(f"BJD_TDB − {ref:.0f} [d]", fontsize=7)
-    _periodogram_panel(fig.add_subplot(gs[2, 0]), result, row)
+    _periodogram_panel(fig.add_subplot(gs[2, 0]), periodogram, row)
     axes = [fig.add_subplot(gs[2, 1:3]), fig.add_subplot(gs[3, 0]), fig.add_subplot(gs[3, 1]),
             fig.add_subplot(gs[3, 2])]
     _folded_panels(axes, t, f, row, colnames)
@@ -297,5 +318,6 @@ def write_pdf(result, path, *, report) -> None:
     with PdfPages(path, metadata={"Title": f"astrotinyml vetting report: {result.target}",
                                   "Creator": f"astrotinyml {report['provenance']['software']['astrotinyml']}"}) as pdf:
         _summary_page(pdf, result, report)
+        periodogram = _result_periodogram(result) if len(result.candidates) else None
         for i, row in enumerate(result.candidates, start=1):
-            _candidate_page(pdf, result, report, i, row)
+            _candidate_page(pdf, result, report, i, row, periodogram)
