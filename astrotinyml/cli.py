@@ -260,6 +260,20 @@ def _add_batch_parser(sub) -> None:
     bat.set_defaults(func=_cmd_batch)
 
 
+def _cmd_train(args) -> int:
+    try:
+        from .model.train import train_model
+    except ImportError as err:  # TensorFlow is an optional extra
+        print(f"astrotinyml: error: training needs TensorFlow ({err}); pip install 'astrotinyml[train]'",
+              file=sys.stderr)
+        return 2
+    res = train_model(planets=args.planets, non_planets=args.non_planets, epochs=args.epochs,
+                      out_dir=args.out, seed=args.seed, processes=args.processes)
+    print(res)
+    print(f"model written to {res.out_dir}")
+    return 0
+
+
 def _cmd_pipeline(args) -> int:
     from .pipeline import cli_main
 
@@ -310,6 +324,20 @@ def build_parser() -> argparse.ArgumentParser:
     det.set_defaults(func=_cmd_detect)
 
     _add_batch_parser(sub)
+
+    train = sub.add_parser(
+        "train", help="simulate a training set on real noise and train the TinyML classifier",
+        description="Builds the simulated training set (injections into real bundled light curves "
+                    "and red+white noise, passed through detrend -> search -> fold), trains the CNN and "
+                    "exports float/int8 TFLite, a C array and a model card. Needs the 'train' extra.")
+    train.add_argument("--planets", type=int, default=None, help="simulated planet examples (default 1100)")
+    train.add_argument("--non-planets", type=int, default=None,
+                       help="simulated non-planet examples over eb/variability/instrumental/noise (default 2700)")
+    train.add_argument("--epochs", type=int, default=80, help="most epochs; early stopping (default: %(default)s)")
+    train.add_argument("--out", default=None, help="output directory (default: <cache>/models/astrotinyml-cnn-v1-<seed>)")
+    train.add_argument("--seed", type=int, default=20240, help="random seed (default: %(default)s)")
+    train.add_argument("--processes", type=int, default=1, help="processes building the dataset")
+    train.set_defaults(func=_cmd_train)
 
     fetch = sub.add_parser("fetch", help="download light curves of a target from MAST into the cache",
                            description="Search MAST with lightkurve and download the matching light "

@@ -149,7 +149,7 @@ def provenance(result) -> dict[str, Any]:
             continue
     return {
         "software": versions,
-        "model_sha256": getattr(result, "model_sha256", None),
+        "model_sha256": result.model_sha256 or None,
         "calibration_id": getattr(result, "calibration_id", None),
         "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }

@@ -1,0 +1,344 @@
+"""Classify transit candidates with the shipped TinyML model (LiteRT; no TensorFlow needed).
+
+:func:`classify` folds each candidate into views (:func:`astrotinyml.views.fold_views`),
+maps them to the model inputs of the registry's input spec and runs the int8 (default) or
+float32 TFLite model with LiteRT (``ai-edge-litert``).  It returns the candidates table with
+``label`` and ``p_planet, p_eb, p_variability, p_instrumental, p_noise``.
+
+The probabilities are the model's softmax outputs and are **not calibrated** yet; the
+``unknown`` label comes from a default threshold stored in ``registry.json`` (highest
+probability below it).  Calibration (temperature/isotonic, per-class thresholds) arrives with
+the calibration module.
+
+Loading a model checks the SHA-256 of its ``.tflite`` file against ``registry.json``; a
+mismatch raises :class:`~astrotinyml.errors.ModelIntegrityError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import InvalidParameterError, ModelIntegrityError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import lightkurve
+    from astropy.table import QTable
+
+__all__ = ["classify", "load_model", "TFLiteModel", "ModelIntegrityError", "MODELS_DIR", "PROBABILITY_COLUMNS"]
+
+#: Directory of the shipped models and their ``registry.json``.
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+
+#: Output columns, in class order.
+PROBABILITY_COLUMNS = ("p_planet", "p_eb", "p_variability", "p_instrumental", "p_noise")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class TFLiteModel:
+    """A TFLite classifier run with LiteRT, with its input spec and classes.
+
+    Parameters
+    ----------
+    path : path-like
+        ``.tflite`` file (int8 or float32).
+    spec : dict
+        Input spec (``registry.json`` ``input_spec``).
+    classes : sequence of str
+        Output classes in order.
+    threshold : float
+        ``unknown`` below this highest probability.
+    sha256 : str, optional
+        Verified hash (kept for provenance).
+    name : str
+        Model name.
+
+    Examples
+    --------
+    >>> m = load_model()
+    >>> m.classes[0], m.variant
+    ('planet', 'int8')
+    """
+
+    def __init__(self, path, *, spec: dict, classes, threshold: float = 0.5, sha256: str = "",
+                 name: str = "", variant: str = "", registry: dict | None = None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.path = Path(path)
+        self.spec = spec
+        self.classes = tuple(classes)
+        self.threshold = float(threshold)
+        self.sha256 = sha256
+        self.name = name or self.path.stem
+        self.registry = registry or {}
+        # One thread: the throughput benchmark and a Dask worker both want one core per model.
+        self._interp = Interpreter(model_path=str(self.path), num_threads=1)
+        self._interp.allocate_tensors()
+        self._inputs = {}
+        for d in self._interp.get_input_details():
+            key = next((k for k in spec["inputs"] if k in d["name"]), None)
+            if key is None:
+                raise ModelIntegrityError(f"{self.path.name}: input {d['name']!r} matches no input of the spec")
+            self._inputs[key] = d
+        self._output = self._interp.get_output_details()[0]
+        self.variant = variant or ("int8" if self._output["dtype"] == np.int8 else "float32")
+        self._batch = 1
+
+    def __repr__(self) -> str:
+        return f"TFLiteModel(name={self.name!r}, variant={self.variant!r}, sha256={self.sha256[:12]!r})"
+
+    def _resize(self, n: int) -> None:
+        if n == self._batch:
+            return
+        for key, d in self._inputs.items():
+            self._interp.resize_tensor_input(d["index"], [n, *self.spec["inputs"][key]["shape"]])
+        self._interp.allocate_tensors()
+        details = {d["index"]: d for d in self._interp.get_input_details()}
+        self._inputs = {k: details[d["index"]] for k, d in self._inputs.items()}
+        self._output = self._interp.get_output_details()[0]
+        self._batch = n
+
+    def predict_inputs(self, inputs: dict[str, np.ndarray], *, batch_size: int = 256) -> np.ndarray:
+        """Class probabilities for preprocessed model inputs.
+
+        Parameters
+        ----------
+        inputs : dict of str to numpy.ndarray
+            Output of :func:`astrotinyml.model.spec.preprocess`.
+        batch_size : int
+            Examples per interpreter call.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(N, n_classes)`` float probabilities.
+        """
+        n = len(next(iter(inputs.values())))
+        out = np.empty((n, len(self.classes)), dtype=np.float64)
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            self._resize(stop - start)
+            for key, d in self._inputs.items():
+                x = np.asarray(inputs[key][start:stop], dtype=np.float32)
+                if d["dtype"] == np.int8:
+                    scale, zero = d["quantization"]
+                    x = np.clip(np.round(x / scale + zero), -128, 127).astype(np.int8)
+                self._interp.set_tensor(d["index"], x)
+            self._interp.invoke()
+            y = self._interp.get_tensor(self._output["index"])
+            if self._output["dtype"] == np.int8:
+                scale, zero = self._output["quantization"]
+                y = (y.astype(np.float64) - zero) * scale
+            out[start:stop] = y
+        return out
+
+    def predict_views(self, views: list) -> np.ndarray:
+        """Class probabilities for a list of :class:`~astrotinyml.views.Views`.
+
+        Examples
+        --------
+        >>> import numpy as np, lightkurve as lk
+        >>> from astrotinyml.views import fold_views
+        >>> t = 2458000 + np.arange(0, 10, 0.005)
+        >>> f = np.where(np.abs((t - 2458000.25 + 0.5) % 1 - 0.5) < 0.04, 0.99, 1.0)
+        >>> v = fold_views(lk.LightCurve(time=t, flux=f), dict(pl_orbper=1.0, pl_tranmid=2458000.25, pl_trandurh=1.92))
+        >>> load_model().predict_views([v]).shape
+        (1, 5)
+        """
+        from .model.spec import preprocess
+        from .views import stack_views
+
+        if not views:
+            return np.empty((0, len(self.classes)))
+        return self.predict_inputs(preprocess(stack_views(list(views)), self.spec))
+
+
+def _read_registry(directory: Path) -> dict:
+    reg = directory / "registry.json"
+    if not reg.exists():
+        raise ModelIntegrityError(
+            f"No registry.json in {directory}: not a model directory.  Train one with "
+            "astrotinyml.model.train.train_model(out_dir=...) or use the shipped model (model=None).")
+    try:
+        return json.loads(reg.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelIntegrityError(f"{reg} is not valid JSON ({exc}); reinstall astrotinyml or retrain.") from None
+
+
+def load_model(name: str | None = None, *, variant: str | None = None,
+               path: str | os.PathLike | None = None) -> TFLiteModel:
+    """Load a classifier from a registry, verifying its SHA-256.
+
+    Parameters
+    ----------
+    name : str, optional
+        Model name in the registry (default: the registry's ``default``).
+    variant : {'int8', 'float32'}, optional
+        Which flatbuffer (default: the entry's ``default_variant``, int8).  The float model
+        is for comparison; the int8 one is what a microcontroller runs.
+    path : path-like, optional
+        Model directory holding ``registry.json`` (default: the shipped
+        :data:`MODELS_DIR`).
+
+    Returns
+    -------
+    TFLiteModel
+
+    Raises
+    ------
+    ModelIntegrityError
+        No registry, unknown name/variant, missing file, or a SHA-256 mismatch (a
+        corrupted or modified model file).
+
+    Examples
+    --------
+    >>> m = load_model(variant="float32")
+    >>> m.variant, len(m.sha256)
+    ('float32', 64)
+    """
+    directory = Path(path) if path is not None else MODELS_DIR
+    registry = _read_registry(directory)
+    models = registry.get("models", {})
+    name = name or registry.get("default")
+    if name not in models:
+        raise ModelIntegrityError(f"Model {name!r} is not in {directory / 'registry.json'} (has: {sorted(models)}).")
+    entry = models[name]
+    variant = variant or entry.get("default_variant", "int8")
+    files = entry.get("files", {})
+    if variant not in files:
+        raise ModelIntegrityError(f"Model {name!r} has no {variant!r} variant (has: {sorted(files)}).")
+    f = directory / files[variant]["file"]
+    if not f.exists():
+        raise ModelIntegrityError(f"Model file {f} is missing; reinstall astrotinyml or retrain the model.")
+    digest = _sha256(f)
+    if digest != files[variant]["sha256"]:
+        raise ModelIntegrityError(
+            f"SHA-256 mismatch for {f}: file {digest[:16]}..., registry {files[variant]['sha256'][:16]}....  "
+            "The model file was modified or corrupted; reinstall astrotinyml (or retrain and rewrite the registry).")
+    return TFLiteModel(f, spec=entry["input_spec"], classes=entry["classes"], threshold=entry.get("threshold", 0.5),
+                       sha256=digest, name=name, variant=variant, registry=entry)
+
+
+_CACHE: dict[tuple, TFLiteModel] = {}
+
+
+def _resolve_model(model) -> TFLiteModel:
+    if isinstance(model, TFLiteModel):
+        return model
+    if model is None or model in ("int8", "float32"):
+        key = ("shipped", model)
+        if key not in _CACHE:
+            _CACHE[key] = load_model(variant=model)
+        return _CACHE[key]
+    if isinstance(model, (str, os.PathLike)) and Path(model).is_dir():
+        return load_model(path=model)
+    raise InvalidParameterError(
+        f"model must be None (shipped int8), 'int8', 'float32', a model directory or a TFLiteModel; got {model!r}")
+
+
+def classify(
+    lc: lightkurve.LightCurve,
+    candidates: Any,
+    *,
+    model: Any = None,
+    views: list | None = None,
+    raw_lc: lightkurve.LightCurve | None = None,
+    threshold: float | None = None,
+) -> QTable:
+    """Classify candidates: add ``label`` and ``p_*`` columns to the candidates table.
+
+    Parameters
+    ----------
+    lc : lightkurve.LightCurve
+        The flattened light curve the candidates were found in (``detrend`` output;
+        :func:`astrotinyml.detect.detect` passes its transit-masked flattening).
+    candidates : astropy.table.Table, QTable or list of dict
+        Candidates in the DESIGN columns (``pl_orbper`` [d], ``pl_tranmid`` [full BJD_TDB],
+        ``pl_trandurh`` [h], optional ``pl_trandep`` [ppm], ``snr``, ``sde``...).  Without
+        the :func:`astrotinyml.vet.vet` columns, ``vet`` is run first (the model was trained
+        on vetted candidates).
+    model : None, 'int8', 'float32', path or TFLiteModel
+        None: the shipped int8 model.  A directory: a model directory with its registry.
+    views : list of Views, optional
+        Views already folded for these rows (``DetectionResult.views``); folded here when
+        omitted.  Their bin counts must match the model's input spec.
+    raw_lc : lightkurve.LightCurve, optional
+        Un-detrended light curve, passed to ``vet`` when it has to be run.
+    threshold : float, optional
+        ``unknown`` below this highest probability; default: the registry's value
+        (uncalibrated, see the module docstring).
+
+    Returns
+    -------
+    astropy.table.QTable
+        A copy of the table with ``label`` (a class name or ``unknown``) and
+        ``p_planet, p_eb, p_variability, p_instrumental, p_noise``; ``meta`` gains
+        ``classifier_model``, ``classifier_sha256``, ``classifier_variant`` and
+        ``classifier_threshold``.
+
+    Raises
+    ------
+    ModelIntegrityError
+        The model file does not match its registry.
+    InvalidParameterError
+        Views that do not match the candidates or the model's input spec.
+
+    Examples
+    --------
+    >>> import numpy as np, lightkurve as lk
+    >>> rng = np.random.default_rng(0)
+    >>> t = 2458000 + np.arange(0, 27, 0.02)
+    >>> f = 1 + 3e-4 * rng.normal(size=t.size)
+    >>> f[np.abs((t - 2458000.4 + 1.6) % 3.2 - 1.6) < 0.05] -= 4e-3
+    >>> tab = classify(lk.LightCurve(time=t, flux=f), [dict(pl_orbper=3.2, pl_tranmid=2458000.4, pl_trandurh=2.4)])
+    >>> tab["label"][0] in ("planet", "eb", "variability", "instrumental", "noise", "unknown")
+    True
+    """
+    from astropy.table import QTable
+
+    from .vet import vet
+    from .views import fold_views
+
+    m = _resolve_model(model)
+    if isinstance(candidates, (list, tuple)):
+        table = QTable(rows=list(candidates)) if candidates else QTable()
+    else:
+        table = QTable(candidates, copy=True)
+    n = len(table)
+    thr = m.threshold if threshold is None else float(threshold)
+    if not (0.0 <= thr <= 1.0):
+        raise InvalidParameterError(f"threshold must be in [0, 1], got {thr}")
+    if n == 0:
+        probs = np.empty((0, len(m.classes)))
+    else:
+        if views is None:
+            if "vet_depth_ppm" not in table.colnames:
+                table = vet(lc, table, raw_lc=raw_lc)
+            views = [fold_views(lc, row, **m.spec["fold_views"]) for row in table]
+        elif len(views) != n:
+            raise InvalidParameterError(f"{len(views)} views given for {n} candidates")
+        probs = m.predict_views(list(views))
+    best = probs.argmax(axis=1) if n else np.empty(0, dtype=int)
+    labels = [m.classes[b] if probs[i, b] >= thr else "unknown" for i, b in enumerate(best)]
+    table["label"] = np.array(labels, dtype="U12") if n else np.array([], dtype="U12")
+    for j, col in enumerate(f"p_{c}" for c in m.classes):
+        table[col] = probs[:, j].astype(float) if n else np.array([], dtype=float)
+    table.meta["classifier_model"] = m.name
+    table.meta["classifier_sha256"] = m.sha256
+    table.meta["classifier_variant"] = m.variant
+    table.meta["classifier_threshold"] = thr
+    table.meta["classifier_calibrated"] = False
+    return table

@@ -1,0 +1,104 @@
+"""Physical consistency and reproducibility of astrotinyml.simulate."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from astrotinyml import simulate as S
+
+
+@pytest.fixture(scope="module")
+def quiet_bg():
+    """A noiseless TESS-like background: the injected model alone."""
+    bg = S.synthetic_background(np.random.default_rng(0), mission="TESS")
+    return S.Background(name="flat", time=bg.time, flux=np.ones(bg.time.size), mission="TESS",
+                        cadence_min=bg.cadence_min, kind="synthetic", sigma=2e-4)
+
+
+def test_planet_depth_is_radius_ratio_squared_within_limb_darkening(quiet_bg):
+    for seed in range(12):
+        inj = S.planet_signal(np.random.default_rng(seed), quiet_bg)
+        k, b = inj.params["k"], inj.params["b"]
+        u1, u2 = inj.params["u1"], inj.params["u2"]
+        depth = inj.depth_ppm / 1e6
+        # quadratic limb darkening: central depth = k^2 I(mu)/<I>, mu = sqrt(1 - b^2)
+        mu = math.sqrt(1 - min(b, 0.999) ** 2)
+        ld = (1 - u1 * (1 - mu) - u2 * (1 - mu) ** 2) / (1 - u1 / 3 - u2 / 6)
+        assert 0.4 * k * k < depth < 1.5 * k * k
+        if b < 0.8 and inj.duration_h > 4 * quiet_bg.cadence_min / 60:  # resolved, not grazing
+            assert depth == pytest.approx(k * k * ld, rel=0.25)
+        # a/R* from the period and stellar density (Kepler's third law)
+        assert inj.params["a_r"] == pytest.approx(max(S._a_over_r(inj.period, inj.params["rho_cgs"]), 1.5))
+        # the model dips at the injected epoch
+        t = quiet_bg.time
+        ph = np.abs((t - inj.t0 + 0.5 * inj.period) % inj.period - 0.5 * inj.period)
+        if (ph < 0.2 * inj.duration_h / 24).any():
+            assert inj.model[ph < 0.2 * inj.duration_h / 24].mean() < 1 - 0.3 * depth
+
+
+def test_eb_secondary_at_the_injected_phase(quiet_bg):
+    found = 0
+    for seed in range(60):
+        inj = S.eb_signal(np.random.default_rng(seed), quiet_bg)
+        if inj.params["secondary_depth_ppm"] < 200 or "blend" in inj.subtype or "a_ell" in inj.params:
+            continue
+        t = quiet_bg.time
+        phase = ((t - inj.t0) / inj.period) % 1.0
+        away = np.abs(((phase + 0.5) % 1.0) - 0.5) > 0.1  # away from the primary
+        if not away.any():
+            continue
+        deep = away & (inj.model < 1 - 0.5 * inj.params["secondary_depth_ppm"] / 1e6)
+        if deep.sum() < 3:
+            continue  # the secondary fell into a data gap
+        # centre of the eclipse (a total occultation is flat-bottomed: no single minimum)
+        centre = 0.5 * (phase[deep].min() + phase[deep].max())
+        assert abs(centre - inj.secondary_phase) < 0.01
+        # different depths: the secondary is never deeper than the primary here (s <= 1)
+        assert inj.params["secondary_depth_ppm"] <= inj.depth_ppm * 1.05
+        found += 1
+    assert found >= 3
+
+
+def test_classes_and_injections_are_labelled(quiet_bg):
+    rng = np.random.default_rng(1)
+    assert S.variability_signal(rng, quiet_bg).label == "variability"
+    assert S.instrumental_signal(rng, quiet_bg).label == "instrumental"
+    assert S.CLASSES == ("planet", "eb", "variability", "instrumental", "noise")
+
+
+def test_example_goes_through_the_pipeline():
+    bg = S.synthetic_background(np.random.default_rng(5), mission="Kepler")
+    ex = S.simulate_example(np.random.default_rng(6), bg, "planet", mode="true")
+    assert ex is not None and ex["label"] == "planet"
+    assert ex["views"].global_view.shape == (201,)
+    assert ex["meta"]["mode"] == "true"
+
+
+def test_dataset_is_seeded_and_reproducible(tmp_path):
+    kw = dict(counts=dict(planet=2, eb=1, noise=2), n_real_natural=0, backgrounds=[], seed=11)
+    a = S.build_dataset(cache=False, **kw)
+    b = S.build_dataset(cache=False, **kw)
+    assert len(a) == len(b) > 0
+    for k in a.arrays:
+        np.testing.assert_array_equal(a.arrays[k], b.arrays[k])
+    np.testing.assert_array_equal(a.labels, b.labels)
+    # written once to the cache, then read back
+    c = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    assert c.path is not None and c.path.exists()
+    d = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    np.testing.assert_array_equal(c.arrays["local_view"], d.arrays["local_view"])
+    assert d.info["config"]["seed"] == 11
+
+
+def test_real_background_has_known_transits_cut():
+    entry = [e for e in S.REAL_BACKGROUNDS if "WASP-111" in e[0]]
+    bgs = S.load_backgrounds(entry)
+    assert len(bgs) == 1
+    bg = bgs[0]
+    assert bg.n_cut > 0 and len(bg.sha256) == 64
+    p, epoch = entry[0][2][0]
+    ph = np.abs((bg.time - epoch + 0.5 * p) % p - 0.5 * p)
+    assert ph.min() > 0.5 * S._t14_guess(p)
