@@ -28,6 +28,7 @@ from . import datasets
 from .archives import archive_summary, query_koi, query_planets, query_toi
 from ._version import __version__
 from .batch import run_batch
+from .classify import classify
 from .detect import DetectionResult, detect
 from .detrend import detrend
 from .errors import AstroTinyMLError
@@ -42,6 +43,7 @@ __all__ = [
     "__version__",
     "AstroTinyMLError",
     "archive_summary",
+    "classify",
     "fetch_lightcurve",
     "fetch_lightcurves",
     "query_koi",

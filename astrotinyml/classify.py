@@ -16,15 +16,14 @@ mismatch raises :class:`~astrotinyml.errors.ModelIntegrityError`.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._util import sha256_file as _sha256
 from .errors import InvalidParameterError, ModelIntegrityError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,12 +39,6 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 PROBABILITY_COLUMNS = ("p_planet", "p_eb", "p_variability", "p_instrumental", "p_noise")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class TFLiteModel:

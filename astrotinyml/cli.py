@@ -274,6 +274,23 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_calibrate(args) -> int:
+    from .calibrate import calibrate, calibration_history, reference_set
+
+    if args.history:
+        _print_table(calibration_history(args.db, include_default=True))
+        return 0
+    refs = args.references or ["bundled"]
+    references = reference_set(refs[0] if len(refs) == 1 else refs)
+    cal = calibrate(references, db=args.db, folds=args.folds, target_precision=args.target_precision,
+                    store=not args.no_store, progress=True)
+    print(cal.summary())
+    if args.json:
+        print(f"written {cal.to_json(args.json, overwrite=args.overwrite)}")
+    # Drift is not an error, but scripts can tell it from a clean run.
+    return 3 if cal.drift.get("flagged") else 0
+
+
 def _cmd_pipeline(args) -> int:
     from .pipeline import cli_main
 
@@ -324,6 +341,23 @@ def build_parser() -> argparse.ArgumentParser:
     det.set_defaults(func=_cmd_detect)
 
     _add_batch_parser(sub)
+
+    cal = sub.add_parser(
+        "calibrate", help="calibrate against reference targets with known answers; show the history",
+        description="Runs detect() on reference light curves (confirmed planets, EBs, false positives, "
+                    "quiet/variable stars), matches detections to the known ephemerides and fits recovery, "
+                    "probability calibration, the decision threshold and depth/duration corrections. Runs "
+                    "are stored in an SQLite database; exit status 3 flags drift from the previous run.")
+    cal.add_argument("--references", nargs="+", default=None, metavar="SET",
+                     help="bundled (default), koi, toi, planets, or directories with a MANIFEST.csv")
+    cal.add_argument("--db", default=None, help="calibration database (default: <cache>/calibration.sqlite)")
+    cal.add_argument("--history", action="store_true", help="print the runs in the database and stop")
+    cal.add_argument("--folds", type=int, default=5, help="cross-validation folds grouped by star; 0 = leave-one-target-out")
+    cal.add_argument("--target-precision", type=float, default=0.9, help="precision that sets the threshold")
+    cal.add_argument("--no-store", action="store_true", help="do not write the run to the database")
+    cal.add_argument("--json", default=None, metavar="PATH", help="also write the calibration as JSON")
+    cal.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
+    cal.set_defaults(func=_cmd_calibrate)
 
     train = sub.add_parser(
         "train", help="simulate a training set on real noise and train the TinyML classifier",

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InvalidParameterError, LightCurveFileNotFoundError
+from .errors import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
@@ -66,6 +66,8 @@ class DetectionResult:
         ``vet``, ``views``, ``classify``) and ``total``.
     model_sha256 : str
         SHA-256 of the classifier model file that labelled the candidates.
+    calibration_id : str or None
+        Id of the calibration applied (None with ``calibration=False``).
     """
 
     target: str
@@ -76,6 +78,7 @@ class DetectionResult:
     options: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
     model_sha256: str = ""
+    calibration_id: str | None = None
 
     _periodogram: Any = field(default=None, repr=False, compare=False)
 
@@ -193,6 +196,7 @@ def detect(
     global_bins: int = 201,
     local_bins: int = 61,
     model: Any = None,
+    calibration: Any = None,
 ) -> DetectionResult:
     """Find and vet transit candidates in one star's light curve.
 
@@ -226,6 +230,10 @@ def detect(
         classifier needs the defaults (201, 61).
     model : None, 'int8', 'float32', path or TFLiteModel
         Classifier for :func:`astrotinyml.classify.classify` (None: the shipped int8 model).
+    calibration : None, str, Calibration or False
+        Calibration applied by :func:`astrotinyml.calibrate.apply_calibration`: None for the
+        latest run in the calibration database (else the default shipped with the model), a
+        run id, a :class:`~astrotinyml.calibrate.Calibration`, or False for none.
 
     Returns
     -------
@@ -299,6 +307,17 @@ def detect(
     vetted = classify(flat, vetted, views=views, model=model)
     lap("classify", t)
 
+    calibration_id = None
+    if calibration is not False:
+        # The latest calibration run (or the one named, or the default shipped beside the
+        # model): calibrated p_* / label, depth and duration corrected for detrending losses.
+        from .calibrate import apply_calibration
+
+        t = _time.perf_counter()
+        vetted = apply_calibration(vetted, calibration)
+        calibration_id = vetted.meta.get("calibration_id")
+        lap("calibrate", t)
+
     timings["total"] = _time.perf_counter() - t_all
     from ._version import __version__
 
@@ -313,8 +332,10 @@ def detect(
         global_bins=global_bins, local_bins=local_bins,
         redetrended_with_mask=bool(len(candidates)),
         model_sha256=vetted.meta.get("classifier_sha256", ""),
+        calibration_id=calibration_id,
         astrotinyml_version=__version__,
     )
     return DetectionResult(target=target, raw=raw, flat=flat, candidates=vetted, views=views,
                            options=options, timings=timings,
-                           model_sha256=vetted.meta.get("classifier_sha256", ""))
+                           model_sha256=vetted.meta.get("classifier_sha256", ""),
+                           calibration_id=calibration_id)

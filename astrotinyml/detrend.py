@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._util import target_name as _target_name
 from .errors import InvalidParameterError, LightCurveDataError
 
 __all__ = ["detrend", "default_window_length", "transit_mask", "DETREND_METHODS"]
@@ -38,13 +39,6 @@ _CADENCE_METHODS = ("savgol", "medfilt")
 _T14_SUN_YEAR_DAYS = 13.0 / 24.0
 
 
-def _target_name(lc) -> str:
-    meta = getattr(lc, "meta", {}) or {}
-    for key in ("target", "OBJECT", "object", "target_name", "LABEL", "TARGETID"):
-        value = meta.get(key)
-        if value not in (None, ""):
-            return str(value)
-    return "<unnamed light curve>"
 
 
 def _time_days(lc) -> np.ndarray:

@@ -19,6 +19,8 @@ __all__ = [
     "ArchiveConnectionError",
     "AstroTinyMLWarning",
     "ArchiveSnapshotWarning",
+    "CalibrationDatabaseError",
+    "CalibrationNotFoundError",
 ]
 
 
@@ -75,3 +77,14 @@ class ArchiveSnapshotWarning(AstroTinyMLWarning):
 
 class ModelIntegrityError(AstroTinyMLError, ValueError):
     """A classifier model file is missing or does not match the SHA-256 in its registry."""
+
+
+class CalibrationDatabaseError(AstroTinyMLError, OSError):
+    """The calibration database file is unusable (not SQLite, corrupted, or a newer schema).
+
+    Nothing is written to such a file; the message names it and says how to start a new one.
+    """
+
+
+class CalibrationNotFoundError(AstroTinyMLError, LookupError):
+    """A named calibration run is not in the database (or no calibration exists at all)."""

@@ -84,7 +84,6 @@ another bad keyword (:class:`~astrotinyml.errors.InvalidParameterError`).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import warnings
@@ -93,6 +92,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._util import sha256_file as _sha256
 from .errors import (
     AstroTinyMLError,
     InvalidParameterError,
@@ -571,12 +571,6 @@ def _sniff_kind(p: Path, display: str) -> str:
     return "text"
 
 
-def _sha256(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------

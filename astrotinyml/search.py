@@ -68,6 +68,7 @@ import time as _time
 
 import numpy as np
 
+from ._util import target_name as _target_name
 from .errors import InvalidParameterError, SearchError
 
 __all__ = ["search", "periodogram", "period_grid", "DEFAULT_SDE_THRESHOLD",
@@ -143,13 +144,6 @@ def period_grid(*, baseline, period_min, period_max, oversampling=3.0):
     return np.ascontiguousarray(periods[::-1])
 
 
-def _target_name(lc) -> str:
-    meta = getattr(lc, "meta", {}) or {}
-    for key in ("target", "OBJECT", "object", "target_name", "LABEL", "TARGETID"):
-        value = meta.get(key)
-        if value not in (None, ""):
-            return str(value)
-    return "<unnamed light curve>"
 
 
 def _prepare(lc, name):

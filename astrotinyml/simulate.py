@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from ._util import sha256_file as _sha256
 from .errors import InvalidParameterError
 
 __all__ = [
@@ -189,12 +190,6 @@ class Injection:
 # Backgrounds
 # --------------------------------------------------------------------------------------------
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _lc(time: np.ndarray, flux: np.ndarray, sigma: float | None = None):

@@ -20,7 +20,6 @@ reads it (``load_model(path=out_dir)``); the shipped model is the one written to
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import time as _time
@@ -151,10 +150,7 @@ def _flip(x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "scalars": x["scalars"]}
 
 
-def _sha256(p: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(p.read_bytes()).hexdigest()
+from .._util import sha256_file as _sha256
 
 
 def train_model(

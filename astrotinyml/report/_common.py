@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 import platform
 import re
@@ -13,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._util import sha256_file  # noqa: F401  (re-exported for the report writers)
 from .._version import __version__
 
 #: Units of the DESIGN.md column contract (ppm is not an astropy unit: depth stays a float).
@@ -66,13 +66,6 @@ def safe_name(name: Any, *, max_length: int = 80) -> str:
     return text[:max_length].rstrip("._-") or "target"
 
 
-def sha256_file(path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def plain(value: Any) -> Any:
@@ -150,6 +143,6 @@ def provenance(result) -> dict[str, Any]:
     return {
         "software": versions,
         "model_sha256": result.model_sha256 or None,
-        "calibration_id": getattr(result, "calibration_id", None),
+        "calibration_id": result.calibration_id,
         "generated_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
