@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +90,9 @@ class TFLiteModel:
         self._output = self._interp.get_output_details()[0]
         self.variant = variant or ("int8" if self._output["dtype"] == np.int8 else "float32")
         self._batch = 1
+        # A LiteRT interpreter holds its tensors: two threads (a threaded Dask worker, a
+        # notebook) resizing, filling and invoking it at once would mix their inputs.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"TFLiteModel(name={self.name!r}, variant={self.variant!r}, sha256={self.sha256[:12]!r})"
@@ -121,6 +125,11 @@ class TFLiteModel:
         """
         n = len(next(iter(inputs.values())))
         out = np.empty((n, len(self.classes)), dtype=np.float64)
+        with self._lock:
+            self._predict_into(inputs, out, n, batch_size)
+        return out
+
+    def _predict_into(self, inputs, out, n, batch_size) -> None:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             self._resize(stop - start)
@@ -136,7 +145,6 @@ class TFLiteModel:
                 scale, zero = self._output["quantization"]
                 y = (y.astype(np.float64) - zero) * scale
             out[start:stop] = y
-        return out
 
     def predict_views(self, views: list) -> np.ndarray:
         """Class probabilities for a list of :class:`~astrotinyml.views.Views`.
@@ -226,6 +234,7 @@ def load_model(name: str | None = None, *, variant: str | None = None,
 
 
 _CACHE: dict[tuple, TFLiteModel] = {}
+_CACHE_LOCK = threading.Lock()
 
 
 def _resolve_model(model) -> TFLiteModel:
@@ -233,9 +242,10 @@ def _resolve_model(model) -> TFLiteModel:
         return model
     if model is None or model in ("int8", "float32"):
         key = ("shipped", model)
-        if key not in _CACHE:
-            _CACHE[key] = load_model(variant=model)
-        return _CACHE[key]
+        with _CACHE_LOCK:
+            if key not in _CACHE:
+                _CACHE[key] = load_model(variant=model)
+            return _CACHE[key]
     if isinstance(model, (str, os.PathLike)) and Path(model).is_dir():
         return load_model(path=model)
     raise InvalidParameterError(

@@ -117,3 +117,21 @@ def test_detect_classifies_kic2306740_as_eb(kic2306740):
     row = _row_at(kic2306740, 10.306987, ratios=(1.0, 0.5))
     probs = {c: float(row[f"p_{c}"]) for c in ("planet", "eb", "variability", "instrumental", "noise")}
     assert max(probs, key=probs.get) == "eb", probs
+
+
+def test_classify_is_thread_safe():
+    """Threaded Dask workers share the cached interpreter; concurrent calls must not mix inputs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from astrotinyml import datasets, detect
+    from astrotinyml.classify import classify
+
+    res = detect(datasets.load_sample("kic-2306740"), calibration=False)
+    expected = np.asarray(res.candidates["p_eb"], dtype=float)
+
+    def one(_):
+        out = classify(res.flat, res.candidates, views=res.views)
+        return np.allclose(np.asarray(out["p_eb"], dtype=float), expected)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(one, range(100)))
