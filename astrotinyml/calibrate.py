@@ -23,14 +23,14 @@ with ``folds=0``): nothing is scored on what it was fitted on.  The final parame
 on all references.
 
 Runs go to an SQLite database (default ``<cache_dir>/calibration.sqlite``; see
-:mod:`astrotinyml._caldb`): schema-versioned, one transaction per run, WAL, safe for several
+``astrotinyml._caldb``): schema-versioned, one transaction per run, WAL, safe for several
 writing processes.  A run whose metrics move beyond :data:`DRIFT_TOLERANCES` from the previous
 run is flagged as drift.  :func:`load_calibration` returns the latest run (or a named one),
 falling back to the default shipped in ``astrotinyml/models/calibration.json``;
 :func:`apply_calibration` applies one to a candidates table.
 
-Examples
---------
+For example, a detection at twice WASP-18 b's period matches it as the 2P harmonic:
+
 >>> from astrotinyml.calibrate import match_signal
 >>> match_signal(1.8829, 2458354.70, 2.1, known_period=0.941453, known_epoch=2458354.70)["harmonic"]
 2.0
@@ -73,7 +73,7 @@ _BUNDLED = _PKG / "data"
 #: Period ratios detected/known that count as the same signal (aliases).
 HARMONICS = (1.0, 0.5, 2.0, 1.0 / 3.0, 3.0)
 
-#: |new - previous| beyond which a metric is flagged as drift.
+#: Absolute change ``abs(new - previous)`` beyond which a metric is flagged as drift.
 DRIFT_TOLERANCES = {
     "recovery_rate": 0.10,
     "false_alarms_per_star": 0.50,
@@ -1207,11 +1207,8 @@ def calibrate(
         if res is None:
             from .detect import detect
 
-            import inspect
-
             kw = dict(opts)
-            if "calibration" in inspect.signature(detect).parameters:
-                kw["calibration"] = False  # fit on the model's raw probabilities, never on calibrated ones
+            kw["calibration"] = False  # fit on the model's raw probabilities, never on calibrated ones
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

@@ -41,7 +41,8 @@ def test_result_structure(wasp18_result):
     v = res.views[0]
     assert v.local_view.min() == pytest.approx(-1.0) and np.all(np.isfinite(v.global_view))
     assert "trend" in res.flat.colnames and len(res.flat) == len(res.raw)
-    assert set(res.timings) == {"read", "detrend", "search", "redetrend", "vet", "views", "classify", "total"}
+    assert set(res.timings) == {"read", "detrend", "search", "redetrend", "vet", "views", "classify", "calibrate", "total"}
+    assert res.calibration_id and res.options["calibration_id"] == res.calibration_id
     assert "label" in res.candidates.colnames and "p_planet" in res.candidates.colnames
     assert len(res.model_sha256) == 64
     assert res.options["redetrended_with_mask"] is True
