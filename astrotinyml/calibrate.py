@@ -1561,7 +1561,10 @@ def apply_calibration(candidates: Any, calibration: Calibration | str | None = N
         dep = np.array([_val(x) for x in table["pl_trandep"]], float) if n else np.array([], float)
         table["pl_trandep_cal"] = dep * float(p.get("depth_correction", 1.0) or 1.0)
     if "pl_trandurh" in table.colnames:
-        dur = np.array([_val(x) for x in table["pl_trandurh"]], float) if n else np.array([], float)
+        col = table["pl_trandurh"]
+        # A Quantity column in days or minutes is converted; plain numbers are hours (DESIGN.md).
+        dur = (np.asarray(u.Quantity(col).to_value(u.h), float) if getattr(col, "unit", None) is not None
+               else np.array([_val(x) for x in col], float) if n else np.array([], float))
         table["pl_trandurh_cal"] = dur * float(p.get("duration_correction", 1.0) or 1.0) * u.h
     table.meta["calibration_id"] = cal.id
     note = ""

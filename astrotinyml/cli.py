@@ -66,6 +66,10 @@ def _detect_options(args) -> dict:
                 period_max=args.period_max, sde_threshold=args.sde_threshold)
 
 
+# Files that sit beside light curves in data directories but are not light curves.
+_NOT_DATA_PREFIXES = ("manifest", "readme", "license", "changelog", ".")
+
+
 def _expand_inputs(inputs) -> list[Path]:
     """Files as given; a directory stands for the light-curve files directly inside it."""
     from .detect import _FILE_SUFFIXES
@@ -76,7 +80,8 @@ def _expand_inputs(inputs) -> list[Path]:
         if path.is_dir():
             inside = sorted(p for p in path.iterdir() if p.is_file()
                             and any(p.name.lower().endswith(s) for s in _FILE_SUFFIXES)
-                            and not p.name.lower().startswith("manifest"))
+                            and not p.name.lower().startswith(_NOT_DATA_PREFIXES)
+                            and p.suffix.lower() not in (".json", ".md"))
             if not inside:
                 raise InvalidParameterError(f"directory {path} holds no light-curve files")
             files.extend(inside)
@@ -92,7 +97,10 @@ def _cmd_detect(args) -> int:
     out_dir = Path(args.output)
     files = _expand_inputs(args.inputs)
     groups = [files] if args.stitch else [[f] for f in files]
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidParameterError(f"--output {out_dir} is a file, not a directory; choose a directory")
     failures = 0
+    used: set[str] = set()
     for group in groups:
         label = ", ".join(str(p) for p in group)
         t0 = time.perf_counter()
@@ -100,13 +108,20 @@ def _cmd_detect(args) -> int:
             source = group if len(group) > 1 else group[0]
             result = detect(source, **_detect_options(args))
             _print_candidates(result, time.perf_counter() - t0)
-            paths = write_report(result, out_dir / safe_name(result.target), formats=args.formats,
+            name = safe_name(result.target)
+            if name in used:
+                # Another file of the same star in this run (a second sector, say): its own
+                # directory, so it neither collides with nor silently replaces the first.
+                name = f"{name}__{safe_name(Path(group[0]).stem)}"
+            used.add(name)
+            paths = write_report(result, out_dir / name, formats=args.formats,
                                  overwrite=args.overwrite, submit_ready=args.submit_ready)
             print("  wrote " + ", ".join(str(p) for p in paths.values()))
-        except AstroTinyMLError as err:
-            # One bad input does not stop the others; it is reported and counted.
+        except (AstroTinyMLError, OSError, ValueError) as err:
+            # One bad input does not stop the others; it is reported on one line and counted.
             failures += 1
-            print(f"astrotinyml: error: {label}: {err}", file=sys.stderr)
+            kind = "" if isinstance(err, AstroTinyMLError) else f"{type(err).__name__}: "
+            print(f"astrotinyml: error: {label}: {kind}{err}", file=sys.stderr)
     if failures:
         print(f"astrotinyml: {failures} of {len(groups)} input(s) failed", file=sys.stderr)
     return 1 if failures else 0
@@ -195,7 +210,10 @@ def _cmd_batch(args) -> int:
     if args.table:
         from astropy.table import Table
 
-        sources.append(Table.read(args.table))
+        try:
+            sources.append(Table.read(args.table))
+        except (OSError, ValueError) as err:
+            raise InvalidParameterError(f"--table {args.table}: cannot read it as a table ({err})") from err
     if not sources:
         raise InvalidParameterError("batch: give at least one SOURCE or --table FILE")
     fetch = {k: v for k, v in (("mission", args.mission), ("sector", args.sector),
@@ -280,6 +298,9 @@ def _cmd_calibrate(args) -> int:
     if args.history:
         _print_table(calibration_history(args.db, include_default=True))
         return 0
+    if args.json and Path(args.json).exists() and not args.overwrite:
+        # Checked before the (long) run, which would otherwise be stored and then refused.
+        raise InvalidParameterError(f"--json {args.json} already exists; pass --overwrite or choose another path")
     refs = args.references or ["bundled"]
     references = reference_set(refs[0] if len(refs) == 1 else refs)
     cal = calibrate(references, db=args.db, folds=args.folds, target_precision=args.target_precision,
@@ -459,6 +480,9 @@ def main(argv=None) -> int:
         return int(args.func(args) or 0)
     except AstroTinyMLError as err:
         print(f"astrotinyml: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # e.g. an output path that is not writable
+        print(f"astrotinyml: error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("astrotinyml: interrupted", file=sys.stderr)

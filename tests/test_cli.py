@@ -47,3 +47,27 @@ def test_demo_runs_offline_on_bundled_data(tmp_path, capsys):
     assert len(pdfs) == len(jsons) >= 5
     wasp = json.loads(next(tmp_path.glob("wasp-18/*.json")).read_text())
     assert wasp["candidates"][0]["pl_orbper"] == pytest.approx(0.941453, rel=1e-3)
+
+
+def test_two_files_of_one_star_get_separate_report_directories(tests_data, tmp_path, capsys):
+    import shutil
+
+    src = tests_data / "tess_WASP-18_TIC100100827_S3_tess-spoc_ffi30min_lc.fits"
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(src, data / "sector3.fits")
+    shutil.copy(src, data / "sector3_copy.fits")
+    (data / "README.txt").write_text("notes, not a light curve")
+    out = tmp_path / "out"
+    assert main(["detect", str(data), "--output", str(out), "--formats", "json"]) == 0
+    dirs = sorted(p.name for p in out.iterdir())
+    assert dirs == ["TIC_100100827", "TIC_100100827__sector3_copy"]
+
+
+def test_output_that_is_a_file_is_a_one_line_error(tests_data, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    good = tests_data / "tess_WASP-18_TIC100100827_S3_tess-spoc_ffi30min_lc.fits"
+    assert main(["detect", str(good), "--output", str(afile)]) == 1
+    err = capsys.readouterr().err
+    assert "afile" in err and "Traceback" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 
@@ -148,3 +149,29 @@ def test_hostile_target_names_stay_inside_the_output_directory(hostile, tmp_path
     assert not name.startswith(".")
     assert all(32 < ord(c) < 127 for c in name)
     assert (tmp_path / name).resolve().parent == tmp_path.resolve()
+
+
+def test_non_ascii_target_and_file_names_give_valid_fits(hot_jupiter_result, tmp_path):
+    from astropy.io import fits
+
+    result = dataclasses.replace(hot_jupiter_result, target="WASP-18 étoile ☉")
+    paths = write_report(result, tmp_path, formats=["fits", "json"])
+    with fits.open(paths["fits"]) as hdul:
+        assert hdul[0].header["OBJECT"].startswith("WASP-18 etoile")
+    assert json.loads(paths["json"].read_text())["target"] == "WASP-18 étoile ☉"
+
+
+def test_failed_overwrite_keeps_the_previous_reports(hot_jupiter_result, tmp_path, monkeypatch):
+    from astrotinyml.report import formats
+
+    first = write_report(hot_jupiter_result, tmp_path, formats=["json", "csv"])
+    before = {k: p.read_bytes() for k, p in first.items()}
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(formats, "write_csv", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_report(hot_jupiter_result, tmp_path, formats=["json", "csv"], overwrite=True)
+    assert {k: p.read_bytes() for k, p in first.items()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in first.values())

@@ -7,13 +7,12 @@ and file names derived from target names are sanitized with :func:`safe_name`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import zipfile
 from pathlib import Path
 from typing import Iterable
 
-from .._atomic import OutputExistsError, atomic_path
+from .._atomic import OutputExistsError, atomic_paths
 from ..errors import InvalidParameterError
 from ._common import CONTRACT_DESCRIPTIONS, CONTRACT_UNITS, safe_name, sha256_file
 
@@ -115,31 +114,24 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
         "fits": lambda p: write_fits(result, p),
         "pdf": lambda p: write_pdf(result, p, report=report),
     }
-    written: dict[str, Path] = {}
-    try:
+    # All or nothing: every format goes to a temporary file first and they are renamed into
+    # place together at the end, so a failure (or a failed --overwrite rerun) leaves the
+    # earlier reports as they were and no partial set behind.
+    with atomic_paths(targets, overwrite=True) as tmp:
         for fmt in chosen:
-            with atomic_path(targets[fmt], overwrite=True) as tmp:
-                writers[fmt](tmp)
-            written[fmt] = targets[fmt]
+            writers[fmt](tmp[fmt])
         if submit_ready:
+            names = {fmt: targets[fmt].name for fmt in chosen}
             manifest = {
                 "target": str(result.target),
-                "files": {p.name: sha256_file(p) for p in written.values()},
+                "files": {names[fmt]: sha256_file(tmp[fmt]) for fmt in chosen},
                 "inputs": {i["name"]: i["sha256"] for i in report["inputs"]},
                 "provenance": report["provenance"],
             }
-            with atomic_path(targets["bundle"], overwrite=True) as tmp:
-                with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                    for path in written.values():
-                        zf.write(path, arcname=path.name)
-                    zf.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
-                    zf.writestr("README.txt", _bundle_readme(str(result.target),
-                                                             [p.name for p in written.values()]))
-            written["bundle"] = targets["bundle"]
-    except BaseException:
-        # All or nothing: files of this call that were already renamed into place go too.
-        for path in written.values():
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        raise
+            with zipfile.ZipFile(tmp["bundle"], "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for fmt in chosen:
+                    zf.write(tmp[fmt], arcname=names[fmt])
+                zf.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
+                zf.writestr("README.txt", _bundle_readme(str(result.target), list(names.values())))
+    written = dict(targets)
     return written

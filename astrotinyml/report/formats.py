@@ -88,12 +88,22 @@ def write_csv(result, path) -> None:
     table.write(path, format="ascii.csv", overwrite=True, comment="# ")
 
 
+def _ascii(text) -> str:
+    """FITS header strings must be printable ASCII: transliterate, replace the rest with '?'."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", str(text))
+    return "".join(c if 32 <= ord(c) < 127 else ("" if unicodedata.combining(c) else "?") for c in text)
+
+
 def _header_value(value):
     value = plain(value)
     if value is None:
         return None
     if isinstance(value, (list, dict)):
-        return json.dumps(value)[:68]
+        return _ascii(json.dumps(value))[:68]
+    if isinstance(value, str):
+        return _ascii(value)[:68]
     return value
 
 
@@ -125,18 +135,18 @@ def write_fits(result, path) -> None:
     hdr["CREATOR"] = (f"astrotinyml {report['provenance']['software']['astrotinyml']}", "software")
     hdr["DATE"] = (report["provenance"]["generated_utc"], "file creation date (UTC)")
     hdr["SCHEMAV"] = (SCHEMA_VERSION, "report schema version")
-    hdr["OBJECT"] = (str(result.target)[:68], "target name")
+    hdr["OBJECT"] = (_ascii(result.target)[:68], "target name")
     for key, card in (("mission", "MISSION"), ("sector", "SECTOR"), ("quarter", "QUARTER"),
                       ("campaign", "CAMPAIGN"), ("flux_column", "FLUXCOL"), ("cadence_min", "CADENCE")):
         value = _header_value(report["mission"].get(key))
         if value is not None:
             hdr[card] = value
-    hdr["MODELSHA"] = (report["provenance"]["model_sha256"] or "none", "sha256 of the classifier model")
-    hdr["CALIBID"] = (report["provenance"]["calibration_id"] or "none", "calibration run id")
+    hdr["MODELSHA"] = report["provenance"]["model_sha256"] or "none"  # 64 hex digits: no room for a comment
+    hdr["CALIBID"] = (_ascii(report["provenance"]["calibration_id"] or "none"), "calibration run id")
     for name, version in report["provenance"]["software"].items():
         hdr[f"V_{name[:6].upper()}"] = (str(version), f"{name} version")
     for i, item in enumerate(report["inputs"], start=1):
-        hdr[f"INFILE{i}"] = item["name"]
+        hdr[f"INFILE{i}"] = _ascii(item["name"])
         hdr[f"INSHA{i}"] = item["sha256"] or "unknown"  # 64 hex digits leave no room for a comment
     hdr["NCAND"] = (len(result.candidates), "number of candidates")
     hdr["BJDREFI"] = (bjdrefi, "BJD reference of TIME, TEPOCH (integer)")
@@ -147,6 +157,9 @@ def write_fits(result, path) -> None:
     # The search settings in table.meta would become HIERARCH cards with warnings; the JSON
     # report carries them, the FITS file keeps standard 8-character keywords only.
     table.meta.clear()
+    for name in table.colnames:  # FITS string columns are ASCII too
+        if table[name].dtype.kind in "US":
+            table[name] = [_ascii(v) for v in table[name]]
     cand_hdu = fits.table_to_hdu(table)
     cand_hdu.name = "CANDIDATES"
     for i, name in enumerate(table.colnames, start=1):
