@@ -21,6 +21,8 @@ CONTRACT_UNITS = {
     "pl_tranmid": "d",
     "pl_trandurh": "h",
     "pl_trandep": "ppm",
+    # Not contract columns, but depths in ppm too (plain floats: astropy has no ppm unit).
+    "pl_trandep_cal": "ppm",
 }
 
 #: What every contract column means; written into the CSV header, the README of the bundle.

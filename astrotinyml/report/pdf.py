@@ -189,7 +189,7 @@ def _folded_panels(axes, t, f, row, colnames):
     ax_local.set_title("local view + model", fontsize=8, loc="left")
     ax_local.set_xlabel("hours from mid-transit", fontsize=7)
     # Odd and even transits side by side (shifted), same scale.
-    if np.isfinite(period):
+    if np.isfinite(period) and np.isfinite(t0):
         epoch = np.round((t - t0) / period).astype(int)
         for parity, shift, color, name in ((1, -1.2 * w, "tab:orange", "odd"), (0, 1.2 * w, "tab:green", "even")):
             sel = near & ((epoch % 2) == parity)
