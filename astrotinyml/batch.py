@@ -681,20 +681,17 @@ def _candidates_table(summaries: list[dict]):
     order: list[str] = []
     units: dict[str, str] = {}
     kinds: dict[str, str] = {}
+    # Column order from the rows themselves (a target with no candidate still reports its
+    # column kinds, which must not hide those columns from the targets that have rows).
     for s in summaries:
-        for name in (s["candidates"][0] if s["candidates"] else {}):
-            if name not in kinds:
-                order.append(name)
+        for row in s["candidates"]:
+            for name in row:
+                if name not in order:
+                    order.append(name)
         for name, unit in s["units"].items():
             units.setdefault(name, unit)
         for name, kind in s["kinds"].items():
             kinds.setdefault(name, kind)
-    for s in summaries:  # columns only some rows have
-        for row in s["candidates"]:
-            for name in row:
-                if name not in kinds:
-                    order.append(name)
-                    kinds[name] = "U"
     fixed = ["task", "target", "source", "candidate"]
     order = [n for n in order if n not in fixed]
     records = [(s, i, row) for s in summaries for i, row in enumerate(s["candidates"], start=1)]

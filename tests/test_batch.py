@@ -308,3 +308,16 @@ def test_importing_batch_does_not_import_dask():
     code = "import sys, astrotinyml, astrotinyml.batch; print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_combined_table_keeps_columns_when_the_first_target_has_no_candidate():
+    """Regression: a first target with zero rows hid every candidate column of the others."""
+    from astrotinyml.batch import _candidates_table
+
+    kinds = {"pl_orbper": "f", "label": "U"}
+    empty = dict(task="a", target="A", source="a.fits", candidates=[], units={"pl_orbper": "d"}, kinds=kinds)
+    full = dict(task="b", target="B", source="b.fits", units={"pl_orbper": "d"}, kinds=kinds,
+                candidates=[{"pl_orbper": 0.94, "label": "planet"}])
+    table = _candidates_table([empty, full])
+    assert table.colnames == ["task", "target", "source", "candidate", "pl_orbper", "label"]
+    assert table["pl_orbper"][0].to_value("d") == 0.94 and table["label"][0] == "planet"
