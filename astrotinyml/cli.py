@@ -60,6 +60,17 @@ def _print_candidates(result, elapsed, *, out=None) -> None:
         _print_table(shown, out=out)
 
 
+def _add_detect_options(parser) -> None:
+    """The detect() options shared by `detect` and `batch` (read back by :func:`_detect_options`)."""
+    parser.add_argument("--max-planets", type=int, default=5, help="most periodic signals (default: %(default)s)")
+    parser.add_argument("--period-min", type=float, default=None, help="shortest period searched [d]")
+    parser.add_argument("--period-max", type=float, default=None, help="longest period searched [d]")
+    parser.add_argument("--sde-threshold", type=float, default=None, help="detection threshold on SDE")
+    parser.add_argument("--time-format", default=None,
+                        help="time system of text files whose header does not say it (bkjd, btjd, bjd, ...)")
+    parser.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
+
+
 def _detect_options(args) -> dict:
     return dict(time_format=args.time_format, flux_column=args.flux_column,
                 max_planets=args.max_planets, period_min=args.period_min,
@@ -266,12 +277,7 @@ def _add_batch_parser(sub) -> None:
                      help="allow a non-empty output directory that is not a batch directory")
     bat.add_argument("--no-progress", action="store_true", help="no progress bar")
     bat.add_argument("--dashboard", action="store_true", help="serve the Dask dashboard of the local cluster")
-    bat.add_argument("--max-planets", type=int, default=5, help="most periodic signals (default: %(default)s)")
-    bat.add_argument("--period-min", type=float, default=None, help="shortest period searched [d]")
-    bat.add_argument("--period-max", type=float, default=None, help="longest period searched [d]")
-    bat.add_argument("--sde-threshold", type=float, default=None, help="detection threshold on SDE")
-    bat.add_argument("--time-format", default=None, help="time system of text files whose header does not say it")
-    bat.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
+    _add_detect_options(bat)
     bat.add_argument("--mission", default=None, help="mission of target names to fetch (Kepler, K2, TESS)")
     bat.add_argument("--sector", type=int, default=None, help="TESS sector of target names to fetch")
     bat.add_argument("--author", default=None, help="pipeline of target names to fetch (SPOC, QLP, ...)")
@@ -352,13 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write a zip bundle with all formats, a manifest with checksums and a README")
     det.add_argument("--overwrite", action="store_true", help="replace existing reports")
     det.add_argument("--stitch", action="store_true", help="treat all inputs as quarters/sectors of one star")
-    det.add_argument("--max-planets", type=int, default=5, help="most periodic signals (default: %(default)s)")
-    det.add_argument("--period-min", type=float, default=None, help="shortest period searched [d]")
-    det.add_argument("--period-max", type=float, default=None, help="longest period searched [d]")
-    det.add_argument("--sde-threshold", type=float, default=None, help="detection threshold on SDE")
-    det.add_argument("--time-format", default=None,
-                     help="time system of text files whose header does not say it (bkjd, btjd, bjd, ...)")
-    det.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
+    _add_detect_options(det)
     det.set_defaults(func=_cmd_detect)
 
     _add_batch_parser(sub)
