@@ -249,3 +249,36 @@ def transit_mask(t: np.ndarray, ephemerides: list[Ephemeris], *, factor: float =
         _, dt = epoch_and_offset(t, eph)
         mask |= np.abs(dt) < 0.5 * factor * eph.duration
     return mask
+
+
+def commensurate(p1: float, p2: float, tol: float = 0.01) -> bool:
+    """Periods in a ratio 1, 2, 3, 4, 1/2, 1/3, 1/4, 3/2 or 2/3 (within ``tol``): one system."""
+    if not (math.isfinite(p1) and math.isfinite(p2)):
+        return False
+    r = p1 / p2
+    return any(abs(r - q) <= tol * q for q in (1.0, 2.0, 3.0, 4.0, 0.5, 1.0 / 3.0, 0.25, 1.5, 2.0 / 3.0))
+
+
+def independent_mask(t: np.ndarray, eph: Ephemeris, others: list[Ephemeris], *,
+                     protect_own: bool = True) -> np.ndarray:
+    """Cadences to keep for ``eph``: those in the transits of the *other* candidates are
+    dropped, so a second planet's transits are not taken for this one's secondary or
+    odd/even difference.  Candidates with a commensurate period are kept (an EB's secondary
+    found as a separate signal, or an alias, is exactly what the tests must see).
+
+    ``protect_own`` keeps everything within one duration of this candidate's own transits
+    (vet: a spurious other candidate must not eat this one's transits).  Without it (the
+    views: a transit of another planet landing on one of this one's would distort the
+    folded shape) the overlapping transits go too, unless that leaves none of this one's."""
+    keep = np.ones(t.shape, dtype=bool)
+    indep = [o for o in others if not commensurate(eph.period, o.period)]
+    if not indep:
+        return keep
+    drop = transit_mask(t, indep, factor=1.5)
+    _, dt = epoch_and_offset(t, eph)
+    own = np.abs(dt) < 0.5 * eph.duration
+    if protect_own or not np.any(own & ~drop):
+        drop &= np.abs(dt) >= eph.duration
+    if np.count_nonzero(~drop) < MIN_POINTS:
+        return keep
+    return ~drop

@@ -313,7 +313,7 @@ def classify(
     from astropy.table import QTable
 
     from .vet import vet
-    from .views import fold_views
+    from .views import fold_all
 
     m = _resolve_model(model)
     if isinstance(candidates, (list, tuple)):
@@ -330,7 +330,7 @@ def classify(
         if views is None:
             if "vet_depth_ppm" not in table.colnames:
                 table = vet(lc, table, raw_lc=raw_lc)
-            views = [fold_views(lc, row, **m.spec["fold_views"]) for row in table]
+            views = fold_all(lc, table, **m.spec["fold_views"])
         elif len(views) != n:
             raise InvalidParameterError(f"{len(views)} views given for {n} candidates")
         probs = m.predict_views(list(views))

@@ -115,7 +115,7 @@ REAL_BACKGROUNDS: tuple[tuple[str, str, tuple[tuple[float, float | None], ...]],
 )
 
 #: Dataset format version (bump when the content of an example changes).
-DATASET_VERSION = 1
+DATASET_VERSION = 2
 
 
 @dataclass
@@ -455,6 +455,17 @@ def planet_signal(rng: np.random.Generator, bg: Background, *, long_period: bool
     transit SNR drawn in 6-120 on the background's noise, capped at 0.25 (a ~2.5 R_J planet
     around a Sun) and floored at 0.004.
 
+    The planet's own light is included, so close-in giants show what real hot Jupiters show
+    (WASP-18 b, HAT-P-7 b): an **occultation** at phase 0.5 (uniform planet disk hidden by
+    the star), a **phase curve** peaking there, and **ellipsoidal** variation of the star.
+    Dayside brightness = geometric albedo 0-0.4 (reflected light, ``Ag k^2 / (a/R*)^2``) plus
+    thermal emission: dayside temperature ``T* sqrt(R*/a) (f (1 - A_B))^(1/4)`` (``f``
+    1/4-2/3, Bond albedo 0-0.3, ``T*`` 4500-7000 K), blackbody ratio at the mission's
+    effective wavelength (Kepler/K2 0.64 um, TESS 0.80 um).  Ellipsoidal semi-amplitude
+    ``q (R*/a)^3`` with mass ratio ``q`` log-uniform 3e-5 - 1e-2 for ``k > 0.05`` (Saturn to
+    ~10 Jupiter masses around a Sun), 1e-6 - 3e-5 below.  For small or distant planets all
+    three are far below the noise, as they should be.
+
     Parameters
     ----------
     rng : numpy.random.Generator
@@ -488,13 +499,32 @@ def planet_signal(rng: np.random.Generator, bg: Background, *, long_period: bool
     ld = (1 - u[0] * (1 - mu) - u[1] * (1 - mu) ** 2) / (1 - u[0] / 3 - u[1] / 6)
     k = float(np.clip(math.sqrt(depth / max(ld, 0.3)), 0.004, 0.25))
     t0 = _t0_in_data(rng, bg, period)
-    model = _batman(bg.time, period=period, t0=t0, k=k, a_r=a_r, b=b, u=u,
-                    cadence_d=bg.cadence_min / 1440.0)
+    star = _batman(bg.time, period=period, t0=t0, k=k, a_r=a_r, b=b, u=u,
+                   cadence_d=bg.cadence_min / 1440.0)
     dur = _t14(period, a_r, k, b)
-    depth_model = 1.0 - float(model.min()) if model.min() < 1 else k * k
+    depth_model = 1.0 - float(star.min()) if star.min() < 1 else k * k
+    # The planet's light: occultation, phase curve, ellipsoidal (see the docstring).
+    t_star = rng.uniform(4500.0, 7000.0)
+    t_day = t_star * a_r ** -0.5 * (rng.uniform(0.25, 2.0 / 3.0) * (1.0 - rng.uniform(0.0, 0.3))) ** 0.25
+    lam_um = 0.80 if bg.mission == "TESS" else 0.64
+    x_star, x_day = 14387.8 / (lam_um * t_star), 14387.8 / (lam_um * t_day)
+    thermal = math.expm1(x_star) / math.expm1(min(x_day, 700.0))
+    occ = k * k * (rng.uniform(0.0, 0.4) / a_r ** 2 + thermal)
+    q = 10 ** (rng.uniform(math.log10(3e-5), -2.0) if k > 0.05 else rng.uniform(-6.0, math.log10(3e-5)))
+    a_ell = q * a_r ** -3
+    phase = 2.0 * np.pi * (bg.time - t0) / period
+    inc = math.acos(min(b / a_r, 1.0))
+    z = a_r * np.sqrt(np.sin(phase) ** 2 + (math.cos(inc) * np.cos(phase)) ** 2)
+    behind = np.cos(phase) < 0  # planet beyond the star: it can be occulted
+    visible = 1.0 - np.where(behind, _disk_overlap(z, 1.0, k) / (math.pi * k * k), 0.0)
+    planet = occ * 0.5 * (1.0 - np.cos(phase)) * visible
+    model = star * (1.0 - a_ell * np.cos(2.0 * phase)) + planet
+    model = model / float(np.median(model))
     return Injection(model=model, label="planet", subtype="transit", period=period, t0=t0,
                      duration_h=dur * 24.0, depth_ppm=depth_model * 1e6,
-                     params=dict(rho_cgs=rho, a_r=a_r, b=b, k=k, u1=u[0], u2=u[1]))
+                     params=dict(rho_cgs=rho, a_r=a_r, b=b, k=k, u1=u[0], u2=u[1],
+                                 occultation_ppm=occ * 1e6, ellipsoidal_ppm=a_ell * 1e6,
+                                 t_day=t_day, mass_ratio=q))
 
 
 def _disk_overlap(z: np.ndarray, r1: float, r2: float) -> np.ndarray:
@@ -512,6 +542,32 @@ def _disk_overlap(z: np.ndarray, r1: float, r2: float) -> np.ndarray:
     return out
 
 
+def _contact_binary(rng: np.random.Generator, bg: Background) -> Injection:
+    """A W UMa contact binary (see :func:`eb_signal`), diluted by a third star in 40 %."""
+    period = float(10 ** rng.uniform(math.log10(0.22), 0.0))
+    t0 = _t0_in_data(rng, bg, period)
+    amp = float(10 ** rng.uniform(math.log10(0.02), math.log10(0.4)))
+    g, d = float(rng.uniform(0.7, 2.5)), float(rng.uniform(0.0, 0.3))
+    c = np.cos(2.0 * np.pi * (bg.time - t0) / period)
+    flux = 1.0 - amp * np.abs(c) ** g * (1.0 + d * c)
+    params = dict(kind="contact", amplitude=amp, shape=g, unequal=d)
+    kind_out = "contact"
+    dur = 0.2 * period  # the minima are broad: about a fifth of the orbit each
+    if rng.random() < 0.4:
+        want = _target_depth(rng, bg, period, dur, snr_range=(8.0, 150.0))
+        depth = amp * (1.0 + d)
+        if depth > want > 0:
+            dil = depth / want - 1.0
+            flux = (flux + dil) / (1.0 + dil)
+            params["dilution"] = dil
+            kind_out = "blend-contact"
+    base = float(np.max(flux))
+    params["secondary_depth_ppm"] = (base - float(np.min(flux[c < -0.99], initial=base))) * 1e6
+    return Injection(model=flux / float(np.median(flux)), label="eb", subtype=kind_out, period=period, t0=t0,
+                     duration_h=dur * 24.0, depth_ppm=(base - float(np.min(flux))) * 1e6,
+                     secondary_phase=0.5, params=params)
+
+
 def eb_signal(rng: np.random.Generator, bg: Background, *, long_period: bool = False) -> Injection:
     """An eclipsing binary: primary + secondary eclipse, optional ellipsoidal/reflection.
 
@@ -525,6 +581,9 @@ def eb_signal(rng: np.random.Generator, bg: Background, *, long_period: bool = F
     - ``blend``: any of the above diluted by a brighter star so the primary is
       planet-like (SNR 8-150)
     - ``eccentric``: secondary away from phase 0.5 (0.3-0.7) and of different width
+    - ``contact``: a W UMa contact binary (period 0.22-1 d), light varying all the time,
+      ``1 - A |cos 2 pi phase|^g (1 + d cos 2 pi phase)`` with amplitude ``A`` 2-40 %,
+      shape ``g`` 0.7-2.5 and unequal minima ``d`` 0-0.3 (not for long periods)
 
     Ellipsoidal (``cos 4 pi phase``) and reflection (``cos 2 pi phase``) variations are added
     to 35 % of them, scaled by ``(R1/a)^3`` and ``L (R1/a)^2``.
@@ -550,6 +609,8 @@ def eb_signal(rng: np.random.Generator, bg: Background, *, long_period: bool = F
     ('eb', True)
     """
     period = _draw_period(rng, bg, long_period=long_period)
+    if not long_period and rng.random() < 0.12:
+        return _contact_binary(rng, bg)
     rho = 10 ** rng.uniform(math.log10(0.1), math.log10(3.0))
     a_r = max(_a_over_r(period, rho) * (1.0 + rng.uniform(0.0, 1.0)) ** (1 / 3), 2.2)
     kind = str(rng.choice(["detached", "grazing", "twin", "eccentric"], p=[0.35, 0.3, 0.2, 0.15]))
@@ -819,7 +880,7 @@ def _matches(found_p, found_t0, inj: Injection, cadence_d: float) -> bool:
         if not any(abs(found_p / (inj.period * r) - 1.0) < 0.01 for r in ratios):
             return False
     tol = max(inj.duration_h / 24.0, 3 * cadence_d)
-    centres = [0.0] + ([inj.secondary_phase] if math.isfinite(inj.secondary_phase) else [])
+    centres = [0.0] + ([inj.secondary_phase] if inj.label == "eb" and math.isfinite(inj.secondary_phase) else [])
     for c in centres:
         x = (found_t0 - inj.t0) / inj.period - c
         if abs((x - round(x)) * inj.period) < tol:

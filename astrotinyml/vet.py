@@ -40,6 +40,7 @@ import numpy as np
 
 from ._transit import (
     MIN_POINTS,
+    independent_mask,
     Ephemeris,
     candidate_ephemeris,
     epoch_and_offset,
@@ -325,32 +326,6 @@ def _vet_one(t, f, eph: Ephemeris, cadence: float) -> dict[str, Any]:
     return row
 
 
-def _commensurate(p1: float, p2: float, tol: float = 0.01) -> bool:
-    """Periods in a ratio 1, 2, 3, 4, 1/2, 1/3, 1/4, 3/2 or 2/3 (within ``tol``): one system."""
-    if not (math.isfinite(p1) and math.isfinite(p2)):
-        return False
-    r = p1 / p2
-    return any(abs(r - q) <= tol * q for q in (1.0, 2.0, 3.0, 4.0, 0.5, 1.0 / 3.0, 0.25, 1.5, 2.0 / 3.0))
-
-
-def _independent_mask(t: np.ndarray, eph: Ephemeris, others: list[Ephemeris]) -> np.ndarray:
-    """Cadences to keep when vetting ``eph``: those in the transits of the *other* candidates
-    are dropped, so a second planet's transits are not taken for this one's secondary or
-    odd/even difference.  Candidates with a commensurate period are kept (an EB's secondary
-    found as a separate signal, or an alias, is exactly what the tests must see), and so is
-    everything within one duration of this candidate's own transits."""
-    keep = np.ones(t.shape, dtype=bool)
-    indep = [o for o in others if not _commensurate(eph.period, o.period)]
-    if not indep:
-        return keep
-    drop = transit_mask(t, indep, factor=1.5)
-    _, dt = epoch_and_offset(t, eph)
-    drop &= np.abs(dt) >= eph.duration
-    if np.count_nonzero(~drop) < MIN_POINTS:
-        return keep
-    return ~drop
-
-
 def _lomb_scargle(lc, ephemerides: list[Ephemeris]) -> tuple[float, float]:
     """(period d, power) of the highest Lomb-Scargle peak with all candidate transits masked."""
     from astropy.timeseries import LombScargle
@@ -578,7 +553,7 @@ def vet(
 
     rows = []
     for i, eph in enumerate(ephs):
-        keep = _independent_mask(t, eph, [e for j, e in enumerate(ephs) if j != i])
+        keep = independent_mask(t, eph, [e for j, e in enumerate(ephs) if j != i])
         rows.append(_vet_one(t[keep], f[keep], eph, cadence))
 
     # Variability: one periodogram for the whole star.

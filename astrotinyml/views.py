@@ -13,7 +13,7 @@ array               shape  content
 ``local_view``      (L,)   ``t - t_mid`` from ``-local_width/2`` to ``+local_width/2`` transit
                            durations (default ``local_width=4``: +-2 T14), all transits
 ``secondary_view``  (L,)   same window centred at ``secondary_phase`` (the vet column when
-                           present, else phase 0.5)
+                           present, else phase 0.5), primary transit (+-0.75 T14) left out
 ``odd_view``        (L,)   local window, odd transits only (1st, 3rd, ... from ``pl_tranmid``)
 ``even_view``       (L,)   local window, even transits only (2nd, 4th, ...)
 ``scalars``         (S,)   :data:`SCALAR_NAMES`, in that order
@@ -40,7 +40,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._transit import binned_median, candidate_ephemeris, epoch_and_offset, fill_empty, lc_arrays, robust_std
+from ._transit import (
+    binned_median,
+    candidate_ephemeris,
+    epoch_and_offset,
+    fill_empty,
+    independent_mask,
+    lc_arrays,
+    robust_std,
+)
 from .errors import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,8 +82,7 @@ SCALAR_SPEC: tuple[tuple[str, str, float], ...] = (
     ("log_period", "log10(pl_orbper / d); single event: log10(data span / d), a lower limit", 0.0),
     ("log_duration", "log10(pl_trandurh / h)", 0.0),
     ("log_depth", "log10(depth / ppm), depth = pl_trandep, else vet_depth_ppm, else scale_ppm; >= 0", 0.0),
-    ("log_snr", "slog(snr) (search)", 0.0),
-    ("log_sde", "slog(sde) (search)", 0.0),
+    ("log_snr", "slog(vet_snr) (vet: measured the same way for search and catalogue rows), else slog(snr)", 0.0),
     ("log_oddeven_sigma", "slog(oddeven_sigma) (vet)", 0.0),
     ("log_secondary_sigma", "slog(secondary_sigma) (vet, searched phase)", 0.0),
     ("log_sec05_sigma", "slog(sec05_sigma) (vet, phase 0.5)", 0.0),
@@ -289,7 +296,7 @@ def _slog(x: float) -> float:
 
 def _scalars(candidate: Any, eph, span: float, scale_ppm: float) -> tuple[np.ndarray, tuple[str, ...]]:
     get = {n: _cell(candidate, n) for n in (
-        "pl_trandep", "snr", "sde", "oddeven_sigma", "secondary_sigma", "sec05_sigma",
+        "pl_trandep", "snr", "vet_snr", "oddeven_sigma", "secondary_sigma", "sec05_sigma",
         "secondary_albedo", "shape_v", "n_transits", "n_transits_data", "coverage",
         "max_single_event_fraction", "depth_chi2_dof", "near_var_period", "density_ratio",
         "vet_depth_ppm")}
@@ -304,8 +311,9 @@ def _scalars(candidate: Any, eph, span: float, scale_ppm: float) -> tuple[np.nda
         "log_period": math.log10(period) if period > 0 else math.nan,
         "log_duration": math.log10(eph.duration * 24.0),
         "log_depth": math.log10(max(depth, 1.0)) if math.isfinite(depth) else math.nan,
-        "log_snr": _slog(get["snr"]),
-        "log_sde": _slog(get["sde"]),
+        # vet_snr, not the search's snr: a catalogue table has no search columns, and the
+        # model must see the same number whatever handed it the candidate.
+        "log_snr": _slog(get["vet_snr"] if math.isfinite(get["vet_snr"]) else get["snr"]),
         "log_oddeven_sigma": _slog(get["oddeven_sigma"]),
         "log_secondary_sigma": _slog(get["secondary_sigma"]),
         "log_sec05_sigma": _slog(get["sec05_sigma"]),
@@ -351,6 +359,7 @@ def fold_views(
     local_bins: int = 61,
     local_width: float = 4.0,
     secondary_phase: float | None = None,
+    others: Any = None,
 ) -> Views:
     """Fold a flattened light curve on one candidate and bin it into fixed-size views.
 
@@ -373,6 +382,12 @@ def fold_views(
     secondary_phase : float, optional
         Phase (0..1) for the secondary view; default: the candidate's ``secondary_phase``
         (from vet) when finite, else 0.5.
+    others : astropy.table.Table or list of dict, optional
+        Other candidates of the same star: their transits (1.5 durations wide) are left out of
+        every view, so that a second planet's transit is not folded into this one's views.
+        Candidates with a commensurate period (ratio 1, 2, 3, 4, 1/2, 1/3, 1/4, 3/2, 2/3) are
+        kept, as they may be this system's own secondary or an alias.  :func:`fold_all` passes
+        the rest of the table.
 
     Returns
     -------
@@ -409,6 +424,10 @@ def fold_views(
 
     t, f, _ = lc_arrays(lc)
     eph = candidate_ephemeris(candidate, time_ref=float(np.median(t)))
+    if others is not None and len(others):
+        keep = independent_mask(t, eph, [candidate_ephemeris(o, time_ref=float(np.median(t))) for o in others],
+                                protect_own=False)
+        t, f = t[keep], f[keep]
     T = eph.duration
     epoch, dt = epoch_and_offset(t, eph)
     oot = np.abs(dt) > T
@@ -436,7 +455,10 @@ def fold_views(
                 sec_phase = 0.5
         x = (t - eph.t0) / eph.period - sec_phase
         dts = (x - np.floor(x + 0.5)) * eph.period
-        sec = _local(dts, f, half, local_bins, eph.period)
+        # The primary transit is left out: a secondary window close to the primary (an
+        # eccentric orbit, or a short period) must not show the primary as a "secondary".
+        away = np.abs(dt) >= 0.75 * T
+        sec = _local(dts[away], f[away], half, local_bins, eph.period)
 
     # Scale: depth of the lowest local bin; fall back on the catalogued depth, then the noise.
     scale = base - np.nanmin(local) if np.any(np.isfinite(local)) else math.nan
@@ -466,8 +488,15 @@ def fold_views(
     )
 
 
-def fold_all(lc: lightkurve.LightCurve, candidates: Any, **kwargs: Any) -> list[Views]:
-    """:func:`fold_views` for every row of a candidates table.
+def fold_all(
+    lc: lightkurve.LightCurve,
+    candidates: Any,
+    *,
+    global_bins: int = 201,
+    local_bins: int = 61,
+    local_width: float = 4.0,
+) -> list[Views]:
+    """:func:`fold_views` for every row of a candidates table, each without the others' transits.
 
     Parameters
     ----------
@@ -475,9 +504,9 @@ def fold_all(lc: lightkurve.LightCurve, candidates: Any, **kwargs: Any) -> list[
         Flattened light curve.
     candidates : astropy.table.Table or list of dict
         Candidate rows (see :func:`fold_views`).
-    **kwargs
-        Keyword options of :func:`fold_views` (``global_bins``, ``local_bins``,
-        ``local_width``, ``secondary_phase``).
+    global_bins, local_bins, local_width
+        As in :func:`fold_views`.  Each row is folded with ``others`` = the rest of the
+        table and its own ``secondary_phase`` column.
 
     Returns
     -------
@@ -493,7 +522,9 @@ def fold_all(lc: lightkurve.LightCurve, candidates: Any, **kwargs: Any) -> list[
     >>> len(fold_all(lk.LightCurve(time=t, flux=f), rows, global_bins=256))
     2
     """
-    return [fold_views(lc, row, **kwargs) for row in candidates]
+    rows = list(candidates)
+    return [fold_views(lc, row, global_bins=global_bins, local_bins=local_bins, local_width=local_width,
+                       others=rows[:i] + rows[i + 1:]) for i, row in enumerate(rows)]
 
 
 def stack_views(views: list[Views]) -> dict[str, np.ndarray]:

@@ -6,8 +6,8 @@
    matrix, per-class recall, planet-vs-rest AUC, float32 and int8.
 2. Real corpus ``../shared/data/lightcurves`` (never trained on; labels and ephemerides
    from MANIFEST.csv): planets of planet hosts and EBs at their catalogue periods (epoch and
-   duration from a box fit at the catalogue period, as no catalogue duration is given; no
-   ``snr``/``sde`` columns, like a user's catalogue table), false positives likewise, and the
+   duration: see :func:`_ephemerides`, as no catalogue duration is given; no ``snr``/``sde``
+   columns, like a user's catalogue table), false positives likewise, and the
    strongest search signal of variable and quiet stars (SDE/SNR thresholds lowered to 6 when
    the default search finds nothing).  Each candidate goes through detrend (transits masked)
    -> vet -> fold_views -> classify.  Files used as training *backgrounds* (their transits
@@ -143,6 +143,58 @@ def _fit_at(t, f, p, ep0, search_halfwidth):
     return best[1], best[2], best[0]
 
 
+def _ephemerides(flat0, t, ff, periods, cat, own):
+    """(period, epoch, duration, how) of each catalogue period in these data.
+
+    Two candidate ephemerides per period, the one with the higher box SNR kept:
+
+    - ``catalogue``: the catalogue epoch propagated to the data and refined within +-0.75 T14
+      (TTVs, period error); else the MANIFEST's own-BLS epoch (``own-bls``); else the deepest
+      box at the catalogue period (``box-fit``);
+    - ``narrow-search``: the pipeline's search restricted to +-0.5 % of the catalogue period
+      (a catalogue period a few 1e-4 off drifts by more than a duration over hundreds of
+      orbits: TOI-1130 b).
+
+    Each period is fitted with the transits of the other known periods cut out (two passes:
+    in the first, only those fitted before it), so that K2-32 e (4.35 d) does not lock on
+    K2-32 b (8.99 d, nearly 2:1).
+    """
+    from astrotinyml.search import search
+    from astrotinyml.simulate import _box_epoch, _t14_guess
+
+    fits = [None] * len(periods)
+    for _pass in range(2):
+        for j, p in enumerate(periods):
+            keep = np.isfinite(ff)
+            for k, fk in enumerate(fits):
+                if k != j and fk is not None:
+                    pk, ek, dk = fk[:3]
+                    keep &= np.abs((t - ek + 0.5 * pk) % pk - 0.5 * pk) > 0.75 * dk
+            fm = np.where(keep, ff, np.nan)
+            trials = []
+            ep0 = cat[j] if cat[j] is not None else own[j]
+            if ep0 is not None:
+                ep0 = ep0 + round((np.median(t) - ep0) / p) * p
+                ep, dur, snr = _fit_at(t, fm, p, ep0, 0.75 * _t14_guess(p))
+                trials.append((snr, p, ep, dur, "catalogue" if cat[j] is not None else "own-bls"))
+            else:
+                ep, dur, _ = _box_epoch(t[keep], ff[keep], p, factors=tuple(np.geomspace(0.3, 2.5, 10)))
+                ep, dur, snr = _fit_at(t, fm, p, ep, 0.1 * dur)
+                trials.append((snr, p, ep, dur, "box-fit"))
+            try:
+                res = search(flat0[keep], period_min=0.995 * p, period_max=1.005 * p, max_planets=1,
+                             single_events=False, sde_threshold=0.0, snr_threshold=0.0)
+            except Exception:  # noqa: BLE001 - too few transits in the data: catalogue only
+                res = []
+            if len(res) and abs(float(res["pl_orbper"][0].value) / p - 1.0) < 0.006:
+                ps, es = float(res["pl_orbper"][0].value), float(res["pl_tranmid"][0].value)
+                es = es + round((np.median(t) - es) / ps) * ps
+                ep, dur, snr = _fit_at(t, fm, ps, es, 0.25 * _t14_guess(ps))
+                trials.append((snr, ps, ep, dur, "narrow-search"))
+            fits[j] = max(trials, key=lambda x: x[0])[1:]
+    return fits
+
+
 def real_corpus(model_f, model_i, max_rows=None):
     import astropy.units as u
     from astropy.table import QTable
@@ -150,7 +202,7 @@ def real_corpus(model_f, model_i, max_rows=None):
     from astrotinyml.classify import classify
     from astrotinyml.detrend import detrend
     from astrotinyml.search import search
-    from astrotinyml.simulate import REAL_BACKGROUNDS, _box_epoch, _t14_guess
+    from astrotinyml.simulate import REAL_BACKGROUNDS
 
     bg_names = {Path(b[0]).name for b in REAL_BACKGROUNDS}
     rows = list(csv.DictReader(open(CORPUS / "MANIFEST.csv")))
@@ -175,25 +227,11 @@ def real_corpus(model_f, model_i, max_rows=None):
                 kinds = []
                 hows = []
                 if periods:
-                    # Epochs: the catalogue's (propagated, refined within +-0.75 T14 for
-                    # TTVs and period error), else the MANIFEST's own-BLS epoch in the data,
-                    # else a box fit at the catalogue period (transits of the other known
-                    # periods cut first).  Duration: box fit at that epoch (none in MANIFEST).
                     cat = _epochs(r.get("known_epoch", ""), len(periods), r.get("time_system", ""))
                     own = _epochs(r.get("epoch_in_data_bls", ""), len(periods), r.get("time_system", ""))
-                    keep = np.isfinite(ff)
-                    for j, p in enumerate(periods):
-                        ep0 = cat[j] if cat[j] is not None else own[j]
-                        if ep0 is not None:
-                            ep0 = ep0 + round((np.median(t) - ep0) / p) * p
-                            ep, dur, _ = _fit_at(t, ff, p, ep0, 0.75 * _t14_guess(p))
-                            how = "catalogue" if cat[j] is not None else "own-bls"
-                        else:
-                            ep, dur, _ = _box_epoch(t[keep], ff[keep], p, factors=tuple(np.geomspace(0.3, 2.5, 10)))
-                            how = "box-fit"
+                    for p, ep, dur, how in _ephemerides(flat0, t, ff, periods, cat, own):
                         ph = (t - ep + 0.5 * p) % p - 0.5 * p
                         n_in = int(np.sum(np.abs(ph[np.isfinite(ff)]) < 0.5 * dur))
-                        keep &= np.abs(ph) > 0.75 * dur
                         if n_in < 3:
                             continue  # no transit of this period in the data
                         ep = ep + math.ceil((t[0] - ep) / p) * p

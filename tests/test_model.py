@@ -12,6 +12,7 @@ import pytest
 
 from astrotinyml.classify import MODELS_DIR, load_model
 from astrotinyml.model.export import count_macs, cortex_m4_latency, estimate_arena, write_c_array
+from astrotinyml.views import SCALAR_NAMES
 
 
 def test_shipped_model_within_budget():
@@ -63,7 +64,7 @@ def _fake_dataset(n_per_class=40, seed=0):
             g = 0.1 * rng.normal(size=201)
             g[95:106] -= 1
             arrays["global_view"].append(g + np.sin(np.arange(201) / 10) * (c == 2))
-            arrays["scalars"].append(rng.normal(size=17) + c)
+            arrays["scalars"].append(rng.normal(size=len(SCALAR_NAMES)) + c)
             labels.append(c)
     arrays = {k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()}
     meta = [dict(label=CLASSES[c], subtype="fake", mode="true", background_kind="synthetic") for c in labels]

@@ -102,3 +102,45 @@ def test_real_background_has_known_transits_cut():
     p, epoch = entry[0][2][0]
     ph = np.abs((bg.time - epoch + 0.5 * p) % p - 0.5 * p)
     assert ph.min() > 0.5 * S._t14_guess(p)
+
+
+def test_hot_jupiter_shows_occultation_small_planet_does_not(quiet_bg):
+    """The planet's own light: an occultation at phase 0.5 for close-in giants only."""
+    t = quiet_bg.time
+    seen_big = seen_small = 0
+    for seed in range(80):
+        inj = S.planet_signal(np.random.default_rng(seed), quiet_bg)
+        occ = inj.params["occultation_ppm"]
+        assert 0.0 <= occ < 0.25 * inj.depth_ppm  # never EB-like
+        phase = ((t - inj.t0) / inj.period) % 1.0
+        dur_ph = inj.duration_h / 24.0 / inj.period
+        in_occ = np.abs(phase - 0.5) < 0.25 * dur_ph
+        beside = (np.abs(phase - 0.5) > 0.75 * dur_ph) & (np.abs(phase - 0.5) < 1.5 * dur_ph)
+        if in_occ.sum() < 3 or beside.sum() < 3:
+            continue
+        dip = (inj.model[beside].mean() - inj.model[in_occ].mean()) * 1e6
+        if occ > 100:  # a hot Jupiter: the occultation is in the model, at its computed depth
+            assert dip == pytest.approx(occ, rel=0.3)
+            seen_big += 1
+        elif inj.params["k"] < 0.03 and inj.params["a_r"] > 10:
+            # a super-Earth away from its star: a few ppm of reflected light at most
+            assert occ < 5.0 and abs(dip) < 5.0
+            seen_small += 1
+    assert seen_big >= 1 and seen_small >= 1
+
+
+def test_contact_binary_varies_all_orbit_with_two_minima(quiet_bg):
+    t = quiet_bg.time
+    n = 0
+    for seed in range(200):
+        inj = S.eb_signal(np.random.default_rng(seed), quiet_bg)
+        if inj.subtype != "contact":
+            continue
+        assert 0.22 <= inj.period <= 1.0 and inj.secondary_phase == 0.5
+        phase = ((t - inj.t0) / inj.period) % 1.0
+        near = lambda c: np.abs(((phase - c + 0.5) % 1.0) - 0.5) < 0.02  # noqa: E731
+        prim, sec, quad = inj.model[near(0.0)].mean(), inj.model[near(0.5)].mean(), inj.model[near(0.25)].mean()
+        assert prim <= sec + 1e-9 < quad  # two minima, the primary the deeper, maxima between
+        assert quad - prim > 0.01  # light varies through the whole orbit (2-40 %)
+        n += 1
+    assert n >= 5

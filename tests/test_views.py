@@ -82,8 +82,9 @@ def test_planet_scalars(planet_views):
     assert s["log_period"] == pytest.approx(math.log10(0.941453), abs=1e-6)
     assert s["log_depth"] == pytest.approx(4.0, abs=1e-6)
     assert s["single_event"] == 0.0 and s["log_oddeven_sigma"] < math.log10(4)
-    # No search columns given: snr/sde are filled and reported missing.
-    assert {"log_snr", "log_sde"} <= set(planet_views.missing_scalars)
+    # No search columns given: the SNR is vet's (a catalogue row gets the same feature as a
+    # search row); WASP-18 b's transit is detected at high significance.
+    assert "log_snr" not in planet_views.missing_scalars and s["log_snr"] > 2.0
     assert "log_oddeven_sigma" not in planet_views.missing_scalars
 
 
@@ -172,3 +173,34 @@ def test_plot_smoke(planet_views):
     fig = planet_views.plot()
     assert len(fig.axes) == 3
     plt.close(fig)
+
+
+def test_secondary_view_leaves_out_the_primary(wasp18):
+    """A secondary window next to the primary (eccentric orbit, short period) shows no primary."""
+    from astrotinyml.views import fold_views
+
+    flat, tab = wasp18
+    v = fold_views(flat, tab[0], secondary_phase=0.15)  # +-2 T14 window reaches phase 0
+    assert v.local_view.min() == pytest.approx(-1.0)
+    assert v.secondary_view.min() > -0.2
+
+
+def test_fold_all_leaves_out_the_other_planets_transits():
+    """Kepler-90 Q4: g's 0.45 % transit lands on one of c's (BKJD 357.5): folded alone, c's
+    views take g's depth as their scale; fold_all leaves g's transit out."""
+    from astropy.table import QTable
+
+    from astrotinyml.datasets import DATA_DIR
+    from astrotinyml.detrend import detrend
+    from astrotinyml.io import read_lightcurve
+    from astrotinyml.views import fold_all, fold_views
+
+    lc = read_lightcurve(DATA_DIR / "kepler_Kepler-90_KIC11442793_Q4_kplr011442793-2010009091648_llc.fits")
+    c = dict(pl_orbper=8.719801, pl_tranmid=2454833 + 139.52134, pl_trandurh=4.0)
+    g = dict(pl_orbper=210.601384, pl_tranmid=2454833 + 147.05687, pl_trandurh=12.0)
+    flat = detrend(lc, mask=QTable(rows=[c, g]))
+    alone = fold_views(flat, c)
+    both = fold_all(flat, [c, g])
+    assert alone.scale_ppm > 3000  # g's transit, folded into c
+    assert both[0].scale_ppm < 1000  # c itself (~100 ppm) in Q4's noise
+    assert both[1].scale_ppm > 3000  # g keeps its own transit

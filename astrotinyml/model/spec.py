@@ -96,7 +96,7 @@ def preprocess(arrays: dict[str, np.ndarray], spec: dict[str, Any]) -> dict[str,
     --------
     >>> import numpy as np
     >>> a = {k: np.zeros((2, 61), np.float32) for k in LOCAL_CHANNELS}
-    >>> a["global_view"] = np.zeros((2, 201), np.float32); a["scalars"] = np.zeros((2, 17), np.float32)
+    >>> a["global_view"] = np.zeros((2, 201), np.float32); a["scalars"] = np.zeros((2, 16), np.float32)
     >>> {k: v.shape for k, v in preprocess(a, default_spec()).items()}["local_views"]
     (2, 61, 4)
     """
