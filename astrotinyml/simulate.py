@@ -115,7 +115,7 @@ REAL_BACKGROUNDS: tuple[tuple[str, str, tuple[tuple[float, float | None], ...]],
 )
 
 #: Dataset format version (bump when the content of an example changes).
-DATASET_VERSION = 2
+DATASET_VERSION = 4
 
 
 @dataclass
@@ -422,12 +422,21 @@ def _batman(t: np.ndarray, *, period, t0, k, a_r, b, u, cadence_d) -> np.ndarray
         return np.asarray(m.light_curve(p), dtype=float)
 
 
-def _target_depth(rng, bg: Background, period: float, dur: float, snr_range=(6.0, 120.0)) -> float:
-    """Depth giving a transit SNR drawn log-uniformly in ``snr_range`` on this background."""
+#: Transit SNR of injected planets and blended EBs: log-uniform in the first range, and in
+#: the second (bright hot Jupiters: HAT-P-7 b, WASP-18 b, K2-140 b have SNR 200-1000 in one
+#: quarter / sector) for ``SNR_HIGH_FRACTION`` of them.  Without the second, every
+#: signal above SNR ~150 in training was an EB, and real hot Jupiters were called EBs.
+SNR_RANGES = ((6.0, 150.0), (150.0, 3000.0))
+SNR_HIGH_FRACTION = 0.3
+
+
+def _target_depth(rng, bg: Background, period: float, dur: float, snr_low: float = 6.0) -> float:
+    """Depth giving a transit SNR drawn from :data:`SNR_RANGES` on this background."""
     span = bg.time[-1] - bg.time[0]
     n_tr = max(span / period, 1.0)
     n_in = max(n_tr * dur / (bg.cadence_min / 1440.0), 1.0)
-    snr = 10 ** rng.uniform(math.log10(snr_range[0]), math.log10(snr_range[1]))
+    lo, hi = SNR_RANGES[1] if rng.random() < SNR_HIGH_FRACTION else (snr_low, SNR_RANGES[0][1])
+    snr = 10 ** rng.uniform(math.log10(lo), math.log10(hi))
     return snr * bg.sigma / math.sqrt(n_in)
 
 
@@ -452,7 +461,7 @@ def planet_signal(rng: np.random.Generator, bg: Background, *, long_period: bool
     Stellar density log-uniform 0.2 - 8 g/cm^3 sets a/R* from the period (Kepler's third
     law); impact parameter uniform in 0 - 0.95 (grazing planets are rare and V-shaped
     like EBs); quadratic limb darkening u1 0.2-0.6, u2 0.05-0.35; radius ratio from a
-    transit SNR drawn in 6-120 on the background's noise, capped at 0.25 (a ~2.5 R_J planet
+    transit SNR drawn from :data:`SNR_RANGES` on the background's noise, capped at 0.25 (a ~2.5 R_J planet
     around a Sun) and floored at 0.004.
 
     The planet's own light is included, so close-in giants show what real hot Jupiters show
@@ -554,7 +563,7 @@ def _contact_binary(rng: np.random.Generator, bg: Background) -> Injection:
     kind_out = "contact"
     dur = 0.2 * period  # the minima are broad: about a fifth of the orbit each
     if rng.random() < 0.4:
-        want = _target_depth(rng, bg, period, dur, snr_range=(8.0, 150.0))
+        want = _target_depth(rng, bg, period, dur, snr_low=8.0)
         depth = amp * (1.0 + d)
         if depth > want > 0:
             dil = depth / want - 1.0
@@ -579,7 +588,7 @@ def eb_signal(rng: np.random.Generator, bg: Background, *, long_period: bool = F
     - ``grazing``: b between 1-k and 0.95(1+k): V-shaped, shallow
     - ``twin``: k 0.85-1, s 0.7-1: nearly equal eclipses, found at P/2 (odd/even differ)
     - ``blend``: any of the above diluted by a brighter star so the primary is
-      planet-like (SNR 8-150)
+      planet-like (SNR from :data:`SNR_RANGES`, 8 at least)
     - ``eccentric``: secondary away from phase 0.5 (0.3-0.7) and of different width
     - ``contact``: a W UMa contact binary (period 0.22-1 d), light varying all the time,
       ``1 - A |cos 2 pi phase|^g (1 + d cos 2 pi phase)`` with amplitude ``A`` 2-40 %,
@@ -650,7 +659,7 @@ def eb_signal(rng: np.random.Generator, bg: Background, *, long_period: bool = F
     blend = rng.random() < 0.4
     if blend or depth1 <= 0:
         dur = max(_t14(period, a_r, k, b), 0.02)
-        want = _target_depth(rng, bg, period, dur, snr_range=(8.0, 150.0))
+        want = _target_depth(rng, bg, period, dur, snr_low=8.0)
         if depth1 > want > 0:
             c = depth1 / want - 1.0  # contaminating flux in units of the binary's
             flux = (flux + c) / (1.0 + c)
@@ -763,16 +772,19 @@ def variability_signal(rng: np.random.Generator, bg: Background) -> Injection:
 def instrumental_signal(rng: np.random.Generator, bg: Background) -> Injection:
     """Instrumental systematics of the background's mission.
 
-    - ``momentum_dump`` (TESS): every 2.5-4 d a dip/spike of a few cadences (1-15 ppt)
-      and a small flux offset;
+    - ``momentum_dump`` (TESS): every 2.5-6 d a dip (60 %) or spike of 1-15 ppt lasting one
+      cadence (1-5 at 2 min), and a flux offset of 0.3-1 times that after it;
     - ``scattered_light`` (TESS): exponential ramps (1-30 ppt, tau 0.1-1 d) at the start
       and end of each orbit, next to the data gaps;
     - ``sawtooth`` (K2): 6-h roll (period 0.2452 d) sawtooth of 0.3-5 ppt with thruster
       firing outliers;
     - ``jumps``: 1-4 flux discontinuities of 1-15 ppt, some sudden pixel-sensitivity dropouts
-      (drop and exponential recovery);
-    - ``periodic_dips``: short periodic dips from e.g. reaction-wheel heating (0.5-10 ppt,
-      2-4 cadences, period 1-5 d), box-shaped with no limb darkening.
+      (drop and exponential recovery).
+
+    There is no "periodic box dip" systematic on purpose: a strictly periodic dip one to a
+    few hours long with nothing else is exactly what a transit looks like at 30-min
+    cadence, and teaching the model to call it instrumental made it call real small planets
+    (TOI-421 b, pi Men c) instrumental.
 
     Parameters
     ----------
@@ -792,22 +804,22 @@ def instrumental_signal(rng: np.random.Generator, bg: Background) -> Injection:
     t = bg.time
     cad = bg.cadence_min / 1440.0
     if bg.mission == "TESS":
-        kinds, p = ["momentum_dump", "scattered_light", "jumps", "periodic_dips"], [0.35, 0.3, 0.2, 0.15]
+        kinds, p = ["momentum_dump", "scattered_light", "jumps"], [0.4, 0.35, 0.25]
     elif bg.mission == "K2":
-        kinds, p = ["sawtooth", "jumps", "periodic_dips"], [0.55, 0.25, 0.2]
+        kinds, p = ["sawtooth", "jumps"], [0.7, 0.3]
     else:
-        kinds, p = ["jumps", "periodic_dips", "sawtooth"], [0.55, 0.3, 0.15]
+        kinds, p = ["jumps", "sawtooth"], [0.8, 0.2]
     kind = str(rng.choice(kinds, p=p))
     model = np.ones(t.size)
     period = float("nan")
     params: dict[str, Any] = dict(kind=kind)
     if kind == "momentum_dump":
-        period = rng.uniform(2.5, 4.0)
+        period = rng.uniform(2.5, 6.0)
         amp = 10 ** rng.uniform(-3, math.log10(1.5e-2))
-        width = max(int(rng.integers(1, 4)), 1) * max(cad, 10 / 1440)
-        offset = rng.uniform(-1.0, 1.0) * amp * 0.3
+        width = (int(rng.integers(1, 6)) if cad < 5 / 1440 else 1) * cad * 0.5  # half-width: whole cadences
+        offset = rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 1.0) * amp
         tt = t[0] + rng.uniform(0.2, period)
-        sign = -1.0 if rng.random() < 0.8 else 1.0
+        sign = -1.0 if rng.random() < 0.6 else 1.0
         while tt < t[-1]:
             hit = np.abs(t - tt) < width
             model[hit] += sign * amp
@@ -844,13 +856,6 @@ def instrumental_signal(rng: np.random.Generator, bg: Background) -> Injection:
                 dt = t - tj
                 model[dt > 0] -= abs(amp) * np.exp(-dt[dt > 0] / rng.uniform(0.2, 2.0))
         params.update()
-    else:  # periodic_dips
-        period = rng.uniform(1.0, 5.0)
-        amp = 10 ** rng.uniform(math.log10(5e-4), -2)
-        width = int(rng.integers(2, 5)) * max(cad, 10 / 1440)
-        ph = (t - t[0] - rng.uniform(0, period) + 0.5 * period) % period - 0.5 * period
-        model[np.abs(ph) < 0.5 * width] -= amp
-        params.update(amp=amp, width_d=width)
     return Injection(model=model, label="instrumental", subtype=kind, period=period, params=params)
 
 

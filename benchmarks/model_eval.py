@@ -329,13 +329,19 @@ def main(argv=None):
     ap.add_argument("--update-registry", action="store_true")
     ap.add_argument("--max-rows", type=int, default=None)
     ap.add_argument("--skip-sim", action="store_true")
+    ap.add_argument("--model-dir", default=None, help="evaluate this model directory instead of the shipped one "
+                                                      "(results then go to --results)")
+    ap.add_argument("--results", default=None, help="directory for model_eval.txt/.json (default benchmarks/results)")
     args = ap.parse_args(argv)
+    global RESULTS
+    if args.results:
+        RESULTS = Path(args.results)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
     from astrotinyml.classify import MODELS_DIR, load_model
 
-    mf = load_model(variant="float32")
-    mi = load_model(variant="int8")
+    mf = load_model(variant="float32", path=args.model_dir)
+    mi = load_model(variant="int8", path=args.model_dir)
     entry = mi.registry
     classes = list(mi.classes)
     buf = io.StringIO()
@@ -399,7 +405,7 @@ def main(argv=None):
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "model_eval.txt").write_text(buf.getvalue() + buf2.getvalue())
     (RESULTS / "model_eval.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-    if args.update_registry and "real_corpus" in report:
+    if args.update_registry and "real_corpus" in report and args.model_dir is None:
         reg_path = MODELS_DIR / "registry.json"
         reg = json.loads(reg_path.read_text())
         e = reg["models"][entry["name"]]

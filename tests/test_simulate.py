@@ -108,7 +108,7 @@ def test_hot_jupiter_shows_occultation_small_planet_does_not(quiet_bg):
     """The planet's own light: an occultation at phase 0.5 for close-in giants only."""
     t = quiet_bg.time
     seen_big = seen_small = 0
-    for seed in range(80):
+    for seed in range(200):
         inj = S.planet_signal(np.random.default_rng(seed), quiet_bg)
         occ = inj.params["occultation_ppm"]
         assert 0.0 <= occ < 0.25 * inj.depth_ppm  # never EB-like
@@ -119,7 +119,10 @@ def test_hot_jupiter_shows_occultation_small_planet_does_not(quiet_bg):
         if in_occ.sum() < 3 or beside.sum() < 3:
             continue
         dip = (inj.model[beside].mean() - inj.model[in_occ].mean()) * 1e6
-        if occ > 100:  # a hot Jupiter: the occultation is in the model, at its computed depth
+        p = inj.params
+        if occ > 100 and p["a_r"] > 3 and p["b"] < 0.7 and p["ellipsoidal_ppm"] < 0.1 * occ:
+            # a hot Jupiter: the occultation at its computed depth (a total one, b < 0.7, where
+            # the ellipsoidal variation, also in the model, hardly changes the flux beside it)
             assert dip == pytest.approx(occ, rel=0.3)
             seen_big += 1
         elif inj.params["k"] < 0.03 and inj.params["a_r"] > 10:
