@@ -385,7 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Builds the simulated training set (injections into real bundled light curves "
                     "and red+white noise, passed through detrend -> search -> fold), trains the CNN and "
                     "exports float/int8 TFLite, a C array and a model card. Needs the 'train' extra.")
-    train.add_argument("--planets", type=int, default=None, help="simulated planet examples (default 1100)")
+    train.add_argument("--planets", type=int, default=None, help="simulated planet examples (default 2200)")
     train.add_argument("--non-planets", type=int, default=None,
                        help="simulated non-planet examples over eb/variability/instrumental/noise (default 2700)")
     train.add_argument("--epochs", type=int, default=80, help="most epochs; early stopping (default: %(default)s)")

@@ -1051,11 +1051,11 @@ def simulate_example(
 # --------------------------------------------------------------------------------------------
 
 #: Default composition of a build: injections per class.
-DEFAULT_COUNTS = {"planet": 1100, "eb": 900, "variability": 600, "instrumental": 600, "noise": 600}
+DEFAULT_COUNTS = {"planet": 2200, "eb": 1800, "variability": 1200, "instrumental": 1200, "noise": 1200}
 #: Ephemeris modes of the transit-like classes: (mode, probability).
 TRANSIT_MODES = (("search", 0.5), ("narrow", 0.25), ("true", 0.25))
 #: Long-period supplement of the shipped model's training set (see ``long_counts``).
-LONG_COUNTS = {"planet": 300, "eb": 200, "noise": 150}
+LONG_COUNTS = {"planet": 600, "eb": 400, "noise": 300}
 #: Share of examples on a real background (the rest on synthetic noise).
 REAL_FRACTION = 0.5
 

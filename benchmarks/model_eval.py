@@ -306,7 +306,19 @@ def summarize_real(results, classes):
                                not_planet=round(sum(1 for i in idx if pred[i] != "planet") / len(idx), 3))
             eval_rows = [r for r in rows if r["truth"] != "other"]
             auc = roc_auc([r["truth"] == "planet" for r in eval_rows], [r[key][0] for r in eval_rows])
-            s["int8" if key == "p" else "float32"] = dict(per_class=per, planet_auc=round(auc, 4), n=len(eval_rows))
+            # Operating point of the issue's target ("planet recall with >= 90 % of EBs
+            # rejected"): the lowest p_planet threshold that keeps <= 10 % of these EBs, and
+            # the planet recall there.  The threshold is chosen on these very EBs: optimistic.
+            pe = sorted((r[key][0] for r in rows if r["truth"] == "eb"), reverse=True)
+            pp = [r[key][0] for r in rows if r["truth"] == "planet"]
+            op = None
+            if pe and pp:
+                k = int(np.floor(0.1 * len(pe)))  # EBs allowed above the threshold
+                thr = np.nextafter(pe[k], 1.0) if k < len(pe) else 0.0
+                op = dict(threshold=round(float(thr), 4), eb_rejected=round(float(np.mean([x < thr for x in pe])), 3),
+                          planet_recall=round(float(np.mean([x >= thr for x in pp])), 3))
+            s["int8" if key == "p" else "float32"] = dict(per_class=per, planet_auc=round(auc, 4), n=len(eval_rows),
+                                                          eb90_operating_point=op)
         out[subset_name] = s
     return out
 
@@ -389,7 +401,10 @@ def main(argv=None):
             for sub in ("all", "unseen", "planets_snr_ge_7", "unseen_planets_snr_ge_7"):
                 for name in ("int8", "float32"):
                     s = summ[sub][name]
-                    print(f"\n### {sub} rows, {name}: planet-vs-rest AUC {s['planet_auc']} (n={s['n']})")
+                    op = s.get("eb90_operating_point") or {}
+                    print(f"\n### {sub} rows, {name}: planet-vs-rest AUC {s['planet_auc']} (n={s['n']}); "
+                          f"at p_planet >= {op.get('threshold')} (>= 90 % of EBs rejected, threshold chosen on "
+                          f"them): planet recall {op.get('planet_recall')}, EBs rejected {op.get('eb_rejected')}")
                     for tr, d in s["per_class"].items():
                         print(f"  {tr:<15} n={d['n']:>3}  recall={d['recall']}  not-planet={d['not_planet']}  "
                               f"predicted={d['predicted']}")
