@@ -134,7 +134,8 @@ def test_classify_button_is_honest(ex):
     ok, why = classifier_status()
     if ok:
         assert ex.classification_result is not None and "label" in ex.classification.value
-        assert abs(sum(v for k, v in ex.classification_result.items() if k.startswith("p_")) - 1) < 1e-3
+        # int8 output: each probability is a multiple of 1/256, so the sum is 1 to a few steps
+        assert abs(sum(v for k, v in ex.classification_result.items() if k.startswith("p_")) - 1) < 0.02
     else:
         assert ex.classification_result is None
         assert "not available yet" in ex.classification.value and why in ex.classification.value
