@@ -7,6 +7,7 @@ Every sub-command exits 0 on success; on a known error it prints one line,
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -391,7 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=80, help="most epochs; early stopping (default: %(default)s)")
     train.add_argument("--out", default=None, help="output directory (default: <cache>/models/astrotinyml-cnn-v1-<seed>)")
     train.add_argument("--seed", type=int, default=20240, help="random seed (default: %(default)s)")
-    train.add_argument("--processes", type=int, default=1, help="processes building the dataset")
+    train.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                       help="processes building the dataset (default: one per core; the dataset does not depend on it)")
     train.set_defaults(func=_cmd_train)
 
     fetch = sub.add_parser("fetch", help="download light curves of a target from MAST into the cache",
