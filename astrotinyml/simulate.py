@@ -115,7 +115,7 @@ REAL_BACKGROUNDS: tuple[tuple[str, str, tuple[tuple[float, float | None], ...]],
 )
 
 #: Dataset format version (bump when the content of an example changes).
-DATASET_VERSION = 4
+DATASET_VERSION = 5
 
 
 @dataclass
@@ -473,7 +473,8 @@ def planet_signal(rng: np.random.Generator, bg: Background, *, long_period: bool
     effective wavelength (Kepler/K2 0.64 um, TESS 0.80 um).  Ellipsoidal semi-amplitude
     ``q (R*/a)^3`` with mass ratio ``q`` log-uniform 3e-5 - 1e-2 for ``k > 0.05`` (Saturn to
     ~10 Jupiter masses around a Sun), 1e-6 - 3e-5 below.  For small or distant planets all
-    three are far below the noise, as they should be.
+    three are far below the noise, as they should be.  15 % of the planets have sinusoidal
+    transit-timing variations of 5-50 % of the duration (``params['ttv_h']``).
 
     Parameters
     ----------
@@ -498,7 +499,7 @@ def planet_signal(rng: np.random.Generator, bg: Background, *, long_period: bool
     """
     period = _draw_period(rng, bg, long_period=long_period)
     rho = 10 ** rng.uniform(math.log10(0.2), math.log10(8.0))
-    a_r = max(_a_over_r(period, rho), 1.5)
+    a_r = max(_a_over_r(period, rho), 2.0)  # closest known planets: a/R* ~2 (K2-137 b)
     b = rng.uniform(0.0, 0.95)
     u = (rng.uniform(0.2, 0.6), rng.uniform(0.05, 0.35))
     dur_guess = _t14(period, a_r, 0.05, b)
@@ -508,9 +509,17 @@ def planet_signal(rng: np.random.Generator, bg: Background, *, long_period: bool
     ld = (1 - u[0] * (1 - mu) - u[1] * (1 - mu) ** 2) / (1 - u[0] / 3 - u[1] / 6)
     k = float(np.clip(math.sqrt(depth / max(ld, 0.3)), 0.004, 0.25))
     t0 = _t0_in_data(rng, bg, period)
-    star = _batman(bg.time, period=period, t0=t0, k=k, a_r=a_r, b=b, u=u,
-                   cadence_d=bg.cadence_min / 1440.0)
     dur = _t14(period, a_r, k, b)
+    # Transit-timing variations (planets in or near resonance, e.g. TOI-1130 b/c): 15 % of
+    # planets, sinusoidal, 5-50 % of T14, super-period 0.5-3 data spans.  The model is
+    # evaluated at the shifted time, so every transit (and occultation) moves together.
+    tt, ttv = bg.time, 0.0
+    if rng.random() < 0.15:
+        ttv = rng.uniform(0.05, 0.5) * dur
+        p_ttv = rng.uniform(0.5, 3.0) * max(bg.time[-1] - bg.time[0], period)
+        tt = bg.time - ttv * np.sin(2.0 * np.pi * (bg.time - t0) / p_ttv + rng.uniform(0.0, 2.0 * np.pi))
+    star = _batman(tt, period=period, t0=t0, k=k, a_r=a_r, b=b, u=u,
+                   cadence_d=bg.cadence_min / 1440.0)
     depth_model = 1.0 - float(star.min()) if star.min() < 1 else k * k
     # The planet's light: occultation, phase curve, ellipsoidal (see the docstring).
     t_star = rng.uniform(4500.0, 7000.0)
@@ -521,7 +530,7 @@ def planet_signal(rng: np.random.Generator, bg: Background, *, long_period: bool
     occ = k * k * (rng.uniform(0.0, 0.4) / a_r ** 2 + thermal)
     q = 10 ** (rng.uniform(math.log10(3e-5), -2.0) if k > 0.05 else rng.uniform(-6.0, math.log10(3e-5)))
     a_ell = q * a_r ** -3
-    phase = 2.0 * np.pi * (bg.time - t0) / period
+    phase = 2.0 * np.pi * (tt - t0) / period
     inc = math.acos(min(b / a_r, 1.0))
     z = a_r * np.sqrt(np.sin(phase) ** 2 + (math.cos(inc) * np.cos(phase)) ** 2)
     behind = np.cos(phase) < 0  # planet beyond the star: it can be occulted
@@ -532,7 +541,7 @@ def planet_signal(rng: np.random.Generator, bg: Background, *, long_period: bool
     return Injection(model=model, label="planet", subtype="transit", period=period, t0=t0,
                      duration_h=dur * 24.0, depth_ppm=depth_model * 1e6,
                      params=dict(rho_cgs=rho, a_r=a_r, b=b, k=k, u1=u[0], u2=u[1],
-                                 occultation_ppm=occ * 1e6, ellipsoidal_ppm=a_ell * 1e6,
+                                 occultation_ppm=occ * 1e6, ellipsoidal_ppm=a_ell * 1e6, ttv_h=ttv * 24.0,
                                  t_day=t_day, mass_ratio=q))
 
 
