@@ -37,7 +37,7 @@ from .io import read_lightcurve, read_lightcurves, stitch
 from .report import write_report
 from .search import periodogram, search
 from .vet import vet
-from .views import Views, fold_views
+from .views import Views, fold_all, fold_views
 
 __all__ = [
     "__version__",
@@ -55,6 +55,7 @@ __all__ = [
     "detect",
     "detrend",
     "fold_views",
+    "fold_all",
     "periodogram",
     "read_lightcurve",
     "read_lightcurves",

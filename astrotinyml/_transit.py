@@ -266,19 +266,29 @@ def independent_mask(t: np.ndarray, eph: Ephemeris, others: list[Ephemeris], *,
     odd/even difference.  Candidates with a commensurate period are kept (an EB's secondary
     found as a separate signal, or an alias, is exactly what the tests must see).
 
-    ``protect_own`` keeps everything within one duration of this candidate's own transits
-    (vet: a spurious other candidate must not eat this one's transits).  Without it (the
-    views: a transit of another planet landing on one of this one's would distort the
-    folded shape) the overlapping transits go too, unless that leaves none of this one's."""
+    ``protect_own`` keeps everything within one duration of this candidate's own transits,
+    so that a spurious other candidate cannot eat them.  Without it, the transits of *rare*
+    other candidates (single events, or at most 3 transits in the data: a long-period planet
+    like Kepler-90 g, whose 0.45 % transit on one of c's would dominate c's depth, shape and
+    views) are left out even where they land on this candidate's own transits - unless that
+    leaves none of them; frequent other candidates still cannot eat them (a spurious 0.7 d
+    candidate would otherwise remove half of a planet's transits)."""
     keep = np.ones(t.shape, dtype=bool)
     indep = [o for o in others if not commensurate(eph.period, o.period)]
     if not indep:
         return keep
-    drop = transit_mask(t, indep, factor=1.5)
     _, dt = epoch_and_offset(t, eph)
-    own = np.abs(dt) < 0.5 * eph.duration
-    if protect_own or not np.any(own & ~drop):
-        drop &= np.abs(dt) >= eph.duration
+    away = np.abs(dt) >= eph.duration
+    span = float(t[-1] - t[0]) if t.size else 0.0
+    rare = [] if protect_own else [o for o in indep if o.single or span / o.period <= 3.0]
+    frequent = [o for o in indep if not any(o is r for r in rare)]
+    drop = transit_mask(t, frequent, factor=1.5) & away
+    if rare:
+        drop_rare = transit_mask(t, rare, factor=1.5)
+        own = np.abs(dt) < 0.5 * eph.duration
+        if not np.any(own & ~(drop | drop_rare)):
+            drop_rare &= away  # that would leave none of this candidate's transits
+        drop |= drop_rare
     if np.count_nonzero(~drop) < MIN_POINTS:
         return keep
     return ~drop

@@ -1,6 +1,7 @@
 """Classify transit candidates with the shipped TinyML model (LiteRT; no TensorFlow needed).
 
-:func:`classify` folds each candidate into views (:func:`astrotinyml.views.fold_views`),
+:func:`classify` folds each candidate into views (:func:`astrotinyml.views.fold_all`: each
+candidate without the transits of the others),
 maps them to the model inputs of the registry's input spec and runs the int8 (default) or
 float32 TFLite model with LiteRT (``ai-edge-litert``).  It returns the candidates table with
 ``label`` and ``p_planet, p_eb, p_variability, p_instrumental, p_noise``.

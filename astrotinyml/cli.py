@@ -388,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "exports float/int8 TFLite, a C array and a model card. Needs the 'train' extra.")
     train.add_argument("--planets", type=int, default=None, help="simulated planet examples (default 2200)")
     train.add_argument("--non-planets", type=int, default=None,
-                       help="simulated non-planet examples over eb/variability/instrumental/noise (default 2700)")
+                       help="simulated non-planet examples over eb/variability/instrumental/noise (default 5400)")
     train.add_argument("--epochs", type=int, default=80, help="most epochs; early stopping (default: %(default)s)")
     train.add_argument("--out", default=None, help="output directory (default: <cache>/models/astrotinyml-cnn-v1-<seed>)")
     train.add_argument("--seed", type=int, default=20240, help="random seed (default: %(default)s)")

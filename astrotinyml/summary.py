@@ -67,7 +67,7 @@ def summarize(lcs: Iterable["lightkurve.LightCurve"]) -> "QTable":
     >>> from astrotinyml import datasets
     >>> from astrotinyml.summary import summarize
     >>> table = summarize([datasets.load_sample("kepler-90")])
-    >>> table["mission"][0]
+    >>> str(table["mission"][0])
     'Kepler'
     """
     import astropy.units as u

@@ -24,8 +24,9 @@ Conventions used by every diagnostic:
 - Each candidate is measured with the transits of the other candidates of the table removed
   (1.5 durations wide), except candidates whose period is commensurate (ratio 1, 2, 3, 4, 1/2,
   1/3, 1/4, 3/2, 2/3 within 1%): those may be the same system's secondary or an alias, which the
-  secondary and odd/even tests must see.  A transit of another candidate that lands on one of
-  this candidate's own transits goes too (unless that would leave none of them).
+  secondary and odd/even tests must see.  A transit of a rare other candidate (single event or
+  at most 3 transits in the data) that lands on one of this candidate's own transits goes too
+  (unless that would leave none of them); a frequent one cannot remove this one's transits.
 - A diagnostic that cannot be computed (no period for a single event, no data at phase 0.5,
   too few cadences, unknown stellar density ...) is NaN; a flag that cannot be evaluated is
   False.
@@ -554,8 +555,8 @@ def vet(
 
     rows = []
     for i, eph in enumerate(ephs):
-        # A transit of another planet landing on one of this one's goes too (it would count
-        # as this planet's depth, odd/even and shape); the rest of this one's transits stay.
+        # A transit of a rare other candidate (<= 3 in the data) landing on one of this one's
+        # goes too (it would count as this planet's depth, odd/even and shape).
         keep = independent_mask(t, eph, [e for j, e in enumerate(ephs) if j != i], protect_own=False)
         rows.append(_vet_one(t[keep], f[keep], eph, cadence))
 

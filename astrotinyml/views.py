@@ -370,7 +370,7 @@ def fold_views(
     candidate : astropy.table.Row or dict
         One candidate in the DESIGN columns: ``pl_orbper`` [d] (NaN for a single event),
         ``pl_tranmid`` [d, full BJD_TDB], ``pl_trandurh`` [h], optionally ``pl_trandep``
-        [ppm], the search's ``snr``/``sde``/``n_transits`` and the columns added by
+        [ppm], the search's ``snr``/``n_transits`` and the columns added by
         :func:`astrotinyml.vet.vet` (used for the scalars and the secondary phase).
     global_bins : int
         Bins of the global view, 128 to 2048 (the seed model's input spec).
@@ -424,7 +424,10 @@ def fold_views(
 
     t, f, _ = lc_arrays(lc)
     eph = candidate_ephemeris(candidate, time_ref=float(np.median(t)))
-    if others is not None and len(others):
+    if isinstance(others, dict):  # one row given as a dict, not a table
+        others = [others]
+    others = [] if others is None else list(others)
+    if others:
         keep = independent_mask(t, eph, [candidate_ephemeris(o, time_ref=float(np.median(t))) for o in others],
                                 protect_own=False)
         t, f = t[keep], f[keep]

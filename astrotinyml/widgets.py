@@ -446,16 +446,26 @@ class Explorer(w.VBox):
 
         from .classify import classify
 
-        row = candidate_row(self.candidates, self.index, period=self.period, t0=self.t0, duration_h=self.duration_h)
-        one = QTable(rows=[[row[c] for c in self.candidates.colnames]], names=self.candidates.colnames)
+        from .vet import VET_COLUMNS
+
+        # The whole table, this row's ephemeris as edited: the other candidates' transits are
+        # left out of this one's views (as detect() does), and the vet columns are dropped so
+        # that vet measures the edited ephemeris instead of reusing the old numbers.
+        vet_cols = {name for name, _, _ in VET_COLUMNS}
+        names = [c for c in self.candidates.colnames if c not in vet_cols and c != "label" and not c.startswith("p_")]
+        rows = [candidate_row(self.candidates, i) for i in range(len(self.candidates))]
+        rows[self.index] = candidate_row(self.candidates, self.index, period=self.period, t0=self.t0,
+                                         duration_h=self.duration_h)
+        table = QTable(rows=[[r[c] for c in names] for r in rows], names=names)
         try:
-            out = classify(self.flat, one, raw_lc=self.raw)
+            out = classify(self.flat, table, raw_lc=self.raw)
         except AstroTinyMLError as err:  # shown in the widget: a button callback must not die silently
             self.classification.value = f"<i>classification failed: {err}</i>"
             self.classification_result = None
             return None
-        probs = {c: float(_plain(out[c][0])) for c in out.colnames if c.startswith("p_")}
-        label = str(out["label"][0]) if "label" in out.colnames else ""
+        k = self.index
+        probs = {c: float(_plain(out[c][k])) for c in out.colnames if c.startswith("p_")}
+        label = str(out["label"][k]) if "label" in out.colnames else ""
         self.classification_result = {"label": label, **probs}
         cells = "".join(f"<tr><td>{k[2:]}</td><td>{v:.3f}</td></tr>" for k, v in probs.items())
         self.classification.value = f"<b>label: {label}</b><table>{cells}</table>"

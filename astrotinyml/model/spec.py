@@ -115,6 +115,13 @@ def preprocess(arrays: dict[str, np.ndarray], spec: dict[str, Any]) -> dict[str,
             f"local views have {loc.shape[1]} bins but the model expects {want_l}; fold with "
             f"fold_views(..., **{spec['fold_views']})")
     s = np.asarray(arrays["scalars"], dtype=np.float32)
+    from ..views import SCALAR_NAMES
+
+    if list(inputs["scalars"]["source"]) != list(SCALAR_NAMES) or s.shape[-1] != len(inputs["scalars"]["mean"]):
+        raise InvalidParameterError(
+            f"the model expects the scalars {list(inputs['scalars']['source'])} but these views have "
+            f"{s.shape[-1]} ({list(SCALAR_NAMES)} in this version): use the model shipped with this version of "
+            f"astrotinyml, or retrain (astrotinyml train)")
     mean = np.asarray(inputs["scalars"]["mean"], dtype=np.float32)
     std = np.asarray(inputs["scalars"]["std"], dtype=np.float32)
     s = np.clip((s - mean) / np.where(std > 0, std, 1.0), *spec["scalar_clip"])
