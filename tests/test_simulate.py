@@ -31,7 +31,7 @@ def test_planet_depth_is_radius_ratio_squared_within_limb_darkening(quiet_bg):
         if b < 0.8 and inj.duration_h > 4 * quiet_bg.cadence_min / 60:  # resolved, not grazing
             assert depth == pytest.approx(k * k * ld, rel=0.25)
         # a/R* from the period and stellar density (Kepler's third law)
-        assert inj.params["a_r"] == pytest.approx(max(S._a_over_r(inj.period, inj.params["rho_cgs"]), 2.0))
+        assert inj.params["a_r"] == pytest.approx(max(S._a_over_r(inj.period, inj.params["rho_cgs"]), 1.5))
         # the model dips at the injected epoch
         t = quiet_bg.time
         ph = np.abs((t - inj.t0 + 0.5 * inj.period) % inj.period - 0.5 * inj.period)
@@ -111,7 +111,7 @@ def test_hot_jupiter_shows_occultation_small_planet_does_not(quiet_bg):
     for seed in range(200):
         inj = S.planet_signal(np.random.default_rng(seed), quiet_bg)
         occ = inj.params["occultation_ppm"]
-        assert 0.0 <= occ < 0.35 * inj.depth_ppm  # at most ~1/3 (a/R* = 2, 7000 K star), not EB-like
+        assert 0.0 <= occ < 0.35 * inj.depth_ppm  # at most ~1/3 (a/R* <= 2, 7000 K star), not EB-like
         phase = ((t - inj.t0) / inj.period) % 1.0
         dur_ph = inj.duration_h / 24.0 / inj.period
         in_occ = np.abs(phase - 0.5) < 0.25 * dur_ph
@@ -149,7 +149,8 @@ def test_contact_binary_varies_all_orbit_with_two_minima(quiet_bg):
     assert n >= 5
 
 
-def test_some_planets_have_transit_timing_variations(quiet_bg):
+def test_some_planets_have_transit_timing_variations(quiet_bg, monkeypatch):
+    monkeypatch.setattr(S, "TTV_FRACTION", 0.15)  # off in the shipped build
     t = quiet_bg.time
     with_ttv = moved = 0
     for seed in range(60):
