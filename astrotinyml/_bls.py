@@ -14,6 +14,28 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, inline="always")
+def _box_widths(durs, dmin, dmax, bw, nb, ks):
+    """Box widths in bins (1 .. nb-1, distinct, ascending) of the trial durations within
+    [dmin, dmax], written to ``ks``; returns how many.  ``durs`` is sorted ascending."""
+    nk = 0
+    last = -1
+    for q in range(durs.size):
+        d = durs[q]
+        if d < dmin or d > dmax:
+            continue
+        k = int(d / bw + 0.5)
+        if k < 1:
+            k = 1
+        if k >= nb:
+            k = nb - 1
+        if k != last:
+            ks[nk] = k
+            nk += 1
+            last = k
+    return nk
+
+
 @njit(cache=True, fastmath=True)
 def bls_power(t, y, w, periods, binw, durs, dmin, dmax, nmin):
     """Best box power at every trial period (phase-binned cumulative-sum scan).
@@ -58,21 +80,7 @@ def bls_power(t, y, w, periods, binw, durs, dmin, dmax, nmin):
             b = 2 * int(ph * fnb)
             acc[b] += w[j]
             acc[b + 1] += y[j]
-        nk = 0
-        last = -1
-        for q in range(durs.size):
-            d = durs[q]
-            if d < dmin[i] or d > dmax[i]:
-                continue
-            k = int(d / bw + 0.5)
-            if k < 1:
-                k = 1
-            if k >= nb:
-                k = nb - 1
-            if k != last:
-                ks[nk] = k
-                nk += 1
-                last = k
+        nk = _box_widths(durs, dmin[i], dmax[i], bw, nb, ks)
         if nk == 0:
             continue
         kmax = ks[nk - 1]
@@ -142,18 +150,7 @@ def bls_best(t, y, periods, binw, durs, nmin):
                 b = nb - 1
             cnt[b] += 1.0
             sy[b] += y[j]
-        nk = 0
-        last = -1
-        for q in range(durs.size):
-            k = int(durs[q] / bw + 0.5)
-            if k < 1:
-                k = 1
-            if k >= nb:
-                k = nb - 1
-            if k != last:
-                ks[nk] = k
-                nk += 1
-                last = k
+        nk = _box_widths(durs, -np.inf, np.inf, bw, nb, ks)
         kmax = ks[nk - 1]
         c = 0.0
         s = 0.0
