@@ -46,6 +46,7 @@ import math
 import os
 import sys
 import time
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -590,10 +591,15 @@ def _run_task(task: BatchTask, index: int, out_dir: str, config: dict) -> dict:
         key = _key(key_doc)
         if (config["resume"] and marker is not None and marker.get("key") == key
                 and _outputs_complete(task_dir, marker)):
-            if marker.get("outcome") == "ok" or not (config["retry_failed"] or marker.get("transient")):
+            # A marker written by this same run means the task already ran now and its
+            # result was lost with a worker that died later (dask reruns lost results):
+            # report it as run, not as skipped.
+            this_run = marker.get("run_id") == config["run_id"]
+            if this_run or marker.get("outcome") == "ok" or not (config["retry_failed"]
+                                                                 or marker.get("transient")):
                 kept = {k: marker[k] for k in _MARKER_FIELDS if k in marker and k not in ("task", "source")}
-                kept.update(status="skipped", worker=worker, task_s=time.perf_counter() - t0,
-                            cpu_s=time.thread_time() - c0)
+                kept.update(status=marker.get("outcome", "failed") if this_run else "skipped",
+                            worker=worker, task_s=time.perf_counter() - t0, cpu_s=time.thread_time() - c0)
                 return _summary(task, index, **kept)
         # Outdated or absent marker: remove it (first) and the outputs it listed.
         with contextlib.suppress(FileNotFoundError):
@@ -612,7 +618,7 @@ def _run_task(task: BatchTask, index: int, out_dir: str, config: dict) -> dict:
     if key is not None:
         marker = {k: summary[k] for k in _MARKER_FIELDS}
         marker.update(schema=MARKER_SCHEMA, key=key, key_doc=_jsonable(key_doc), input_stats=stats,
-                      finished_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                      run_id=config["run_id"], finished_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
         try:
             with atomic_path(task_dir / MARKER_NAME, overwrite=True) as tmp:
                 tmp.write_text(json.dumps(_jsonable(marker), indent=1, allow_nan=False) + "\n")
@@ -1040,7 +1046,7 @@ def run_batch(
                   "model": model, "astrotinyml": __version__}
     config = {"key_common": key_common, "detect_options": options, "detect_func": detect_func,
               "formats": formats, "submit_ready": bool(submit_ready), "resume": bool(resume),
-              "retry_failed": bool(retry_failed)}
+              "retry_failed": bool(retry_failed), "run_id": uuid.uuid4().hex}
     started_utc = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     batch_doc = {"astrotinyml_batch": 1, "astrotinyml": __version__, "started_utc": started_utc,
                  "finished_utc": None, "n_targets": len(tasks), "detect_options": _jsonable(options),

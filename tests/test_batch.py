@@ -199,6 +199,25 @@ def test_an_input_changed_in_place_is_redone(thread_client, counted, tmp_path):
     assert counted == ["star.csv", "star.csv"] and again.n_ok == 1
 
 
+def test_a_result_lost_with_a_dead_worker_counts_as_run_not_skipped(thread_client, counted, tmp_path):
+    """Dask reruns a finished task whose result died with its worker; that rerun finds the
+    marker this same run wrote and must report the target as run (ok), not as skipped."""
+    import uuid
+
+    lc = tmp_path / "star.csv"
+    shutil.copy(GOOD[0], lc)
+    fixed = uuid.uuid4()
+    with pytest.MonkeyPatch.context() as mp:  # both calls below are then "one run"
+        mp.setattr(uuid, "uuid4", lambda: fixed)
+        first = run_batch([str(lc)], out_dir=tmp_path / "out", client=thread_client, **FAST)
+        again = run_batch([str(lc)], out_dir=tmp_path / "out", client=thread_client, **FAST)
+    assert counted == ["star.csv"]  # not processed twice
+    assert (first.n_ok, again.n_ok, again.n_skipped) == (1, 1, 0)
+    # A new run id: a genuine rerun skips the finished target.
+    later = run_batch([str(lc)], out_dir=tmp_path / "out", client=thread_client, **FAST)
+    assert counted == ["star.csv"] and (later.n_ok, later.n_skipped) == (0, 1)
+
+
 def _crash_or_detect(source, **kw):
     if "crash_me" in str(source):
         os._exit(13)  # the worker process dies as on a segfault
@@ -222,7 +241,8 @@ def test_a_worker_that_dies_is_recorded_and_the_batch_goes_on(tmp_path, monkeypa
     row = res.status[res.status["task"] == "crash_me"][0]
     assert row["status"] == "failed" and row["error_type"] == "KilledWorker"
     assert "crash_me.csv" in row["message"] and "worker" in row["message"]
-    assert res.n_ok == 1 and (tmp_path / "out" / "status.ecsv").exists()
+    # The good target is ok even when its worker later died running crash_me and dask reran it.
+    assert res.n_ok == 1 and res.n_skipped == 0 and (tmp_path / "out" / "status.ecsv").exists()
     assert not (tmp_path / "out" / "crash_me" / MARKER_NAME).exists()  # redone on the next run
 
 
