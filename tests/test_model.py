@@ -90,3 +90,15 @@ def test_tiny_training_exports_within_budget(tmp_path):
     assert p.shape == (10, 5) and np.allclose(p.sum(axis=1), 1.0, atol=0.05)
     # float and int8 agree closely on the held-out split
     assert abs(res.metrics["test_float"]["planet_auc"] - res.metrics["test_int8"]["planet_auc"]) < 0.1
+
+
+def test_model_card_summarizes_the_real_corpus_metrics(tmp_path):
+    from astrotinyml.model.export import write_model_card
+
+    reg = json.loads((MODELS_DIR / "registry.json").read_text())
+    real = reg["models"][reg["default"]]["metrics"]["real_corpus"]
+    _, md = write_model_card({"name": "x", "metrics": {"real_corpus": real}}, tmp_path)
+    text = md.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| planets_snr_ge_7 |"))
+    recall = real["planets_snr_ge_7"]["int8"]["per_class"]["planet"]["recall"]
+    assert f"{100 * recall:.1f} %" in row  # the argmax recall of the registry, as a percentage

@@ -308,6 +308,27 @@ def _fmt_table(rows: list[list[Any]], header: list[str]) -> str:
     return "\n".join(out)
 
 
+def _real_corpus_table(summary: dict[str, Any]) -> str:
+    """One markdown row per subset of model_eval's real-corpus summary (int8)."""
+    def pct(x):
+        return "-" if x is None else f"{100 * x:.1f} %"
+
+    rows = []
+    for subset, s in summary.items():
+        m = s.get("int8") if isinstance(s, dict) else None
+        if not isinstance(m, dict):
+            continue
+        per = m.get("per_class", {})
+        pl, eb = per.get("planet", {}), per.get("eb", {})
+        sop = m.get("sim_val_eb90_operating_point") or {}
+        rows.append([subset, pl.get("n", "-"), pct(pl.get("recall")), eb.get("n", "-"), pct(eb.get("not_planet")),
+                     m.get("planet_auc", "-"),
+                     "-" if not sop else f"{pct(sop.get('planet_recall'))} / {pct(sop.get('eb_rejected'))} "
+                                         f"(p >= {sop.get('threshold')})"])
+    return _fmt_table(rows, ["rows", "planets", "planet recall (argmax)", "EBs", "EBs not called planet",
+                             "planet-vs-rest AUC", "recall / EBs rejected at the simulated-validation threshold"])
+
+
 def write_model_card(card: dict[str, Any], out_dir: str | os.PathLike, *, name: str = "MODEL_CARD") -> tuple[Path, Path]:
     """Write a model card as JSON and markdown.
 
@@ -363,6 +384,9 @@ def write_model_card(card: dict[str, Any], out_dir: str | os.PathLike, *, name: 
     metrics = g("metrics", {})
     if metrics:
         md += ["## Metrics", ""]
+        if isinstance(metrics.get("real_corpus"), dict):
+            md += ["Real light curves (`benchmarks/model_eval.py`, int8; catalogue ephemerides):", "",
+                   _real_corpus_table(metrics["real_corpus"]), ""]
         for key, m in metrics.items():
             md += [f"### {key}", "", "```", json.dumps(m, indent=1, default=str), "```", ""]
     if g("training_data"):

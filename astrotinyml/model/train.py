@@ -342,9 +342,11 @@ def train_model(
     tdata["augmentation"] = "training views time-reversed (copies)"
     tdata["dataset_files"] = ([str(dataset.path)] if dataset.path else
                               [p for p in dataset.info.get("dataset_files", []) if p])
-    threshold_note = (f"label = argmax of the probabilities, or 'unknown' when the highest probability is below "
-                      f"{threshold} (an UNCALIBRATED default; probability calibration and calibrated thresholds "
-                      f"come with the calibration issue).")
+    threshold_note = (f"classify(): label = argmax of the probabilities, or 'unknown' when the highest "
+                      f"probability is below {threshold} (an uncalibrated default).  detect() then applies the "
+                      "calibration shipped beside the model (calibration.json, astrotinyml.calibrate: temperature "
+                      "scaling and a threshold fitted on confirmed planets); refit it after retraining with "
+                      "benchmarks/calibrate_corpus.py --write-default.")
     entry = {
         "name": MODEL_NAME,
         "classes": list(CLASSES),
@@ -385,7 +387,8 @@ def train_model(
         tflite_bytes={"int8": len(int8_buf), "float": len(float_buf)}, arena=arena, latency_ms=latency,
         cycles_per_mac=CYCLES_PER_MAC, metrics=metrics, training_data=tdata, seed=seed, versions=entry["versions"],
         threshold=threshold, threshold_note=threshold_note,
-        notes=["Probabilities are not calibrated; the 'unknown' threshold is a default, not a fitted value.",
+        notes=["classify()'s probabilities are the network's softmax, not calibrated; calibrated ones come from "
+               "astrotinyml.calibrate.apply_calibration (detect() does it).",
                "Trained on simulations: real-corpus metrics (benchmarks/model_eval.py) are the honest measure."],
     )
     write_model_card(card, out)
