@@ -29,7 +29,7 @@ from .archives import archive_summary, query_koi, query_planets, query_toi
 from ._version import __version__
 from .batch import run_batch
 from .classify import classify
-from .detect import DetectionResult, detect
+from .detect import DetectionResult, detect, search_masked
 from .detrend import detrend
 from .errors import AstroTinyMLError
 from .fetch import fetch_lightcurve, fetch_lightcurves
@@ -61,6 +61,7 @@ __all__ = [
     "read_lightcurves",
     "run_batch",
     "search",
+    "search_masked",
     "stitch",
     "vet",
     "write_report",

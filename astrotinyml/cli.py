@@ -67,6 +67,9 @@ def _add_detect_options(parser) -> None:
     parser.add_argument("--period-min", type=float, default=None, help="shortest period searched [d]")
     parser.add_argument("--period-max", type=float, default=None, help="longest period searched [d]")
     parser.add_argument("--sde-threshold", type=float, default=None, help="detection threshold on SDE")
+    parser.add_argument("--search-passes", type=int, default=2,
+                        help="searches, each on the light curve detrended with the previous one's transits "
+                             "masked (default: %(default)s; 1 is faster but loses long transits)")
     parser.add_argument("--time-format", default=None,
                         help="time system of text files whose header does not say it (bkjd, btjd, bjd, ...)")
     parser.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
@@ -75,7 +78,8 @@ def _add_detect_options(parser) -> None:
 def _detect_options(args) -> dict:
     return dict(time_format=args.time_format, flux_column=args.flux_column,
                 max_planets=args.max_planets, period_min=args.period_min,
-                period_max=args.period_max, sde_threshold=args.sde_threshold)
+                period_max=args.period_max, sde_threshold=args.sde_threshold,
+                search_passes=args.search_passes)
 
 
 # Files that sit beside light curves in data directories but are not light curves.

@@ -90,3 +90,36 @@ def test_target_name_is_fetched_offline_error_names_it():
     # naming the target, raised at once rather than a hang.
     with pytest.raises(ConnectionError, match="WASP-18"):
         detect("WASP-18")
+
+
+def test_second_search_pass_finds_kepler90_long_transits():
+    """Kepler-90 Q3-Q5: the plain detrending leaves ~10 % of h's 14-h transit and a quarter
+    of g's, so one search pairs their remains with unrelated dips (false 134-d and 44.9-d
+    periods).  The second pass, on the light curve detrended with those transits masked,
+    finds h and g as single events and d at its period, at the catalogue depths (KOI DR25
+    K00351.01/.02/.03: 8322, 4159, 566 ppm)."""
+    from astrotinyml.datasets import sample_paths
+    from astrotinyml.detect import detect
+
+    res = detect(sample_paths("kepler-90"))
+    c = res.candidates
+    assert res.options["search_passes"] == 2 and res.options["search_passes_run"] == 2
+    bkjd = c["pl_tranmid"].to_value("d") - 2454833.0
+    single = np.asarray(c["single_event"], bool)
+    for t_mid, depth in ((472.13, 8322.0), (357.56, 4159.0)):  # h, g
+        hit = single & (np.abs(bkjd - t_mid) < 0.1)
+        assert hit.sum() == 1, f"no single event at BKJD {t_mid}"
+        assert c["vet_depth_ppm"][hit][0] == pytest.approx(depth, rel=0.1)
+    d = np.abs(c["pl_orbper"].to_value("d") - 59.7371) < 0.06
+    assert d.sum() == 1 and c["pl_orbper"][d][0].to_value("d") == pytest.approx(59.7371, rel=1e-3)
+    assert c["vet_depth_ppm"][d][0] == pytest.approx(566.0, rel=0.1)
+    assert not np.any(np.abs(c["pl_orbper"].to_value("d") - 133.96) < 1.0)  # the false pairing is gone
+
+
+def test_search_passes_must_be_a_positive_integer(wasp18_result):
+    from astrotinyml.detect import detect
+    from astrotinyml.errors import InvalidParameterError
+
+    for bad in (0, 1.5, True):
+        with pytest.raises(InvalidParameterError, match="search_passes"):
+            detect(wasp18_result.raw, search_passes=bad)
