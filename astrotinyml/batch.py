@@ -541,7 +541,8 @@ def _sha256_or_none(path: str) -> str | None:
 
 # What a marker keeps of a task's summary (enough to rebuild both tables without rerunning).
 _MARKER_FIELDS = ("task", "source", "target", "outcome", "error_type", "message", "transient",
-                  "n_candidates", "candidates", "units", "kinds", "detect_s", "files", "worker")
+                  "n_candidates", "candidates", "units", "kinds", "detect_s", "files", "worker",
+                  "task_s", "cpu_s")
 
 
 def _summary(task: BatchTask, index: int, **kw) -> dict:
@@ -598,8 +599,11 @@ def _run_task(task: BatchTask, index: int, out_dir: str, config: dict) -> dict:
             if this_run or marker.get("outcome") == "ok" or not (config["retry_failed"]
                                                                  or marker.get("transient")):
                 kept = {k: marker[k] for k in _MARKER_FIELDS if k in marker and k not in ("task", "source")}
-                kept.update(status=marker.get("outcome", "failed") if this_run else "skipped",
-                            worker=worker, task_s=time.perf_counter() - t0, cpu_s=time.thread_time() - c0)
+                if this_run:  # the worker and times of the run that did the work
+                    kept["status"] = marker.get("outcome", "failed")
+                else:
+                    kept.update(status="skipped", worker=worker, task_s=time.perf_counter() - t0,
+                                cpu_s=time.thread_time() - c0)
                 return _summary(task, index, **kept)
         # Outdated or absent marker: remove it (first) and the outputs it listed.
         with contextlib.suppress(FileNotFoundError):

@@ -1197,6 +1197,12 @@ def calibrate(
     if results is not None and len(results) != len(refs):
         raise InvalidParameterError(f"calibrate: {len(results)} results for {len(refs)} references")
     opts = dict(detect_options or {})
+    # Record the search passes (they change depths and durations) even when left at the default.
+    import inspect
+
+    from .detect import detect as _detect_func
+
+    opts.setdefault("search_passes", inspect.signature(_detect_func).parameters["search_passes"].default)
     min_transits = int(opts.get("min_transits", 2))
     lcs = refs.meta.get("lightcurves", {}) if hasattr(refs, "meta") else {}
     dets, sigs, rrows = [], [], []

@@ -190,14 +190,17 @@ def _same_signals(a, b) -> bool:
     if len(a) != len(b):
         return False
 
+    def num(row, name):  # QTable quantities or plain Table numbers (d, d, h)
+        return float(getattr(row[name], "value", row[name]))
+
     def same(ra, rb):
-        pa, pb = float(ra["pl_orbper"].value), float(rb["pl_orbper"].value)
+        pa, pb = num(ra, "pl_orbper"), num(rb, "pl_orbper")
         if np.isnan(pa) != np.isnan(pb) or (not np.isnan(pa) and abs(pa / pb - 1.0) > 1e-3):
             return False
-        dt = abs(float(ra["pl_tranmid"].value) - float(rb["pl_tranmid"].value))
+        dt = abs(num(ra, "pl_tranmid") - num(rb, "pl_tranmid"))
         if not np.isnan(pa):
             dt = min(dt % pa, pa - dt % pa)
-        return dt <= 0.5 * float(rb["pl_trandurh"].value) / 24.0
+        return dt <= 0.5 * num(rb, "pl_trandurh") / 24.0
 
     unused = list(range(len(b)))
     for ra in a:
@@ -230,8 +233,12 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
 
     The first pass searches ``flat0`` (``lc`` detrended without a mask); each further pass
     searches ``lc`` detrended with the previous pass's transits masked, and its candidates
-    replace that pass's.  It stops after ``passes`` searches, or earlier when a pass finds
-    the same signals (periods within 0.1 %, mid-times within half a duration) or none.
+    (periods, epochs, depths, durations) replace that pass's, then ``lc`` is detrended again
+    with them masked.  It stops after ``passes`` searches, or earlier when a pass finds the
+    same signals as the pass before (periods within 0.1 %, mid-times within half a duration)
+    or none.  A pass that finds none, or fewer signals, is kept as it is: signals of the
+    earlier pass that do not come back on a flattening that preserves transits were made by
+    the filter or by pairing parts of other transits.
     The first detrending fits long transits partly away (Kepler-90 h: 14 h, 0.8 % deep,
     ~10 % left), so one search finds them shallow, short, or paired with unrelated dips.
 
@@ -244,8 +251,8 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
     passes : int
         Most searches to run (>= 1).  1 = one search, then one masked detrending.
     first : astropy.table.QTable, optional
-        The first pass's result when it is already known (``search(flat0, ...)`` with the
-        same options): it is not searched again.
+        The first pass's result when it is already known: ``search(flat0, ...)`` with the
+        same search options (not checked), which is then not run again.
     detrend_method, window_length
         As in :func:`astrotinyml.detrend.detrend`.
     period_min, period_max, max_planets, min_transits, sde_threshold
@@ -291,15 +298,17 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
                            min_transits=min_transits, sde_threshold=sde_threshold)
         search_s += _time.perf_counter() - t
         run += 1
-        if candidates is not None and _same_signals(found, candidates):
-            break  # the masked detrending of these would be the one already made
+        # The same periods and epochs as the pass before: a further pass would search
+        # (nearly) the same light curve.  This pass's depths and durations are still the
+        # ones kept: measured on a flattening that preserves the transits, they differ.
+        converged = candidates is not None and _same_signals(found, candidates)
         candidates = found
         t = _time.perf_counter()
         flat = (detrend(lc, method=detrend_method, window_length=window_length, mask=candidates)
                 if len(candidates) else flat0)
         redetrend_s += _time.perf_counter() - t
-        if not len(candidates):
-            break  # nothing masked: a further pass would search the same light curve
+        if converged or not len(candidates):
+            break  # nothing masked: a further pass would search the same light curve as the first
     return SearchPasses(candidates=candidates, flat=flat, passes_run=run, search_s=search_s,
                         redetrend_s=redetrend_s)
 

@@ -98,7 +98,8 @@ def simulated_split(model_f, model_i, entry):
     ieb, ipl = classes.index("eb"), classes.index("planet")
     pe = np.sort(model_i.predict_inputs(xv)[ds.labels[va] == ieb, ipl])[::-1]
     k = int(np.floor(0.1 * len(pe)))
-    out["sim_val_eb90_threshold"] = round(float(np.nextafter(pe[k], 1.0)), 4) if len(pe) else None
+    # Rounded up, so that rounding cannot let more than 10 % of them through.
+    out["sim_val_eb90_threshold"] = math.ceil(float(np.nextafter(pe[k], 1.0)) * 1e4) / 1e4 if len(pe) else None
     out["sim_val_n_eb"] = int(len(pe))
     return out
 

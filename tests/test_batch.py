@@ -202,17 +202,22 @@ def test_an_input_changed_in_place_is_redone(thread_client, counted, tmp_path):
 def test_a_result_lost_with_a_dead_worker_counts_as_run_not_skipped(thread_client, counted, tmp_path):
     """Dask reruns a finished task whose result died with its worker; that rerun finds the
     marker this same run wrote and must report the target as run (ok), not as skipped."""
+    import types
     import uuid
 
+    batch_module = sys.modules["astrotinyml.batch"]
     lc = tmp_path / "star.csv"
     shutil.copy(GOOD[0], lc)
     fixed = uuid.uuid4()
-    with pytest.MonkeyPatch.context() as mp:  # both calls below are then "one run"
-        mp.setattr(uuid, "uuid4", lambda: fixed)
+    with pytest.MonkeyPatch.context() as mp:  # both calls below are then "one run" (dask keeps its own ids)
+        mp.setattr(batch_module, "uuid", types.SimpleNamespace(uuid4=lambda: fixed))
         first = run_batch([str(lc)], out_dir=tmp_path / "out", client=thread_client, **FAST)
         again = run_batch([str(lc)], out_dir=tmp_path / "out", client=thread_client, **FAST)
     assert counted == ["star.csv"]  # not processed twice
     assert (first.n_ok, again.n_ok, again.n_skipped) == (1, 1, 0)
+    # Reported as the run that did the work: its worker and times, not the near-zero rerun's.
+    assert again.status["worker"][0] == first.status["worker"][0]
+    assert again.status["cpu_s"][0] == pytest.approx(first.status["cpu_s"][0])
     # A new run id: a genuine rerun skips the finished target.
     later = run_batch([str(lc)], out_dir=tmp_path / "out", client=thread_client, **FAST)
     assert counted == ["star.csv"] and (later.n_ok, later.n_skipped) == (0, 1)

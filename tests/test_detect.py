@@ -123,3 +123,30 @@ def test_search_passes_must_be_a_positive_integer(wasp18_result):
     for bad in (0, 1.5, True):
         with pytest.raises(InvalidParameterError, match="search_passes"):
             detect(wasp18_result.raw, search_passes=bad)
+
+
+def test_search_masked_keeps_the_last_pass_values_when_the_signals_agree():
+    """Seeded synthetic 10-h, 3000 ppm transits beside 2 mmag variability: the first
+    detrending eats most of each transit; later passes find the same signal deeper and
+    longer, and those values are the ones returned even when the passes agree."""
+    import lightkurve as lk
+
+    from astrotinyml.detect import search_masked
+    from astrotinyml.detrend import detrend
+    from astrotinyml.search import search
+
+    rng = np.random.default_rng(7)
+    t = 2458000 + np.arange(0, 60, 0.0208)
+    flux = 1 + 3e-4 * rng.normal(size=t.size) + 2e-3 * np.sin(2 * np.pi * t / 7.3)
+    flux[np.abs((t - 2458003.1 + 6.85) % 13.7 - 6.85) < 5 / 24] -= 3e-3
+    lc = lk.LightCurve(time=t, flux=flux)
+    flat0 = detrend(lc)
+    first = search(flat0, max_planets=1)
+    res = search_masked(lc, flat0, passes=4, first=first, max_planets=1)
+    assert first["pl_trandep"][0] < 0.3 * 3000.0  # what one search on the plain detrending sees
+    assert res.passes_run == 3  # pass 3 agrees with pass 2 (period, epoch), not with pass 1
+    # Pass 3's values, measured on the flattening with pass 2's (full-length) transits masked:
+    # the injected depth and duration (pass 2 alone gives ~2140 ppm).
+    assert res.candidates["pl_trandep"][0] == pytest.approx(3000.0, rel=0.1)
+    assert res.candidates["pl_trandurh"][0].to_value("h") == pytest.approx(10.0, rel=0.1)
+    assert res.flat is not flat0

@@ -389,7 +389,9 @@ def train_model(
         threshold=threshold, threshold_note=threshold_note,
         notes=["classify()'s probabilities are the network's softmax, not calibrated; calibrated ones come from "
                "astrotinyml.calibrate.apply_calibration (detect() does it).",
-               "Trained on simulations: real-corpus metrics (benchmarks/model_eval.py) are the honest measure."],
+               "Trained on simulations: real-corpus metrics (benchmarks/model_eval.py) are the honest measure.",
+               "The training views come from one search pass on the plain detrending (astrotinyml.simulate), "
+               "while detect() searches twice (search_passes=2)."],
     )
     write_model_card(card, out)
     timings["total"] = round(_time.perf_counter() - t_all, 1)
