@@ -308,7 +308,7 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
                 if len(candidates) else flat0)
         redetrend_s += _time.perf_counter() - t
         if converged or not len(candidates):
-            break  # nothing masked: a further pass would search the same light curve as the first
+            break  # converged, or nothing to mask (a further pass would search flat0 again)
     return SearchPasses(candidates=candidates, flat=flat, passes_run=run, search_s=search_s,
                         redetrend_s=redetrend_s)
 
