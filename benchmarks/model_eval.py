@@ -59,7 +59,11 @@ def simulated_split(model_f, model_i, entry):
     from astrotinyml.simulate import build_dataset, concat_datasets, load_dataset
 
     td = entry["training_data"]
-    files = td.get("dataset_files") or []
+    from astrotinyml.config import cache_dir
+
+    # Names in the cache's datasets/ directory (absolute paths in registries before 0.1.x).
+    files = [f if Path(f).is_absolute() else str(cache_dir(create=False) / "datasets" / f)
+             for f in td.get("dataset_files") or []]
     if files and all(Path(f).exists() for f in files):
         ds = concat_datasets([load_dataset(f) for f in files])
     else:

@@ -340,8 +340,11 @@ def train_model(
     tdata["split"] = {k: int(v.size) for k, v in split.items()}
     tdata["split_rule"] = "stratified by class, numpy default_rng([seed, 7]), 70/15/15"
     tdata["augmentation"] = "training views time-reversed (copies)"
-    tdata["dataset_files"] = ([str(dataset.path)] if dataset.path else
-                              [p for p in dataset.info.get("dataset_files", []) if p])
+    # File names in the cache's datasets/ directory, not this machine's paths (the registry
+    # ships with the package); the recorded config rebuilds them where they are missing.
+    tdata["dataset_files"] = [Path(p).name for p in ([str(dataset.path)] if dataset.path else
+                                                     dataset.info.get("dataset_files", [])) if p]
+    tdata["dataset_files_dir"] = "<astrotinyml cache>/datasets"
     threshold_note = (f"classify(): label = argmax of the probabilities, or 'unknown' when the highest "
                       f"probability is below {threshold} (an uncalibrated default).  detect() then applies the "
                       "calibration shipped beside the model (calibration.json, astrotinyml.calibrate: temperature "
