@@ -175,3 +175,14 @@ def test_some_planets_have_transit_timing_variations(quiet_bg, monkeypatch):
         else:
             assert spread < 0.05  # strictly periodic: sampling and partial transits only
     assert with_ttv >= 2 and moved >= 1
+
+
+def test_two_search_passes_build_another_dataset(tmp_path, monkeypatch):
+    """SEARCH_PASSES=2 (as detect()) runs the second search and is part of the cache key, so a
+    one-pass cached dataset is never reused for it."""
+    kw = dict(counts=dict(planet=2, noise=2), n_real_natural=0, backgrounds=[], seed=11)
+    one = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    assert "search_passes" not in one.info["config"]  # the shipped build's key is unchanged
+    monkeypatch.setattr(S, "SEARCH_PASSES", 2)
+    two = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    assert two.path != one.path and two.info["config"]["search_passes"] == 2 and len(two) > 0
