@@ -922,12 +922,6 @@ def _matches(found_p, found_t0, inj: Injection, cadence_d: float) -> bool:
     return False
 
 
-def _same_signals(a, b):
-    from .detect import _same_signals as same
-
-    return same(a, b)
-
-
 def _search_first(flat, **kw):
     from .search import search
 
@@ -974,6 +968,7 @@ def simulate_example(
     >>> ex["label"], ex["views"].local_view.shape
     ('planet', (61,))
     """
+    from .detect import _same_signals
     from .detrend import detrend
     from .vet import vet
     from .views import fold_views
