@@ -115,7 +115,7 @@ class TFLiteModel:
         Parameters
         ----------
         inputs : dict of str to numpy.ndarray
-            Output of :func:`astrotinyml.model.spec.preprocess`.
+            Output of :func:`astrotinyml.training.spec.preprocess`.
         batch_size : int
             Examples per interpreter call.
 
@@ -160,7 +160,7 @@ class TFLiteModel:
         >>> load_model().predict_views([v]).shape
         (1, 5)
         """
-        from .model.spec import preprocess
+        from .training.spec import preprocess
         from .views import stack_views
 
         if not views:
@@ -173,7 +173,7 @@ def _read_registry(directory: Path) -> dict:
     if not reg.exists():
         raise ModelIntegrityError(
             f"No registry.json in {directory}: not a model directory.  Train one with "
-            "astrotinyml.model.train.train_model(out_dir=...) or use the shipped model (model=None).")
+            "astrotinyml.training.train.train_model(out_dir=...) or use the shipped model (model=None).")
     try:
         return json.loads(reg.read_text())
     except json.JSONDecodeError as exc:

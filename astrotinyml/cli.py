@@ -291,7 +291,7 @@ def _add_batch_parser(sub) -> None:
 
 def _cmd_train(args) -> int:
     try:
-        from .model.train import train_model
+        from .training.train import train_model
     except ImportError as err:  # TensorFlow is an optional extra
         print(f"astrotinyml: error: training needs TensorFlow ({err}); pip install 'astrotinyml[train]'",
               file=sys.stderr)

@@ -53,10 +53,10 @@ def _fmt_cm(cm, classes):
 
 
 def simulated_split(model_f, model_i, entry):
-    from astrotinyml.model.metrics import summarize
-    from astrotinyml.model.spec import preprocess
-    from astrotinyml.model.train import split_indices
-    from astrotinyml.simulate import build_dataset, concat_datasets, load_dataset
+    from astrotinyml.training.metrics import summarize
+    from astrotinyml.training.spec import preprocess
+    from astrotinyml.training.train import split_indices
+    from astrotinyml.training.simulate import build_dataset, concat_datasets, load_dataset
 
     td = entry["training_data"]
     from astrotinyml.config import cache_dir
@@ -138,7 +138,7 @@ def _epochs(text, n, time_system):
 
 def _fit_at(t, f, p, ep0, search_halfwidth):
     """Best box (epoch, duration, snr) at period p with the epoch within +-halfwidth of ep0."""
-    from astrotinyml.simulate import _t14_guess
+    from astrotinyml.training.simulate import _t14_guess
 
     ok = np.isfinite(f)
     t, f = t[ok], f[ok]
@@ -174,7 +174,7 @@ def _ephemerides(flat0, t, ff, periods, cat, own):
     K2-32 b (8.99 d, nearly 2:1).
     """
     from astrotinyml.search import search
-    from astrotinyml.simulate import _box_epoch, _t14_guess
+    from astrotinyml.training.simulate import _box_epoch, _t14_guess
 
     fits = [None] * len(periods)
     for _pass in range(2):
@@ -216,7 +216,7 @@ def real_corpus(model_f, model_i, max_rows=None):
     from astrotinyml.classify import classify
     from astrotinyml.detrend import detrend
     from astrotinyml.search import search
-    from astrotinyml.simulate import REAL_BACKGROUNDS, _t14_guess
+    from astrotinyml.training.simulate import REAL_BACKGROUNDS, _t14_guess
 
     bg_names = {Path(b[0]).name for b in REAL_BACKGROUNDS}
     rows = list(csv.DictReader(open(CORPUS / "MANIFEST.csv")))
@@ -310,7 +310,7 @@ def real_corpus(model_f, model_i, max_rows=None):
 
 
 def summarize_real(results, classes, sim_threshold=None):
-    from astrotinyml.model.metrics import roc_auc
+    from astrotinyml.training.metrics import roc_auc
 
     ok = [r for r in results if r["status"] == "ok"]
     out = {}
@@ -473,7 +473,7 @@ def main(argv=None):
         reg_path.write_text(json.dumps(reg, indent=1, sort_keys=True, default=str) + "\n")
         card_path = MODELS_DIR / "MODEL_CARD.json"
         if card_path.exists():
-            from astrotinyml.model.export import write_model_card
+            from astrotinyml.training.export import write_model_card
 
             card = json.loads(card_path.read_text())
             card["metrics"] = e["metrics"]

@@ -85,7 +85,7 @@ def _model_status() -> tuple[str, str]:
     if not registry.is_file():
         status = (
             "No trained model ships with this version yet: `astrotinyml/models/` holds no "
-            "`registry.json`. The export code is in place (`astrotinyml.model.export`: TFLite "
+            "`registry.json`. The export code is in place (`astrotinyml.training.export`: TFLite "
             "conversion, MAC count, tensor-arena estimate, Cortex-M4 latency estimate, C array and "
             "model card); the shipped int8 model, its C array and its model card arrive with the "
             "classifier. Until then the pipeline reports no classification, and says so."
@@ -107,7 +107,7 @@ def _model_status() -> tuple[str, str]:
     else:
         card = ("No model card yet: no trained model ships with this version of astrotinyml "
                 "(`astrotinyml/models/` has no model card). The card is written by the model export "
-                "(`astrotinyml.model.export.write_model_card`) when the classifier is trained, with the "
+                "(`astrotinyml.training.export.write_model_card`) when the classifier is trained, with the "
                 "parameter count, multiply-accumulates, flatbuffer size, tensor-arena estimate, estimated "
                 "Cortex-M4 latency, metrics on simulated and real light curves, and the training data.")
     return status, card

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from astrotinyml.classify import MODELS_DIR, load_model
-from astrotinyml.model.export import count_macs, cortex_m4_latency, estimate_arena, write_c_array
+from astrotinyml.training.export import count_macs, cortex_m4_latency, estimate_arena, write_c_array
 from astrotinyml.views import SCALAR_NAMES
 
 
@@ -48,7 +48,7 @@ def test_c_array_compiles(tmp_path):
 
 def _fake_dataset(n_per_class=40, seed=0):
     """Class-dependent synthetic views (no pipeline: this test is about training/export)."""
-    from astrotinyml.simulate import CLASSES, SimulatedDataset
+    from astrotinyml.training.simulate import CLASSES, SimulatedDataset
 
     rng = np.random.default_rng(seed)
     arrays = {k: [] for k in ("global_view", "local_view", "secondary_view", "odd_view", "even_view", "scalars")}
@@ -73,7 +73,7 @@ def _fake_dataset(n_per_class=40, seed=0):
 
 def test_tiny_training_exports_within_budget(tmp_path):
     pytest.importorskip("tensorflow")
-    from astrotinyml.model.train import train_model
+    from astrotinyml.training.train import train_model
 
     t = time.perf_counter()
     res = train_model(dataset=_fake_dataset(), epochs=3, width=0.5, out_dir=tmp_path, seed=1)
@@ -84,7 +84,7 @@ def test_tiny_training_exports_within_budget(tmp_path):
     assert (tmp_path / "MODEL_CARD.md").exists() and (tmp_path / "c_array" / "astrotinyml_model.h").exists()
     m = load_model(path=tmp_path)
     x = _fake_dataset(2, seed=9)
-    from astrotinyml.model.spec import preprocess
+    from astrotinyml.training.spec import preprocess
 
     p = m.predict_inputs(preprocess(x.arrays, m.spec))
     assert p.shape == (10, 5) and np.allclose(p.sum(axis=1), 1.0, atol=0.05)
@@ -93,7 +93,7 @@ def test_tiny_training_exports_within_budget(tmp_path):
 
 
 def test_model_card_summarizes_the_real_corpus_metrics(tmp_path):
-    from astrotinyml.model.export import write_model_card
+    from astrotinyml.training.export import write_model_card
 
     reg = json.loads((MODELS_DIR / "registry.json").read_text())
     real = reg["models"][reg["default"]]["metrics"]["real_corpus"]

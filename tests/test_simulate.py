@@ -1,4 +1,4 @@
-"""Physical consistency and reproducibility of astrotinyml.simulate."""
+"""Physical consistency and reproducibility of astrotinyml.training.simulate."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from astrotinyml import simulate as S
+from astrotinyml.training import simulate as S
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The Keras 1-D CNN of the classifier (three branches: global view, local views, scalars).
 
 Sized for a Cortex-M4: ~117k multiply-accumulates and ~11k parameters at ``width=1``
-(counted from the converted graph by :func:`astrotinyml.model.export.count_macs`).
+(counted from the converted graph by :func:`astrotinyml.training.export.count_macs`).
 
 Why this shape: the global view (201 bins) is subsampled by a stride-2 first convolution
 because its features (secondary eclipse, out-of-transit variation, period aliasing) are
@@ -24,7 +24,7 @@ def build_model(spec: dict[str, Any], *, n_classes: int = 5, width: float = 1.0,
     Parameters
     ----------
     spec : dict
-        Input spec (:func:`astrotinyml.model.spec.default_spec`).
+        Input spec (:func:`astrotinyml.training.spec.default_spec`).
     n_classes : int
         Output classes (softmax).
     width : float
@@ -39,7 +39,7 @@ def build_model(spec: dict[str, Any], *, n_classes: int = 5, width: float = 1.0,
 
     Examples
     --------
-    >>> from astrotinyml.model.spec import default_spec
+    >>> from astrotinyml.training.spec import default_spec
     >>> m = build_model(default_spec(), width=0.5)   # doctest: +SKIP
     >>> [i.name for i in m.inputs]                   # doctest: +SKIP
     ['global_view', 'local_views', 'scalars']

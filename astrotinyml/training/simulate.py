@@ -51,8 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from ._util import sha256_file as _sha256
-from .errors import InvalidParameterError
+from .._util import sha256_file as _sha256
+from ..errors import InvalidParameterError
 
 __all__ = [
     "CLASSES",
@@ -77,7 +77,7 @@ CLASSES = ("planet", "eb", "variability", "instrumental", "noise")
 
 _G = 6.674e-8  # cgs
 _DAY = 86400.0
-_PKG = Path(__file__).resolve().parent
+_PKG = Path(__file__).resolve().parent.parent
 _REPO = _PKG.parent
 
 #: Real backgrounds a fresh clone has (package data + tests/data), relative to the repository
@@ -273,8 +273,8 @@ def load_backgrounds(files: Any = None, *, root: str | os.PathLike | None = None
     >>> bgs[0].kind, bgs[0].mission, bool(bgs[0].sigma < 1e-3)
     ('quiet', 'K2', True)
     """
-    from .detrend import detrend
-    from .io import read_lightcurve
+    from ..detrend import detrend
+    from ..io import read_lightcurve
     entries = REAL_BACKGROUNDS if files is None else files
     root = Path(root) if root is not None else _REPO
     out = []
@@ -923,7 +923,7 @@ def _matches(found_p, found_t0, inj: Injection, cadence_d: float) -> bool:
 
 
 def _search_first(flat, **kw):
-    from .search import search
+    from ..search import search
 
     res = search(flat, max_planets=1, max_single_events=1, **kw)
     return res if len(res) else None
@@ -968,10 +968,10 @@ def simulate_example(
     >>> ex["label"], ex["views"].local_view.shape
     ('planet', (61,))
     """
-    from .detect import _same_signals
-    from .detrend import detrend
-    from .vet import vet
-    from .views import fold_views
+    from ..detect import _same_signals
+    from ..detrend import detrend
+    from ..vet import vet
+    from ..views import fold_views
 
     if label not in CLASSES:
         raise InvalidParameterError(f"label must be one of {CLASSES}, got {label!r}")
@@ -1229,7 +1229,7 @@ def _versions() -> dict[str, str]:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             pass
-    from ._version import __version__
+    from .._version import __version__
 
     out["astrotinyml"] = __version__
     return out
@@ -1291,7 +1291,7 @@ def build_dataset(
     >>> sorted(set(ds.meta[i]["label"] for i in range(len(ds)))) <= ["noise", "planet"]
     True
     """
-    from .config import cache_dir as _cache_dir
+    from ..config import cache_dir as _cache_dir
 
     counts = dict(DEFAULT_COUNTS if counts is None else counts)
     for k in counts:

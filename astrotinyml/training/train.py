@@ -2,7 +2,7 @@
 
 :func:`train_model` is what ``astrotinyml train`` and ``notebooks/train_model.ipynb`` call:
 
-1. :func:`astrotinyml.simulate.build_dataset` (cached ``.npz``);
+1. :func:`astrotinyml.training.simulate.build_dataset` (cached ``.npz``);
 2. a stratified, seeded 70 / 15 / 15 train / validation / test split;
 3. scalar standardization from the training split (stored in the input spec);
 4. training with time-reversed copies of the training views (a transit, an eclipse and
@@ -56,7 +56,7 @@ class TrainResult:
     timings : dict
         Seconds for ``dataset``, ``train``, ``export``, ``total``.
     dataset_info : dict
-        :attr:`astrotinyml.simulate.SimulatedDataset.info`.
+        :attr:`astrotinyml.training.simulate.SimulatedDataset.info`.
     """
 
     out_dir: Path
@@ -77,14 +77,14 @@ def counts_for(planets: int | None, non_planets: int | None) -> dict[str, int]:
     """Per-class injection counts from ``--planets N --non-planets M``.
 
     Non-planets are split over eb / variability / instrumental / noise in the proportions
-    of :data:`astrotinyml.simulate.DEFAULT_COUNTS`.
+    of :data:`astrotinyml.training.simulate.DEFAULT_COUNTS`.
 
     Examples
     --------
     >>> counts_for(100, 300)
     {'planet': 100, 'eb': 100, 'variability': 67, 'instrumental': 67, 'noise': 67}
     """
-    from ..simulate import DEFAULT_COUNTS
+    from .training.simulate import DEFAULT_COUNTS
 
     out = dict(DEFAULT_COUNTS)
     if planets is not None:
@@ -178,7 +178,7 @@ def train_model(
     ----------
     planets, non_planets : int, optional
         Planet injections and non-planet injections (see :func:`counts_for`); default
-        :data:`astrotinyml.simulate.DEFAULT_COUNTS`.
+        :data:`astrotinyml.training.simulate.DEFAULT_COUNTS`.
     epochs : int
         Maximum epochs (early stopping on the validation loss usually ends sooner).
     out_dir : path-like, optional
@@ -188,10 +188,10 @@ def train_model(
     dataset : SimulatedDataset, optional
         Use this dataset instead of building one (``planets``/``non_planets`` ignored).
     n_real_natural : int
-        See :func:`astrotinyml.simulate.build_dataset`.
+        See :func:`astrotinyml.training.simulate.build_dataset`.
     long_counts : dict, optional
         Long-period supplement (a second cached build, seed + 1); default
-        :data:`astrotinyml.simulate.LONG_COUNTS` scaled like ``planets``/``non_planets``;
+        :data:`astrotinyml.training.simulate.LONG_COUNTS` scaled like ``planets``/``non_planets``;
         ``{}`` for none.
     backgrounds : sequence, optional
         Real backgrounds (default: the files a fresh clone has).
@@ -219,7 +219,7 @@ def train_model(
 
     Examples
     --------
-    >>> from astrotinyml.model.train import train_model          # doctest: +SKIP
+    >>> from astrotinyml.training.train import train_model          # doctest: +SKIP
     >>> res = train_model(planets=40, non_planets=80, epochs=3)   # doctest: +SKIP
     >>> res.registry["macs"] <= 150_000                           # doctest: +SKIP
     True
@@ -231,7 +231,7 @@ def train_model(
         raise ImportError("Training needs TensorFlow: pip install 'astrotinyml[train]'") from exc
 
     from ..config import cache_dir as _cache_dir
-    from ..simulate import CLASSES, LONG_COUNTS, build_dataset, concat_datasets
+    from .training.simulate import CLASSES, LONG_COUNTS, build_dataset, concat_datasets
     from .architecture import build_model
     from .export import (CYCLES_PER_MAC, convert_tflite, cortex_m4_latency, count_macs, estimate_arena,
                          write_c_array, write_model_card)
@@ -246,7 +246,7 @@ def train_model(
         parts = [build_dataset(counts=counts, n_real_natural=n_real_natural, seed=seed,
                                backgrounds=backgrounds, processes=processes, cache_dir=cache_dir)]
         if long_counts is None:
-            from ..simulate import DEFAULT_COUNTS
+            from .training.simulate import DEFAULT_COUNTS
 
             scale = {"planet": counts["planet"] / DEFAULT_COUNTS["planet"],
                      "eb": counts["eb"] / DEFAULT_COUNTS["eb"], "noise": counts["noise"] / DEFAULT_COUNTS["noise"]}
@@ -393,7 +393,7 @@ def train_model(
         notes=["classify()'s probabilities are the network's softmax, not calibrated; calibrated ones come from "
                "astrotinyml.calibrate.apply_calibration (detect() does it).",
                "Trained on simulations: real-corpus metrics (benchmarks/model_eval.py) are the honest measure.",
-               "The training views come from one search pass on the plain detrending (astrotinyml.simulate), "
+               "The training views come from one search pass on the plain detrending (astrotinyml.training.simulate), "
                "while detect() searches twice (search_passes=2)."],
     )
     write_model_card(card, out)
