@@ -181,6 +181,75 @@ def _cmd_fetch(args) -> int:
     return 0
 
 
+def _cmd_cache_import(args) -> int:
+    from .fetch import import_to_cache
+
+    table = import_to_cache(args.paths, manifest=args.manifest, target=args.target,
+                            time_format=args.time_format, mission=args.mission,
+                            flux_column=args.flux_column, cache_dir=args.cache_dir,
+                            copy=not args.link, replace=args.replace)
+    if len(table):
+        shown = table["status", "target", "mission", "segment", "author", "path"]
+        shown["path"] = [Path(p).name for p in table["path"]]
+        shown.rename_column("path", "file")
+        _print_table(shown)
+    for row in table:
+        if row["note"]:
+            print(f"  note: {Path(row['path']).name}: {row['note']}")
+    counts = {s: int((table["status"] == s).sum()) for s in ("imported", "replaced", "unchanged", "failed")}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing to do"
+    print(f"{len(table)} file(s): {summary}; cache {table.meta['cache_dir']}")
+    # Failed files do not stop the others; each is one line on stderr and the exit status is 1.
+    for row in table[table["status"] == "failed"]:
+        print(f"astrotinyml: error: {row['path']}: {row['error']}", file=sys.stderr)
+    return 1 if counts["failed"] else 0
+
+
+def _cmd_cache_list(args) -> int:
+    from .fetch import cached_products
+
+    table = cached_products(cache_dir=args.cache_dir)
+    if len(table):
+        _print_table(table["target", "mission", "filename", "origin", "size", "downloaded_at"])
+    total = int(table["size"].sum()) if len(table) else 0
+    print(f"{len(table)} light-curve file(s), {total / 1e6:.1f} MB")
+    return 0
+
+
+def _add_cache_parser(sub) -> None:
+    cache = sub.add_parser(
+        "cache", help="file local light-curve files into the MAST cache; list the cache",
+        description="'cache import' reads each file (which validates it), copies it into the cache "
+                    "under its target id (from the file, a manifest CSV or --target) so that "
+                    "fetch / fetch_lightcurves() serve it offline; 'cache list' lists the cached files.")
+    actions = cache.add_subparsers(dest="cache_command", metavar="ACTION")
+    actions.required = True
+    imp = actions.add_parser(
+        "import", help="copy light-curve files into the cache under their target ids",
+        description="Each PATH is a light-curve file (an unreadable one stops the import) or a directory "
+                    "(its files; a MANIFEST.csv inside gives targets and time systems; unreadable files are "
+                    "reported and skipped). Importing the same file again changes nothing.")
+    imp.add_argument("paths", nargs="*", metavar="PATH",
+                     help="files or directories (none: the files --manifest lists)")
+    imp.add_argument("--manifest", default=None, metavar="CSV",
+                     help="CSV with 'file' and 'target' (or 'target_id') columns, optional 'time_system', 'mission'")
+    imp.add_argument("--target", default=None, metavar="ID", help='target of all files, e.g. "KIC 11442793"')
+    imp.add_argument("--time-format", default=None,
+                     help="time system of text/NumPy files whose header does not say it (bkjd, btjd, bjd, ...)")
+    imp.add_argument("--mission", choices=["Kepler", "K2", "TESS"], default=None,
+                     help="mission of text/NumPy files whose name and manifest do not say it")
+    imp.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
+    imp.add_argument("--link", action="store_true", help="hard-link instead of copying (same file system)")
+    imp.add_argument("--replace", action="store_true",
+                     help="replace a different file of the same name imported earlier for the same target")
+    cache_help = "cache directory (default: $ASTROTINYML_CACHE_DIR or ~/.astrotinyml)"
+    imp.add_argument("--cache-dir", default=None, help=cache_help)
+    imp.set_defaults(func=_cmd_cache_import)
+    lst = actions.add_parser("list", help="list the light-curve files in the cache (downloaded and imported)")
+    lst.add_argument("--cache-dir", default=None, help=cache_help)
+    lst.set_defaults(func=_cmd_cache_list)
+
+
 def _cmd_planets(args) -> int:
     from .archives import query_catalog, reference_ephemerides
 
@@ -414,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--refresh", action="store_true", help="search MAST again even when cached")
     _add_network_options(fetch)
     fetch.set_defaults(func=_cmd_fetch)
+
+    _add_cache_parser(sub)
 
     planets = sub.add_parser("planets", help="query the NASA Exoplanet Archive (planets, KOI, TOI)",
                              description="Offline, answers come from the cache, then from the bundled "

@@ -23,6 +23,20 @@ How it works
    longer matches its recorded size / sha256 or cannot be read is *corrupt*: online it is deleted
    and downloaded again; offline it is an :class:`~astrotinyml.errors.OfflineError`.
 
+Local files
+-----------
+:func:`import_to_cache` (``astrotinyml cache import``) files light-curve files you already have
+(a data set, a colleague's copies, the bundled samples) into the same cache, under the target
+ids the files (or a manifest CSV) give.  Each is read with :func:`astrotinyml.io.read_lightcurve`
+to check it, copied atomically to ``<cache>/mast/<mission>/<file name>`` with its size and sha256
+in the index, and listed as a product of a search entry for every name of its target.  From then
+on :func:`fetch_lightcurves` and friends serve it exactly like a downloaded product, offline
+included (``from_cache`` True, ``mast_uri`` the ``file:`` URI it was imported from).  Imported
+products come first in their target's listing, so they are chosen for their segments; an entry
+made only by imports answers like a cached search (no MAST request) until ``refresh=True``,
+which searches MAST and keeps the imported products.  An imported file cannot be downloaded
+again: if its cached copy goes missing or corrupt, the error says to import it again.
+
 Network behaviour: every request has a timeout (``timeout``, default 60 s); transient failures
 (connection errors, timeouts, HTTP 429/5xx) are retried ``retries`` times with exponential backoff
 (2, 4, 8 s), then :class:`~astrotinyml.errors.ArchiveConnectionError` is raised.  A target with no
@@ -39,17 +53,21 @@ import json
 import logging
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import _net
 from ._atomic import atomic_path
+from ._util import sha256_file
 from .config import cache_dir as _cache_dir
 from .config import is_offline
 from .errors import (
+    AstroTinyMLError,
     DataUnavailableError,
     InvalidParameterError,
+    LightCurveFileNotFoundError,
     LightCurveFormatError,
     OfflineError,
 )
@@ -58,7 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
 
 __all__ = ["MAST_DOWNLOAD_URL", "fetch_lightcurve", "fetch_lightcurves", "fetch_products",
-           "cached_products"]
+           "cached_products", "import_to_cache"]
 
 log = logging.getLogger("astrotinyml.fetch")
 
@@ -230,13 +248,18 @@ def fetch_lightcurves(
     products = _choose_per_segment(
         _find_products(q, store, offline=off, refresh=refresh, timeout=timeout, retries=retries))
     if off:  # name every missing file at once, before reading anything
-        missing = [p["filename"] for p in products if not store.path(p).exists()]
+        gone = [p for p in products if not store.path(p).exists()]
+        missing = [p["filename"] for p in gone]
         if missing:
             raise OfflineError(
                 f"offline mode: {len(missing)} of {len(products)} light-curve file(s) of "
                 f"{q.describe()} are not in the cache {store.root / 'mast'}: "
-                f"{', '.join(missing)}. Run once online (offline=False, ASTROTINYML_OFFLINE=0) "
-                f"to download them."
+                f"{', '.join(missing)}. "
+                + ("Import them again (astrotinyml cache import FILE...)."
+                   if all(p.get("local") for p in gone) else
+                   "Run once online (offline=False, ASTROTINYML_OFFLINE=0) to download them"
+                   + (" and import the imported ones again (astrotinyml cache import)."
+                      if any(p.get("local") for p in gone) else "."))
             )
     items = products
     if progress and len(products) > 1:
@@ -349,7 +372,9 @@ def cached_products(*, cache_dir: str | os.PathLike | None = None):
     -------
     astropy.table.Table
         One row per cached file: ``mission``, ``filename``, ``size`` (bytes), ``sha256``,
-        ``mast_uri``, ``downloaded_at`` (UTC, ISO 8601), ``path``.
+        ``mast_uri``, ``downloaded_at`` (UTC, ISO 8601; for an imported file, when it was
+        imported), ``path``, ``origin`` (``"mast"`` or ``"import"``) and ``target`` (the
+        target it was found or imported for; empty when unknown).
 
     Examples
     --------
@@ -361,18 +386,193 @@ def cached_products(*, cache_dir: str | os.PathLike | None = None):
     from astropy.table import Table
 
     store = _Store(_cache_dir(cache_dir))
-    files = store.read_index()["files"]
+    index = store.read_index()
+    # which target each file was listed for: the first search entry that lists it
+    owner: dict[str, str] = {}
+    for entry in index["searches"].values():
+        for p in entry.get("products", []):
+            owner.setdefault(store.rel(p), str(entry.get("target") or ""))
     rows = []
-    for rel, info in sorted(files.items()):
+    for rel, info in sorted(index["files"].items()):
         path = store.root / rel
         if path.exists():
+            imported = info.get("origin") == "import"
             rows.append((Path(rel).parent.name, Path(rel).name, int(info.get("size") or 0),
                          info.get("sha256") or "", info.get("uri") or "",
-                         info.get("downloaded_at") or "", str(path)))
-    names = ("mission", "filename", "size", "sha256", "mast_uri", "downloaded_at", "path")
+                         (info.get("imported_at") if imported else info.get("downloaded_at")) or "",
+                         str(path), "import" if imported else "mast",
+                         str(info.get("target") or owner.get(rel, ""))))
+    names = ("mission", "filename", "size", "sha256", "mast_uri", "downloaded_at", "path",
+             "origin", "target")
     if not rows:
-        return Table(names=names, dtype=(str, str, int, str, str, str, str))
+        return Table(names=names, dtype=(str, str, int, str, str, str, str, str, str))
     return Table(rows=rows, names=names)
+
+
+def import_to_cache(
+    paths,
+    *,
+    manifest: str | os.PathLike | None = None,
+    target: str | None = None,
+    time_format: str | None = None,
+    mission: str | None = None,
+    flux_column: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    copy: bool = True,
+    replace: bool = False,
+):
+    """File local light-curve files into the MAST cache under their targets' ids.
+
+    Each file is read with :func:`astrotinyml.io.read_lightcurve` (which validates it), copied
+    atomically to ``<cache>/mast/<mission>/<file name>`` and recorded in the cache index exactly
+    like a downloaded product (size, sha256), as a product of every name of its target.  Then
+    :func:`fetch_lightcurve`, :func:`fetch_lightcurves` and :func:`fetch_products` serve it,
+    offline too, for any spelling of those names (``"KIC 11442793"``, ``"kic11442793"``,
+    ``"kplr011442793"``), with ``meta['from_cache']`` True and ``meta['mast_uri']`` the file's
+    ``file:`` URI.  Text and NumPy files are read from the cache with the options they were
+    imported with (time system, mission, target name), so they read the same as at import.
+
+    Where the target comes from, first match wins: ``target``; the file's row in the manifest
+    (a catalogue id found in its ``target`` / ``target_id`` text, e.g. ``'KIC 11442793'`` in
+    ``'Kepler-90 (KIC 11442793; KOI-351)'``; ids the text gives only tentatively, such as
+    ``'probable KIC 8554005'``, are not used); the file itself (``meta['target']``: its header,
+    else its name).  The KIC / EPIC / TIC id is the primary name; every other catalogue name
+    found (``Kepler-90``, ``KOI-351``, ``TOI-185``, ``WASP-18``, ...) is filed too.  A file with
+    no catalogue id anywhere is filed under its file name's stem, and its row says so.
+
+    Parameters
+    ----------
+    paths : str, path-like or iterable of them
+        Light-curve files, or directories (their files, not recursing; a ``MANIFEST.csv`` inside
+        is used as ``manifest`` when none is given; README/LICENSE/manifest files are skipped).
+        May be empty when ``manifest`` is given: then every file the manifest lists is imported
+        (paths relative to the manifest's directory).
+    manifest : str or path-like, optional
+        A CSV with a ``file`` column (file names, or paths relative to the CSV) and a ``target``
+        or ``target_id`` column; optional ``time_system`` (``BKJD``, ``BTJD``, ``BJD_TDB``, ...;
+        see :func:`astrotinyml.io.time_format_from_label`) and ``mission`` columns are used for
+        text and NumPy files.  Files it does not list take their target from themselves.
+    target : str, optional
+        Target of every file imported (wins over the manifest).  A file whose own KIC / EPIC /
+        TIC id contradicts it fails.
+    time_format : str, optional
+        Time system of text and NumPy files, as in :func:`astrotinyml.io.read_lightcurve`
+        (wins over the manifest's ``time_system``; FITS headers carry their own).
+    mission : {"Kepler", "K2", "TESS"}, optional
+        Mission of text and NumPy files whose name and manifest row do not say it.
+    flux_column : str, optional
+        Flux column to read (checked at import, used by later fetches unless they pass their own).
+    cache_dir : str or path-like, optional
+        Cache directory, as in :func:`fetch_lightcurve`.
+    copy : bool
+        Copy the bytes (default).  With False the cache entry is a hard link to the file (no
+        second copy; a copy anyway across file systems); editing the original in place then
+        makes the cached entry fail its sha256 check.
+    replace : bool
+        Replace a cached file of the same name imported earlier for the same target with
+        different bytes.  Without it that file fails.  (A same-named file of another target is
+        never replaced: the new one is stored as ``<stem>+<target><suffix>`` and the row says so.)
+
+    Returns
+    -------
+    astropy.table.Table
+        One row per file: ``path``, ``target`` (primary name), ``names`` (all names filed,
+        ``"; "``-separated), ``mission``, ``segment`` (``"Q3"``, ``"C13"``, ``"S9-S11"``; empty
+        when unknown), ``author`` (the file's pipeline, else ``"local"``), ``status``
+        (``"imported"``, ``"unchanged"``: the same bytes were already cached, ``"replaced"``, or
+        ``"failed"``), ``cached`` (path inside the cache), ``note`` and ``error``.
+        ``meta['cache_dir']`` is the cache's ``mast`` directory.
+
+    Raises
+    ------
+    AstroTinyMLError
+        A file named directly in ``paths`` cannot be read (the reader's error, naming the
+        file), contradicts ``target`` or the manifest, or clashes with a cached file (see
+        ``replace``); nothing is imported then.  Files found in a directory or listed by a
+        manifest fail one by one instead (``status`` ``"failed"``, ``error`` says why) and the
+        others are imported.
+    InvalidParameterError
+        No paths and no manifest, an empty directory, a manifest without ``file`` and
+        ``target`` columns, or an invalid ``time_format`` / ``mission``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from astrotinyml.datasets import sample_paths
+    >>> from astrotinyml.fetch import fetch_lightcurves, import_to_cache
+    >>> cache = tempfile.mkdtemp()
+    >>> rows = import_to_cache(sample_paths("kepler-90"), cache_dir=cache)
+    >>> rows["status"].tolist(), rows["segment"].tolist(), str(rows["target"][0])
+    (['imported', 'imported', 'imported'], ['Q3', 'Q4', 'Q5'], 'KIC 11442793')
+    >>> lc = fetch_lightcurves("KIC 11442793", cache_dir=cache, offline=True)
+    >>> lc.meta["quarters"], lc.meta["from_cache"]
+    ([3, 4, 5], True)
+    >>> import_to_cache(sample_paths("kepler-90"), cache_dir=cache)["status"].tolist()  # again
+    ['unchanged', 'unchanged', 'unchanged']
+    """
+    from astropy.table import Table
+
+    from .io import TIME_FORMATS, time_format_from_label
+
+    tf = None
+    if time_format is not None:
+        tf = time_format_from_label(time_format)
+        if tf is None:
+            raise InvalidParameterError(
+                f"time_format={time_format!r} is not a time system; use one of "
+                f"{', '.join(repr(k) for k in TIME_FORMATS)}.")
+    ms = None
+    if mission is not None:
+        ms = _MISSIONS.get(str(mission).strip().lower())
+        if ms is None:
+            raise InvalidParameterError(f"mission={mission!r} is not one of 'Kepler', 'K2', 'TESS'.")
+    if target is not None:
+        target = " ".join(str(target).split())
+        if not target or len(target) > 200 or any(ord(c) < 32 for c in target):
+            raise InvalidParameterError(f"target={target!r} is empty, too long or has control characters.")
+    man = _Manifest.read(manifest) if manifest is not None else None
+    items = _files_to_import(paths, man)
+    store = _Store(_cache_dir(cache_dir))
+
+    # 1. read every file (the validation) before anything is written
+    plans: list[dict] = []
+    for path, strict, mf in items:
+        try:
+            plans.append(_plan_import(path, manifest=mf, target=target, time_format=tf, mission=ms,
+                                      flux_column=flux_column))
+        except AstroTinyMLError as err:
+            if strict:
+                raise
+            plans.append({"path": path, "error": str(err)})
+
+    # 2. place the files and file them in the index, under the index lock
+    with store._locked():
+        data = store.read_index()
+        before = json.dumps(data, sort_keys=True)
+        for plan in plans:
+            if "error" not in plan:
+                _decide_placement(plan, store, data, replace=replace)
+        refused = [p for p, (_, strict, _) in zip(plans, items, strict=True) if strict and p.get("refused")]
+        if refused:
+            raise InvalidParameterError(refused[0]["error"])
+        for plan in plans:
+            if "error" not in plan:
+                _place(plan, store, data, link=not copy)
+        if json.dumps(data, sort_keys=True) != before:  # a re-import changes nothing, not even mtime
+            store.write_index(data)
+
+    names = ("path", "target", "names", "mission", "segment", "author", "status", "cached", "note",
+             "error")
+    rows = []
+    for plan in plans:
+        failed = "error" in plan
+        rows.append((str(plan["path"]), plan.get("primary", ""), "; ".join(plan.get("names", [])),
+                     plan.get("mission") or "", plan.get("segment_label", ""), plan.get("author", ""),
+                     "failed" if failed else plan["status"], plan.get("rel", "") if not failed else "",
+                     "; ".join(plan.get("notes", [])), plan.get("error", "")))
+    table = Table(rows=rows, names=names) if rows else Table(names=names, dtype=[str] * len(names))
+    table.meta["cache_dir"] = str(store.dir)
+    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -511,8 +711,11 @@ class _Query:
         """Whether a product listed by a broader cached search matches this query."""
         if self.mission and product.get("mission") != self.mission:
             return False
-        if self.segments is not None and product.get("segment") not in self.segments:
-            return False
+        if self.segments is not None:
+            # an imported file may span several segments (``segments``): any overlap matches
+            have = product.get("segments") or [product.get("segment")]
+            if not any(seg in self.segments for seg in have):
+                return False
         return True
 
 
@@ -568,8 +771,12 @@ class _Store:
         with self._locked():
             data = self.read_index()
             fn(data)
-            with atomic_path(self.index_path, overwrite=True) as tmp:
-                tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+            self.write_index(data)
+
+    def write_index(self, data: dict) -> None:
+        """Write the index atomically; the caller holds :meth:`_locked`."""
+        with atomic_path(self.index_path, overwrite=True) as tmp:
+            tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 def _now() -> str:
@@ -609,13 +816,15 @@ def _find_products(q: _Query, store: _Store, *, offline, refresh, timeout, retri
                 f"ASTROTINYML_OFFLINE=0) to cache it, or read a local file with "
                 f"astrotinyml.read_lightcurve()."
             )
-        products = _search_mast(q, timeout=timeout, retries=retries)
-        if products:
+        found = _search_mast(q, timeout=timeout, retries=retries)
+        # files the user imported for this target stay listed (first) after a new search
+        products = _local_products(q, store.read_index()) + found
+        if found:
             key = q.key()
 
             def add(data):
                 data["searches"][key] = {"target": q.target, "searched_at": _now(),
-                                         "products": products}
+                                         "products": _local_products(q, data) + found}
             store.update_index(add)
     if not products:
         raise DataUnavailableError(
@@ -720,20 +929,28 @@ def _search_mast(q: _Query, *, timeout, retries) -> list[dict]:
 
 
 def _choose_per_segment(products: list[dict]) -> list[dict]:
-    """One product (possibly several files, e.g. Kepler SC months) per segment of one target."""
+    """One product (possibly several files, e.g. Kepler SC months) per segment of one target.
+
+    Imported products (``local``) were filed under this target by the user, so they pass the
+    one-target filter, and they are their own flavour: an imported quarter and MAST's file of
+    the same quarter are alternatives, never stitched together.  An imported file spanning
+    several segments (``segments``) claims all of them.
+    """
     if not products:
         return products
-    first_target = products[0]["target_name"]
+    mast = [p for p in products if not p.get("local")]
+    first_target = mast[0]["target_name"] if mast else None
     chosen: dict[tuple, tuple] = {}
     out = []
     for p in products:
-        if p["target_name"] != first_target:
+        if not p.get("local") and p["target_name"] != first_target:
             continue
-        seg = (p["mission"], p["segment"] if p["segment"] is not None else p["filename"])
-        flavour = (p["author"], p["exptime"])
-        if seg not in chosen:
-            chosen[seg] = flavour
-        if chosen[seg] == flavour and p not in out:
+        segs = p.get("segments") or [p["segment"] if p["segment"] is not None else p["filename"]]
+        keys = [(p["mission"], seg) for seg in segs]
+        flavour = (p["author"], p["exptime"], bool(p.get("local")))
+        if all(chosen.get(k, flavour) == flavour for k in keys) and p not in out:
+            for k in keys:
+                chosen[k] = flavour
             out.append(p)
     return out
 
@@ -801,22 +1018,36 @@ def _load_product(product: dict, q: _Query, store: _Store, *, offline, timeout, 
     path = store.path(product)
     rel = store.rel(product)
     info = store.read_index()["files"].get(rel, {})
+    # what an imported text/NumPy file needs to be read as it was at import (time system, ...);
+    # a flux_column given to this call wins over the one chosen at import
+    options = dict(product.get("read_options") or {})
+    stored_flux = options.pop("flux_column", None)
+    flux_column = flux_column if flux_column is not None else stored_flux
     from_cache = True
     lc = None
+    problem = None
     if path.exists():
-        problem = None
         size = path.stat().st_size
         if info.get("size") and size != info["size"]:
             problem = f"size {size} bytes, expected {info['size']}"
         else:
             try:
-                lc = read_lightcurve(path, quality_bitmask=quality_bitmask, flux_column=flux_column)
+                lc = read_lightcurve(path, quality_bitmask=quality_bitmask, flux_column=flux_column,
+                                     **options)
             except LightCurveFormatError as err:
                 problem = str(err)
             else:
                 if info.get("sha256") and lc.meta.get("sha256") != info["sha256"]:
-                    problem = "sha256 differs from the one recorded at download"
+                    problem = ("sha256 differs from the one recorded at "
+                               + ("import" if product.get("local") else "download"))
                     lc = None
+    if product.get("local") and lc is None:
+        # an imported file has no archive copy to download again; never delete the evidence
+        what = "is missing" if problem is None else f"is corrupt ({problem})"
+        msg = (f"the cached copy {path} of the imported file {product['uri']} for {q.describe()} "
+               f"{what}. Import it again: astrotinyml cache import {product.get('source') or 'FILE'}.")
+        raise OfflineError("offline mode: " + msg) if offline else DataUnavailableError(msg)
+    if path.exists():
         if problem is not None:
             if offline:
                 raise OfflineError(
@@ -857,3 +1088,375 @@ def _load_product(product: dict, q: _Query, store: _Store, *, offline, timeout, 
         from_cache=from_cache,
     )
     return lc
+
+
+# --------------------------------------------------------------------------------------------
+# importing local files
+# --------------------------------------------------------------------------------------------
+
+# Files that sit beside light curves in data directories but are not light curves.
+_NOT_DATA_PREFIXES = ("manifest", "readme", "license", "changelog", ".")
+_NOT_DATA_SUFFIXES = (".md", ".rst", ".json", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".py",
+                      ".ipynb", ".html", ".pdf", ".png", ".jpg", ".jpeg", ".sh", ".part")
+_FITS_NAME = re.compile(r"\.(?:fits|fit|fts)(?:\.gz)?$", re.IGNORECASE)
+_STAR_ID = re.compile(r"(KIC|EPIC|TIC) (\d+)")
+# Catalogue designations as data sets write them: "KIC 11442793", "TIC100100827", "EPIC-2106",
+# "kplr011442793", "KOI-351", "TOI-211.01" (the star: TOI-211), "Kepler-90", "K2-32", "WASP-18",
+# "HAT-P-7", "HD 39091", "GJ 1214".  Named systems need the hyphen, so "Kepler 10.3 d" is no id.
+_CATALOG_ID = re.compile(
+    r"(?<![A-Za-z0-9])(?:(?P<cat>KIC|EPIC|TIC|KOI|TOI|HD|GJ|kplr|ktwo)[ _-]?0*(?P<num>\d+)"
+    r"|(?P<name>Kepler|K2|WASP|HAT-P)-0*(?P<nnum>\d+))(?!\d)",
+    re.IGNORECASE)
+# An id is only a guess when hedged just before it ("probable KIC 8554005", "= probably KIC
+# 7501230") or when the text says the id is in doubt ("TIC id ambiguous"): filing a light curve
+# under a guessed id would make fetch_lightcurves() answer for the wrong star.
+_HEDGE_BEFORE = re.compile(
+    r"(?:probabl[ey]|possibl[ey]|perhaps|maybe|likely|presumably|tentative(?:ly)?|putative)"
+    r"\W+(?:\w+\W+)?$", re.IGNORECASE)
+_HEDGE_ID = re.compile(
+    r"\b(?:id|ids|identity|identification|designation)\b[^;)]{0,20}?"
+    r"\b(?:ambiguous|uncertain|unverified|not verified|unclear|disputed|tentative)", re.IGNORECASE)
+_NAMED = {"kepler": "Kepler", "k2": "K2", "wasp": "WASP", "hat-p": "HAT-P"}
+
+
+def _catalog_ids(text: str) -> list[tuple[str, bool]]:
+    """Catalogue ids in free text, in order, as (display name, tentative)."""
+    text = str(text or "")
+    doubtful = bool(_HEDGE_ID.search(text))
+    out: dict[str, bool] = {}
+    for m in _CATALOG_ID.finditer(text):
+        if m.group("cat"):
+            cat = m.group("cat").upper()
+            cat = {"KPLR": "KIC", "KTWO": "EPIC"}.get(cat, cat)
+            n = int(m.group("num"))
+            name = f"{cat}-{n}" if cat in ("KOI", "TOI") else f"{cat} {n}"
+        else:
+            name = f"{_NAMED[m.group('name').lower()]}-{int(m.group('nnum'))}"
+        tentative = doubtful or bool(_HEDGE_BEFORE.search(text[: m.start()]))
+        out[name] = out.get(name, True) and tentative  # sure once stated surely
+    return list(out.items())
+
+
+class _Manifest:
+    """A CSV listing light-curve files with their targets (``file``, ``target``/``target_id``)."""
+
+    def __init__(self, path: Path, rows: list[dict]):
+        self.path = path
+        self.rows = rows
+        self._by_path: dict[Path, dict] = {}
+        self._by_name: dict[str, dict] = {}
+        for row in rows:
+            name = row["file"]
+            self._by_path.setdefault((path.parent / name).resolve(), row)
+            self._by_name.setdefault(Path(name).name, row)
+
+    @classmethod
+    def read(cls, path) -> _Manifest:
+        import csv
+
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise LightCurveFileNotFoundError(f"manifest {p}: no such file.")
+        try:
+            with open(p, newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                cols = [str(c).strip() for c in (reader.fieldnames or [])]
+                rows = [{str(k).strip(): (v or "").strip() if isinstance(v, str) else ""
+                         for k, v in row.items() if k is not None} for row in reader]
+        except (OSError, UnicodeDecodeError, csv.Error) as err:
+            raise InvalidParameterError(f"manifest {p}: cannot be read as CSV ({err}).") from err
+        if "file" not in cols or not ({"target", "target_id"} & set(cols)):
+            raise InvalidParameterError(
+                f"manifest {p}: needs a 'file' column and a 'target' (or 'target_id') column; it has "
+                f"{', '.join(cols) or 'none'}.")
+        return cls(p.resolve(), [r for r in rows if r.get("file")])
+
+    def row_for(self, path: Path) -> dict | None:
+        return self._by_path.get(path.resolve()) or self._by_name.get(path.name)
+
+    @staticmethod
+    def target_of(row: dict) -> str:
+        return row.get("target") or row.get("target_id") or ""
+
+
+def _dir_manifest(directory: Path) -> _Manifest | None:
+    for name in ("MANIFEST.csv", "manifest.csv"):
+        if (directory / name).is_file():
+            return _Manifest.read(directory / name)
+    return None
+
+
+def _files_to_import(paths, manifest: _Manifest | None) -> list[tuple[Path, bool, _Manifest | None]]:
+    """(file, named directly?, manifest for it) for every file to import, without repeats."""
+    if paths is None:
+        paths = []
+    elif isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    else:
+        paths = list(paths)
+    items: list[tuple[Path, bool, _Manifest | None]] = []
+    if not paths:
+        if manifest is None:
+            raise InvalidParameterError(
+                "import_to_cache: no paths given; pass light-curve files, directories, or a manifest.")
+        items = [(manifest.path.parent / row["file"], False, manifest) for row in manifest.rows]
+    for item in paths:
+        p = Path(item).expanduser()
+        if p.is_dir():
+            man = manifest or _dir_manifest(p)
+            inside = sorted(f for f in p.iterdir() if f.is_file()
+                            and not f.name.lower().startswith(_NOT_DATA_PREFIXES)
+                            and not f.name.lower().endswith(_NOT_DATA_SUFFIXES))
+            if not inside:
+                raise InvalidParameterError(f"import_to_cache: directory {p} holds no light-curve files.")
+            items.extend((f, False, man) for f in inside)
+        else:
+            items.append((p, True, manifest))
+    seen: set = set()
+    out = []
+    for path, strict, man in items:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append((path, strict, man))
+    return out
+
+
+def _names_for(own: str, text: str, *, explicit: bool, display: str) -> tuple[str, list[str], list[str]]:
+    """(primary name, all names, notes) of a file whose reader target is ``own``."""
+    notes: list[str] = []
+    own_ids = [name for name, _ in _catalog_ids(own)]
+    ids: list[str] = []
+    source = "target=" if explicit else "the manifest's target"
+    if text:
+        found = _catalog_ids(text)
+        if explicit:
+            # the caller's word: a name that is no catalogue id ("pi Men") is used as given
+            ids = [name for name, _ in found] or [text]
+        else:
+            ids = [name for name, tentative in found if not tentative]
+            guessed = [name for name, tentative in found if tentative]
+            if guessed:
+                notes.append(f"{source} gives {', '.join(guessed)} only tentatively: not used")
+    for own_id in own_ids:
+        m = _STAR_ID.fullmatch(own_id)
+        for name in ids:
+            other = _STAR_ID.fullmatch(name)
+            if m and other and other.group(1) == m.group(1) and other.group(2) != m.group(2):
+                raise InvalidParameterError(
+                    f"{display}: the file is of {own_id} but {source} says {name} ({text!r}); fix "
+                    f"the {'target' if explicit else 'manifest row'} or leave it out.")
+    names = list(dict.fromkeys(ids + own_ids))
+    if not names:
+        names = [own]
+        notes.append(f"no catalogue id in {'the manifest or ' if text else ''}the file: filed under "
+                     f"its name {own!r}")
+    stars = [n for n in own_ids + ids if _STAR_ID.fullmatch(n)]
+    primary = stars[0] if stars else names[0]
+    names.remove(primary)
+    return primary, [primary] + names, notes
+
+
+def _segment_label(mission: str | None, segs: list[int]) -> str:
+    letter = {"Kepler": "Q", "K2": "C", "TESS": "S"}.get(mission or "", "")
+    if not segs or not letter:
+        return ""
+    if len(segs) > 2 and segs == list(range(segs[0], segs[-1] + 1)):
+        return f"{letter}{segs[0]}-{letter}{segs[-1]}"
+    return ";".join(f"{letter}{s}" for s in segs)
+
+
+def _plan_import(path: Path, *, manifest: _Manifest | None, target, time_format, mission,
+                 flux_column) -> dict:
+    """Read one file (the validation) and work out what to file it as; nothing is written."""
+    from .io import read_lightcurve, time_format_from_label
+
+    row = manifest.row_for(path) if manifest is not None else None
+    if row is not None and not path.exists():
+        raise LightCurveFileNotFoundError(f"{path}: listed in {manifest.path.name} but not found.")
+    options: dict[str, Any] = {}
+    if not _FITS_NAME.search(path.name):
+        # FITS headers state time system and mission; text and NumPy files may need telling
+        tf = time_format or (time_format_from_label(row.get("time_system"), path=path) if row else None)
+        ms = mission or (_MISSIONS.get(row.get("mission", "").strip().lower()) if row else None)
+        if tf:
+            options["time_format"] = tf
+        if ms:
+            options["mission"] = ms
+    if flux_column is not None:
+        options["flux_column"] = flux_column
+    lc = read_lightcurve(path, **options)
+    meta = lc.meta
+    own = str(meta.get("target") or path.stem)
+    text = target if target is not None else (_Manifest.target_of(row) if row else "")
+    primary, names, notes = _names_for(own, text, explicit=target is not None, display=path.name)
+    for name in names:  # each becomes a query key: it must be a valid target
+        _Query.make(name, mission=None, sector=None, quarter=None, campaign=None, author=None,
+                    exptime=None)
+    if primary != own:  # read back under the name it is filed as, as a download would be
+        options["target"] = primary
+    ms = meta.get("mission")
+    kind = _MISSION_SEGMENT.get(ms or "")
+    segs = [int(x) for x in (meta.get(kind + "s") or [])] if kind else []
+    author = str(meta.get("AUTHOR") or "").strip() or {"k2sc": "K2SC"}.get(str(meta.get("reader")), "local")
+    cadence = meta.get("cadence_min")
+    return {
+        "path": path, "sha256": meta["sha256"], "size": path.stat().st_size, "primary": primary,
+        "names": names, "notes": notes, "mission": ms, "segments": segs,
+        "segment_label": _segment_label(ms, segs), "author": author,
+        "exptime": round(float(cadence) * 60.0, 1) if cadence else float("nan"),
+        "read_options": options, "n_cadences": len(lc),
+    }
+
+
+def _local_product(plan: dict, filename: str) -> dict:
+    segs = plan["segments"]
+    product = {
+        "uri": plan["path"].resolve().as_uri(),
+        "filename": filename,
+        "mission": plan["mission"],
+        "mission_label": "",
+        "author": plan["author"],
+        "exptime": plan["exptime"],  # the file's cadence [s]
+        "target_name": plan["primary"],
+        "obs_id": "",
+        "description": "imported local file",
+        "distance": 0.0,
+        "size": plan["size"],
+        "segment": segs[0] if len(segs) == 1 else None,
+        "local": True,
+        "source": str(plan["path"].resolve()),
+        "read_options": plan["read_options"],
+    }
+    if len(segs) > 1:
+        product["segments"] = segs
+    return product
+
+
+def _alt_name(filename: str, primary: str) -> str:
+    """``<stem>+<target><suffix>``: the name keeps its mission prefix and suffix (the reader's cues)."""
+    m = re.search(r"(\.(?:fits|fit|fts)\.gz|\.[A-Za-z0-9]+)$", filename)
+    stem, suffix = (filename[: m.start()], m.group(1)) if m else (filename, "")
+    return f"{stem}+{_SAFE_NAME.sub('_', primary.lower())}{suffix}"
+
+
+def _cached_state(store: _Store, data: dict, rel: str, plan: dict) -> str:
+    """absent, same, damaged (ours, but the copy is gone or spoilt), changed (our target's
+    earlier import, other bytes) or clash (another target's or a download's file)."""
+    info = data["files"].get(rel)
+    path = store.root / rel
+    exists = path.is_file()
+    if info is None and not exists:
+        return "absent"
+    recorded = (info or {}).get("sha256")
+    if recorded == plan["sha256"]:
+        intact = exists and path.stat().st_size == plan["size"] and sha256_file(path) == plan["sha256"]
+        return "same" if intact else "damaged"
+    if not recorded and exists and sha256_file(path) == plan["sha256"]:
+        return "same"  # put there by hand, or adopted without a checksum
+    owner = (info or {}).get("target") if (info or {}).get("origin") == "import" else None
+    if owner is not None and _norm_target(owner) == _norm_target(plan["primary"]):
+        return "changed"
+    return "clash"
+
+
+def _key_admits(key: dict, product: dict) -> bool:
+    """Whether a search entry with this (decoded) key should list this imported product."""
+    if key.get("mission") not in (None, product.get("mission")):
+        return False
+    if key.get("segments") is not None:
+        have = product.get("segments") or [product.get("segment")]
+        if not any(s in key["segments"] for s in have):
+            return False
+    if key.get("author") not in (None, str(product.get("author") or "").lower()):
+        return False
+    # cadence words ("long") follow lightkurve's rules: leave exptime queries to MAST
+    return key.get("exptime") is None
+
+
+def _local_products(q: _Query, index: dict) -> list[dict]:
+    """The imported products any search entry of ``q``'s target lists that ``q`` admits."""
+    want = json.loads(q.key())
+    out: list[dict] = []
+    for key, entry in index["searches"].items():
+        if json.loads(key)["target"] != want["target"]:
+            continue
+        for p in entry.get("products", []):
+            if p.get("local") and _key_admits(want, p) and p not in out:
+                out.append(p)
+    return out
+
+
+def _with_local(products: list[dict], product: dict, store: _Store) -> list[dict]:
+    """``products`` with ``product`` in place of any imported one at its cache path; imported first."""
+    rel = store.rel(product)
+    kept = [p for p in products if not (p.get("local") and store.rel(p) == rel)]
+    local = [p for p in kept if p.get("local")] + [product]
+    local.sort(key=lambda p: (p.get("mission") or "",
+                              (p.get("segments") or [p["segment"] if p.get("segment") is not None else -1])[0],
+                              p["filename"]))
+    return local + [p for p in kept if not p.get("local")]
+
+
+def _decide_placement(plan: dict, store: _Store, data: dict, *, replace: bool) -> None:
+    """Choose the cache name and status of a planned import and record it in ``data``."""
+    name = _SAFE_NAME.sub("_", plan["path"].name) or "lightcurve"
+    product = _local_product(plan, name)
+    rel = store.rel(product)
+    state = _cached_state(store, data, rel, plan)
+    if state == "clash":
+        # never clobber another target's file (or a download) of the same name
+        info = data["files"].get(rel) or {}
+        owner = info.get("target") or ("a MAST download" if info.get("uri", "").startswith("mast:") else "another file")
+        product["filename"] = _alt_name(name, plan["primary"])
+        rel = store.rel(product)
+        state = _cached_state(store, data, rel, plan)
+        plan["notes"].append(f"{name} is taken in the cache by a different file ({owner}); "
+                             f"stored as {product['filename']}")
+    if state == "changed" and not replace or state == "clash":
+        plan["error"] = (f"{plan['path'].name}: the cache already holds a different {Path(rel).name} "
+                         f"imported for {plan['primary']} ({store.root / rel}); pass replace=True "
+                         f"(astrotinyml cache import --replace) to replace it.")
+        plan["refused"] = True
+        return
+    plan["rel"] = rel
+    plan["copy"] = state != "same"
+    plan["status"] = {"same": "unchanged", "changed": "replaced"}.get(state, "imported")
+    if state == "damaged":
+        plan["notes"].append("the cached copy was missing or damaged; copied again")
+    if plan["copy"] or (data["files"].get(rel) or {}).get("sha256") != plan["sha256"]:
+        data["files"][rel] = {"uri": product["uri"], "size": plan["size"], "sha256": plan["sha256"],
+                              "downloaded_at": None, "imported_at": _now(), "origin": "import",
+                              "source": product["source"], "target": plan["primary"]}
+    searches = data["searches"]
+    for name_ in plan["names"]:
+        key = _Query.make(name_, mission=None, sector=None, quarter=None, campaign=None,
+                          author=None, exptime=None).key()
+        searches.setdefault(key, {"target": name_, "searched_at": None, "products": []})
+        want = json.loads(key)["target"]
+        for k, entry in searches.items():
+            if json.loads(k)["target"] == want and _key_admits(json.loads(k), product):
+                entry["products"] = _with_local(entry.get("products", []), product, store)
+
+
+def _place(plan: dict, store: _Store, data: dict, *, link: bool) -> None:
+    """Put a planned import's bytes into the cache (atomically: temp file, then rename)."""
+    if not plan.get("copy"):
+        return
+    src = plan["path"]
+    dest = store.root / plan["rel"]
+    with atomic_path(dest, overwrite=True) as tmp:
+        linked = False
+        if link:
+            try:
+                tmp.unlink()
+                os.link(src, tmp)
+                linked = True
+            except OSError:  # another file system, or no hard links there: copy
+                pass
+        if not linked:
+            shutil.copyfile(src, tmp)
+        if sha256_file(tmp) != plan["sha256"]:
+            raise LightCurveFormatError(
+                f"{src.name}: changed while it was being imported (sha256 differs from the file "
+                f"read a moment ago); import it again.")

@@ -114,6 +114,7 @@ __all__ = [
     "read_lightcurve",
     "read_lightcurves",
     "stitch",
+    "time_format_from_label",
 ]
 
 #: Accepted ``time_format`` values and the offset (days) added to the file's times to get BJD_TDB.
@@ -282,6 +283,56 @@ def read_lightcurve(
     if target is not None:
         lc.meta["target"] = str(target)
     return lc
+
+
+def time_format_from_label(label: str | None, *, path: str | os.PathLike | None = None) -> str | None:
+    """The :func:`read_lightcurve` ``time_format`` that a free-text time-system label names.
+
+    Data sets describe the time column in words: a manifest's ``time_system`` cell says
+    ``"BKJD"``, ``"BTJD"``, ``"BJD_TDB (full)"``, ``"BKJD (inferred: 120.5-1591)"``,
+    ``"BJD-2457000"``.  This maps such a label to one of :data:`TIME_FORMATS`, reading its
+    first word (the accepted ``time_format`` spellings and aliases), then its prefix (``BKJD``,
+    ``BTJD``, ``BJD``).  FITS files carry their time system in the header, where a different
+    ``time_format`` is an error, so for a FITS ``path`` the answer is None.
+
+    Parameters
+    ----------
+    label : str or None
+        The label; empty or unrecognised gives None (let the reader decide from the file).
+    path : str or path-like, optional
+        The file the label describes; a FITS name (``.fits``, ``.fits.gz``, ...) gives None.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> from astrotinyml.io import time_format_from_label
+    >>> time_format_from_label("BKJD (inferred: 120.5-1591)"), time_format_from_label("BJD_TDB (full)")
+    ('bkjd', 'bjd')
+    >>> time_format_from_label("BJD-2457000"), time_format_from_label("")
+    ('btjd', None)
+    >>> print(time_format_from_label("BTJD", path="tess_x_lc.fits"))
+    None
+    """
+    if path is not None and str(path).lower().endswith(_FITS_SUFFIXES):
+        return None
+    if label is None:
+        return None
+    text = str(label).strip()
+    if not text:
+        return None
+    head = re.split(r"[\s(,;:]", text, maxsplit=1)[0].lower()
+    key = _TIME_FORMAT_ALIASES.get(head, head)
+    if key in TIME_FORMATS:
+        return key
+    # "BKJD=BJD-2454833" and the like: the prefix rule the benchmarks always used
+    up = text.upper()
+    for prefix, fmt in (("BKJD", "bkjd"), ("BTJD", "btjd"), ("BJD", "bjd")):
+        if up.startswith(prefix):
+            return fmt
+    return None
 
 
 def read_lightcurves(

@@ -99,16 +99,12 @@ def _fallback(path: Path):
 
 def time_format(row):
     """read_lightcurve time_format for a MANIFEST row's text/NumPy file (None for FITS)."""
-    if row is None or row["file"].endswith(".fits"):
+    # The package owns the label -> time_format rule (astrotinyml cache import uses it too).
+    from astrotinyml.io import time_format_from_label
+
+    if row is None:
         return None
-    ts = (row.get("time_system") or "").upper()
-    if ts.startswith("BKJD"):
-        return "bkjd"
-    if ts.startswith("BTJD"):
-        return "btjd"
-    if ts.startswith("BJD"):
-        return "bjd"
-    return None
+    return time_format_from_label(row.get("time_system"), path=row["file"])
 
 
 def load(path, row=None):

@@ -456,3 +456,22 @@ def test_fetch_products_lists_files(mast, tmp_path):
     assert not any(t["from_cache"]) and t["n_cadences"][0] > 1000
     again = fetch.fetch_products("WASP-18", cache_dir=tmp_path, offline=True)
     assert all(again["from_cache"])
+
+
+def test_refresh_keeps_imported_files_and_downloads_only_the_rest(mast, no_network_later, tmp_path):
+    # Q3 filed by hand (astrotinyml cache import); MAST lists Q3-Q5: the imported Q3 is used,
+    # MAST's Q3 is not downloaded, and the new search keeps the imported product.
+    q3 = PRODUCTS[0]["local"]
+    fetch.import_to_cache(q3, cache_dir=tmp_path)
+    only = fetch.fetch_lightcurves("KIC 11442793", cache_dir=tmp_path)  # the import's entry answers
+    assert only.meta["quarter"] == 3 and mast.calls == 0
+    lc = fetch.fetch_lightcurves("KIC 11442793", cache_dir=tmp_path, refresh=True)
+    assert mast.calls == 2
+    assert sorted(mast.downloads) == sorted(r["productFilename"] for r in PRODUCTS[1:3])
+    ref = read_lightcurves(sample_paths("kepler-90"))
+    assert lc.meta["quarters"] == [3, 4, 5] and len(lc) == len(ref)
+    assert np.array_equal(lc.time.jd, ref.time.jd)
+    assert lc.meta["mast_uris"][0] == q3.resolve().as_uri()
+    no_network_later()
+    again = fetch.fetch_lightcurves("kplr011442793", cache_dir=tmp_path, offline=True)
+    assert again.meta["quarters"] == [3, 4, 5]
