@@ -61,6 +61,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Calibration", "reference_set", "match_signal", "calibrate", "load_calibration", "save_calibration",
     "calibration_history", "current_calibration_id", "apply_calibration", "default_calibration",
+    "with_probability_calibration", "grouped_folds", "expected_calibration_error", "fit_temperature",
+    "apply_temperature", "precision_threshold",
     "DEFAULT_CALIBRATION_PATH", "DRIFT_TOLERANCES", "HARMONICS",
     "plot_reliability", "plot_recovery", "plot_confusion",
 ]
@@ -612,8 +614,15 @@ def _evaluate(ref: dict, result, *, period_tol: float, epoch_tol: float, min_tra
 # fits
 # ----------------------------------------------------------------------------------------
 
-def _folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
-    """Fold index per item; items of one group share a fold (k=0: leave-one-group-out)."""
+def grouped_folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """Fold index per item; items of one group share a fold (k=0: leave-one-group-out).
+
+    Examples
+    --------
+    >>> f = grouped_folds(["a", "a", "b", "c"], 2, 0)
+    >>> bool(f[0] == f[1]), sorted(set(f.tolist()))
+    (True, [0, 1])
+    """
     uniq = sorted(set(groups))
     rng = np.random.default_rng(seed)
     order = list(rng.permutation(len(uniq)))
@@ -628,7 +637,15 @@ def _nll(p, y) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))) if y.size else float("nan")
 
 
-def _ece(p, y, bins: int = 10) -> float:
+def expected_calibration_error(p, y, bins: int = 10) -> float:
+    """Expected calibration error of probabilities ``p`` for outcomes ``y`` (0/1), ``bins``
+    equal-width bins.
+
+    Examples
+    --------
+    >>> round(expected_calibration_error([0.9, 0.1], [1, 0]), 3)
+    0.1
+    """
     p, y = np.asarray(p, float), np.asarray(y, float)
     if p.size == 0:
         return float("nan")
@@ -660,17 +677,32 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.asarray(z, float)))
 
 
-def _temp_apply(P: np.ndarray, T: float) -> np.ndarray:
+def apply_temperature(P: np.ndarray, T: float) -> np.ndarray:
+    """Temperature scaling of class probabilities ``P`` (rows sum to 1): softmax(log P / T).
+
+    Examples
+    --------
+    >>> apply_temperature(np.array([[0.9, 0.1]]), 1.0).round(3).tolist()
+    [[0.9, 0.1]]
+    """
     z = np.log(np.clip(P, _EPS, 1.0)) / T
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _fit_temperature(P: np.ndarray, y: np.ndarray) -> float:
+def fit_temperature(P: np.ndarray, y: np.ndarray) -> float:
+    """Temperature minimizing the planet-vs-rest log loss of ``P[:, 0]`` for outcomes ``y``.
+
+    Examples
+    --------
+    >>> P = np.array([[0.99, 0.01], [0.99, 0.01], [0.01, 0.99], [0.99, 0.01]])
+    >>> fit_temperature(P, np.array([1, 0, 0, 1])) > 1   # over-confident: softened
+    True
+    """
     from scipy.optimize import minimize_scalar
 
-    r = minimize_scalar(lambda lt: _nll(_temp_apply(P, math.exp(lt))[:, 0], y), bounds=(-3, 3), method="bounded")
+    r = minimize_scalar(lambda lt: _nll(apply_temperature(P, math.exp(lt))[:, 0], y), bounds=(-3, 3), method="bounded")
     return float(math.exp(r.x))
 
 
@@ -700,14 +732,23 @@ def _iso_apply(P: np.ndarray, knots: dict) -> np.ndarray:
 
 def _prob_apply(P: np.ndarray, prob: dict) -> np.ndarray:
     if prob.get("method") == "temperature":
-        return _temp_apply(P, prob["temperature"])
+        return apply_temperature(P, prob["temperature"])
     if prob.get("method") == "isotonic":
         return _iso_apply(P, prob["isotonic"])
     return P
 
 
-def _threshold(p: np.ndarray, y: np.ndarray, pred_planet: np.ndarray, target: float) -> dict:
-    """Lowest p_planet threshold whose planet-label precision reaches ``target``."""
+def precision_threshold(p: np.ndarray, y: np.ndarray, pred_planet: np.ndarray, target: float) -> dict:
+    """Lowest p_planet threshold whose planet-label precision reaches ``target``.
+
+    ``p``: p_planet; ``y``: 1 for true planets; ``pred_planet``: rows labelled planet.
+
+    Examples
+    --------
+    >>> r = precision_threshold(np.array([0.9, 0.8, 0.6]), np.array([1, 1, 0]), np.array([True] * 3), 0.9)
+    >>> r["threshold"], r["recall"]
+    (0.8, 1.0)
+    """
     cand = np.unique(np.concatenate([p[pred_planet], [1.0]]))
     best = None
     for t in cand:
@@ -759,7 +800,7 @@ def _fit_all(dets: list[dict], sigs: list[dict], refs: list[dict], *, folds: int
         a, b = _fit_logistic(x[ok], rec[ok])
         params["recovery_logistic"] = dict(a=a, b=b, x="log10(snr_expected)",
                                            snr50=float(10 ** (-a / b)) if b else float("nan"))
-        g = _folds([s["group"] for s in np.array(S)[ok]], folds, seed)
+        g = grouped_folds([s["group"] for s in np.array(S)[ok]], folds, seed)
         oof = np.full(ok.sum(), np.nan)
         for k in np.unique(g):
             tr, te = g != k, g == k
@@ -810,7 +851,7 @@ def _fit_all(dets: list[dict], sigs: list[dict], refs: list[dict], *, folds: int
     for name, ratios in (("depth", dr), ("duration", tr_)):
         idx = np.isfinite(ratios) & (ratios > 0)
         if idx.sum() >= 3:
-            g = _folds([d["group"] for d, k in zip(M, idx) if k], folds, seed)
+            g = grouped_folds([d["group"] for d, k in zip(M, idx) if k], folds, seed)
             lr = np.log(ratios[idx])
             after = np.full(lr.size, np.nan)
             for k in np.unique(g):
@@ -841,7 +882,7 @@ def _fit_all(dets: list[dict], sigs: list[dict], refs: list[dict], *, folds: int
     P = np.array([[d[c] for c in _PROB_COLS] for d in D], float)
     y = np.array([d["truth"] == "planet" for d in D], float)
     groups = [d["group"] for d in D]
-    g = _folds(groups, folds, seed)
+    g = grouped_folds(groups, folds, seed)
     metrics["n_classified"] = len(D)
     metrics["n_classified_planet"] = int(y.sum())
     oof = {"temperature": np.full_like(P, np.nan), "isotonic": np.full_like(P, np.nan)}
@@ -849,8 +890,8 @@ def _fit_all(dets: list[dict], sigs: list[dict], refs: list[dict], *, folds: int
         tr, te = g != k, g == k
         if tr.sum() < 2:
             continue
-        T = _fit_temperature(P[tr], y[tr])
-        oof["temperature"][te] = _temp_apply(P[te], T)
+        T = fit_temperature(P[tr], y[tr])
+        oof["temperature"][te] = apply_temperature(P[te], T)
         oof["isotonic"][te] = _iso_apply(P[te], _fit_isotonic(P[tr, 0], y[tr]))
     have = np.isfinite(oof["temperature"][:, 0])
     nll = {m: _nll(v[have, 0], y[have]) for m, v in oof.items()}
@@ -863,7 +904,7 @@ def _fit_all(dets: list[dict], sigs: list[dict], refs: list[dict], *, folds: int
                                             f"{int(len(y) - y.sum())} non-planet classified detections")
         params["threshold"] = dict(value=float("nan"), fitted=False, reason=params["probability"]["reason"])
         metrics["probability_fitted"] = 0.0
-        metrics["prob_ece_before"] = _ece(P[:, 0], y)
+        metrics["prob_ece_before"] = expected_calibration_error(P[:, 0], y)
         for k in ("prob_ece_after", "prob_nll_after", "prob_threshold", "prob_precision_at_threshold",
                   "prob_recall_at_threshold"):
             metrics[k] = float("nan")
@@ -872,16 +913,16 @@ def _fit_all(dets: list[dict], sigs: list[dict], refs: list[dict], *, folds: int
     final = {"method": method, "fitted": True, "classes": list(classes),
              "heldout_nll": nll, "chosen_by": "held-out negative log-likelihood of planet vs not planet"}
     if method == "temperature":
-        final["temperature"] = _fit_temperature(P, y)
+        final["temperature"] = fit_temperature(P, y)
     else:
         final["isotonic"] = _fit_isotonic(P[:, 0], y)
     params["probability"] = final
     Q = oof[method]
-    metrics["prob_ece_before"] = _ece(P[have, 0], y[have])
-    metrics["prob_ece_after"] = _ece(Q[have, 0], y[have])
+    metrics["prob_ece_before"] = expected_calibration_error(P[have, 0], y[have])
+    metrics["prob_ece_after"] = expected_calibration_error(Q[have, 0], y[have])
     metrics["prob_nll_after"] = nll[method]
     pred_planet = Q[have].argmax(axis=1) == 0
-    th = _threshold(Q[have, 0], y[have], pred_planet, target_precision)
+    th = precision_threshold(Q[have, 0], y[have], pred_planet, target_precision)
     params["threshold"] = dict(value=th["threshold"], fitted=True, target_precision=target_precision,
                                reached=th["reached"],
                                note="lowest calibrated p_planet whose held-out planet-label precision reaches "
@@ -1345,6 +1386,49 @@ Examples
 """
 
 
+def with_probability_calibration(base: Calibration, *, temperature: float, threshold: float,
+                                 model_sha256: str, metrics: dict | None = None, note: str = "") -> Calibration:
+    """A new calibration: ``base``'s detection parameters (depth/duration corrections,
+    recovery) with a probability calibration fitted elsewhere, e.g. on the out-of-fold
+    predictions of the real stars made during training (:func:`astrotinyml.training.metrics.real_summary`).
+
+    Parameters
+    ----------
+    base : Calibration
+        Detection-level calibration kept as it is.
+    temperature, threshold : float
+        Temperature scaling of the probabilities and the ``unknown`` threshold.
+    model_sha256 : str
+        The classifier the probability calibration belongs to (applied only to its outputs).
+    metrics : dict, optional
+        Metrics to record (``prob_ece_before``/``prob_ece_after`` ...), merged into base's.
+    note : str
+        Where the probability calibration comes from (kept in ``parameters['probability']``).
+
+    Returns
+    -------
+    Calibration
+        New id and time.
+
+    Examples
+    --------
+    >>> c = with_probability_calibration(default_calibration(), temperature=1.5, threshold=0.6, model_sha256="ab")
+    >>> c.parameters["probability"]["temperature"], c.parameters["threshold"]["value"], c.model_sha256
+    (1.5, 0.6, 'ab')
+    """
+    created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    doc = base.to_dict()
+    params = dict(doc["parameters"])
+    params["probability"] = dict(method="temperature", temperature=float(temperature), fitted=True,
+                                 classes=[c[2:] for c in _PROB_COLS], chosen_by=note or "given")
+    params["threshold"] = dict(dict(params.get("threshold") or {}), value=float(threshold), fitted=True,
+                               note=note or "given")
+    doc.update(created=created, parameters=params, model_sha256=str(model_sha256),
+               metrics=dict(doc.get("metrics") or {}, **(metrics or {})), drift={"flagged": False})
+    doc["id"] = _new_id(created, dict(p=params, m=doc["metrics"], prev=base.id))
+    return Calibration.from_dict(doc)
+
+
 def default_calibration() -> Calibration | None:
     """The calibration shipped with the package (``astrotinyml/models/calibration.json``).
 
@@ -1597,7 +1681,10 @@ def apply_calibration(candidates: Any, calibration: Calibration | str | None = N
         calibrated = True
     table.meta["classifier_calibrated"] = calibrated
     table.meta["calibration_note"] = note
-    return table
+    # Re-deciding the label must not undo vet's physics veto (a companion no planet can be).
+    from .vet import physics_veto
+
+    return physics_veto(table)
 
 
 # ----------------------------------------------------------------------------------------

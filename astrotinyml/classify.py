@@ -313,7 +313,7 @@ def classify(
     """
     from astropy.table import QTable
 
-    from .vet import vet
+    from .vet import physics_veto, vet
     from .views import fold_all
 
     m = _resolve_model(model)
@@ -345,4 +345,6 @@ def classify(
     table.meta["classifier_variant"] = m.variant
     table.meta["classifier_threshold"] = thr
     table.meta["classifier_calibrated"] = False
-    return table
+    # The network cannot know every star; vet's physics tests (companion larger than any
+    # planet, ingress too short for the depth) overrule a 'planet' label.
+    return physics_veto(table)

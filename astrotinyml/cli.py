@@ -365,9 +365,37 @@ def _cmd_train(args) -> int:
         print(f"astrotinyml: error: training needs TensorFlow ({err}); pip install 'astrotinyml[train]'",
               file=sys.stderr)
         return 2
-    res = train_model(planets=args.planets, non_planets=args.non_planets, epochs=args.epochs,
-                      out_dir=args.out, seed=args.seed, processes=args.processes)
+    from .training.real import backgrounds_from_manifest, real_training_set
+    from .training.simulate import REAL_BACKGROUNDS
+
+    offline = True if args.offline else None
+    real = None
+    if args.planets or args.non_planets or args.labels:
+        real = real_training_set(args.planets, args.non_planets, manifests=args.labels or (),
+                                 search=not args.no_search_views, cache_dir=args.cache_dir, offline=offline)
+        a = real.info.get("archive", {})
+        print(f"real examples: {len(real)} from {real.info.get('n_stars')} stars {real.counts()}; archive stars "
+              f"asked {a.get('asked')}, found with light curves {a.get('found')} (of {a.get('tried')} tried); "
+              f"{len(real.info.get('errors', []))} stars failed")
+        for e in real.info.get("errors", [])[:10]:
+            print(f"  skipped {e['target']}: {e['error'][:160]}")
+    backgrounds = None
+    if args.backgrounds:
+        backgrounds = list(REAL_BACKGROUNDS)
+        for m in args.backgrounds:
+            backgrounds += backgrounds_from_manifest(m)
+    res = train_model(planets=args.sim_planets, non_planets=args.sim_non_planets, epochs=args.epochs,
+                      out_dir=args.out, seed=args.seed, processes=args.processes, real=real,
+                      real_weight=args.real_weight, folds=args.folds, backgrounds=backgrounds,
+                      n_real_natural=args.sim_natural, cache_dir=args.cache_dir)
     print(res)
+    oof = res.metrics.get("real_out_of_fold", {}).get("int8")
+    if oof:
+        d = oof["subsets"]["planets_snr_ge_7"]
+        c = oof["calibration"]
+        print(f"real stars, out of fold ({args.folds} folds by star): planet recall {d['planet_recall']} "
+              f"(vet SNR >= 7), non-planets not planet {d['non_planets_not_planet']}, AUC {d['auc']}; "
+              f"ECE {c['ece_out_of_fold_before']} -> {c['ece_out_of_fold_after']}")
     print(f"model written to {res.out_dir}")
     return 0
 
@@ -455,18 +483,43 @@ def build_parser() -> argparse.ArgumentParser:
     cal.set_defaults(func=_cmd_calibrate)
 
     train = sub.add_parser(
-        "train", help="simulate a training set on real noise and train the TinyML classifier",
-        description="Builds the simulated training set (injections into real bundled light curves "
-                    "and red+white noise, passed through detrend -> search -> fold), trains the CNN and "
-                    "exports float/int8 TFLite, a C array and a model card. Needs the 'train' extra.")
-    train.add_argument("--planets", type=int, default=None, help="simulated planet examples (default 2200)")
-    train.add_argument("--non-planets", type=int, default=None,
-                       help="simulated non-planet examples over eb/variability/instrumental/noise (default 5400)")
+        "train", help="train the TinyML classifier on real labelled stars and simulations",
+        description="Collects real labelled examples (Exoplanet Archive planets and false positives whose light "
+                    "curves are fetched through the cache, plus corpus manifests), builds the simulated "
+                    "training set (injections into real and synthetic noise), all passed through detrend -> "
+                    "search -> vet -> fold as detect() does; evaluates on the real stars out of fold (folds "
+                    "grouped by star), trains the CNN and exports float/int8 TFLite, a C array and a model card. "
+                    "Needs the 'train' extra.")
+    train.add_argument("--planets", type=int, default=0,
+                       help="real planet hosts from the Exoplanet Archive (confirmed KOIs, TOI CP/KP) whose light "
+                            "curves fetch can get: online from MAST, offline from the cache (default: %(default)s)")
+    train.add_argument("--non-planets", type=int, default=0,
+                       help="real false-positive stars (KOI stellar-eclipse/centroid/not-transit-like flags, TOI "
+                            "FP/EB) likewise (default: %(default)s)")
+    train.add_argument("--labels", nargs="+", metavar="MANIFEST", default=None,
+                       help="corpus MANIFEST.csv files whose stars (EBs, variable and quiet stars, hosts) add real "
+                            "examples from their local files")
+    train.add_argument("--no-search-views", action="store_true",
+                       help="real examples at the catalogue ephemerides only (no search on the real stars)")
+    train.add_argument("--real-weight", type=float, default=3.0,
+                       help="loss weight of a real example against a simulated one (default: %(default)s)")
+    train.add_argument("--folds", type=int, default=5,
+                       help="star-grouped folds of the out-of-fold evaluation on the real examples (default: %(default)s)")
+    train.add_argument("--sim-planets", type=int, default=None, help="simulated planet injections (default 1600)")
+    train.add_argument("--sim-non-planets", type=int, default=None,
+                       help="simulated non-planet injections over eb/variability/instrumental/noise (default 4000)")
+    train.add_argument("--sim-natural", type=int, default=150,
+                       help="simulated-set examples of the backgrounds' own strongest signal, nothing injected "
+                            "(default: %(default)s)")
+    train.add_argument("--backgrounds", nargs="+", metavar="MANIFEST", default=None,
+                       help="corpus MANIFEST.csv files whose quiet and variable stars are added to the injection "
+                            "backgrounds")
     train.add_argument("--epochs", type=int, default=80, help="most epochs; early stopping (default: %(default)s)")
     train.add_argument("--out", default=None, help="output directory (default: <cache>/models/astrotinyml-cnn-v1-<seed>)")
     train.add_argument("--seed", type=int, default=20240, help="random seed (default: %(default)s)")
     train.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                        help="processes building the dataset (default: one per core; the dataset does not depend on it)")
+    _add_network_options(train)
     train.set_defaults(func=_cmd_train)
 
     fetch = sub.add_parser("fetch", help="download light curves of a target from MAST into the cache",

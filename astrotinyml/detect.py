@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .errors import InvalidParameterError
+from .star import stellar_parameters
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
@@ -184,7 +185,7 @@ def _target(lc, source) -> str:
     return "<unnamed>"
 
 
-def _same_signals(a, b) -> bool:
+def same_signals(a, b) -> bool:
     """Two search results with the same signals, in any order: periods within 0.1 % (NaN
     for single events on both sides) and mid-transit times within half a duration."""
     if len(a) != len(b):
@@ -301,7 +302,7 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
         # The same periods and epochs as the pass before: a further pass would search
         # (nearly) the same light curve.  This pass's depths and durations are still the
         # ones kept: measured on a flattening that preserves the transits, they differ.
-        converged = candidates is not None and _same_signals(found, candidates)
+        converged = candidates is not None and same_signals(found, candidates)
         candidates = found
         t = _time.perf_counter()
         flat = (detrend(lc, method=detrend_method, window_length=window_length, mask=candidates)
@@ -327,6 +328,7 @@ def detect(
     min_transits: int = 2,
     sde_threshold: float | None = None,
     search_passes: int = 2,
+    star: Any = None,
     stellar_density: Any = None,
     global_bins: int = 201,
     local_bins: int = 61,
@@ -363,8 +365,15 @@ def detect(
         the previous pass's transits masked, and its candidates replace that pass's; it
         stops early when a pass finds the same signals.  1 is the single search of earlier
         versions (faster, but long transits come out shallow, short or paired falsely).
+    star : StellarParameters or dict, optional
+        The host star's parameters given by the user (``{"radius": 0.4, "mass": 0.4}``, solar
+        units; see :func:`astrotinyml.star.stellar_parameters`); they take precedence over
+        the file header and the bundled KOI/TOI/K2 snapshots, which are used otherwise.  The
+        star's radius and density enter the vetting (companion radius, density test) and the
+        classifier; a companion no planet can be is never labelled ``planet``.
     stellar_density : float or Quantity, optional
-        Stellar density in g/cm^3 for the density test of :func:`astrotinyml.vet.vet`.
+        Stellar density in g/cm^3 for the density test of :func:`astrotinyml.vet.vet`
+        (default: from ``star``'s radius and mass or logg when they are known).
     global_bins, local_bins : int
         Bin counts of the views (see :func:`astrotinyml.views.fold_views`); the shipped
         classifier needs the defaults (201, 61).
@@ -431,7 +440,8 @@ def detect(
     timings["search"], timings["redetrend"] = passes.search_s, passes.redetrend_s
 
     t = _time.perf_counter()
-    vetted = vet(flat, candidates, raw_lc=raw, stellar_density=stellar_density)
+    stellar = stellar_parameters(raw, star=star)
+    vetted = vet(flat, candidates, raw_lc=raw, star=stellar, stellar_density=stellar_density)
     lap("vet", t)
 
     t = _time.perf_counter()
@@ -464,6 +474,8 @@ def detect(
         window_length=meta.get("DETREND_WINDOW", window_length),
         period_min=period_min, period_max=period_max, max_planets=max_planets, min_transits=min_transits,
         sde_threshold=sde_threshold, search_passes=search_passes, stellar_density=stellar_density,
+        star={k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+              for k, v in stellar.as_row().items()},
         global_bins=global_bins, local_bins=local_bins,
         search_passes_run=passes.passes_run,
         redetrended_with_mask=bool(len(candidates)),

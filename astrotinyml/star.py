@@ -38,7 +38,7 @@ from typing import Any, Mapping
 
 from .errors import InvalidParameterError
 
-__all__ = ["StellarParameters", "stellar_parameters", "PRIOR", "R_SUN_REARTH", "R_JUP_REARTH",
+__all__ = ["StellarParameters", "stellar_parameters", "PRIOR", "R_SUN_REARTH", "R_JUP_REARTH", "RHO_SUN_CGS",
            "MAX_PLANET_RADIUS_RJUP", "MAX_PLANET_RATIO_UNKNOWN_STAR", "companion_radius",
            "min_shape_v"]
 

@@ -2,6 +2,13 @@
 
     python benchmarks/calibrate_corpus.py --write-default   # refit astrotinyml/models/calibration.json
     python benchmarks/calibrate_corpus.py --corpus ../shared/data/lightcurves
+    python benchmarks/calibrate_corpus.py --probabilities-from astrotinyml/models --write-default
+
+The last form keeps the shipped detection-level calibration (depth/duration corrections,
+recovery fits: they do not depend on the classifier) and replaces the probability calibration
+by the one ``astrotinyml train`` fitted on its out-of-fold predictions of the real stars (the
+stars of the bundled references were trained on, so a probability calibration fitted on them
+would be in sample).
 
 The shipped default is fitted on what a fresh clone holds: the bundled light curves
 (astrotinyml/data) and tests/data, each with its MANIFEST (labels, known periods/epochs, sha256).
@@ -25,6 +32,8 @@ def main(argv=None):
     ap.add_argument("--corpus", nargs="*", default=None, help="MANIFEST directories (default: bundled + tests/data)")
     ap.add_argument("--json", help="also write the full calibration JSON here")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--probabilities-from", default=None, metavar="MODEL_DIR",
+                    help="take the probability calibration from this model directory's out-of-fold fit")
     ap.add_argument("--skip", nargs="*", default=["conor-or.npy"],
                     help="skip files whose name contains one of these (default: the three 1470-d Kepler EB arrays, "
                          "minutes of search each)")
@@ -34,6 +43,26 @@ def main(argv=None):
     os.environ.setdefault("ASTROTINYML_OFFLINE", "1")
     warnings.simplefilter("ignore")
     from astrotinyml.calibrate import DEFAULT_CALIBRATION_PATH, calibrate, reference_set
+
+    if args.probabilities_from:
+        from astrotinyml.calibrate import default_calibration, with_probability_calibration
+
+        reg = json.loads((Path(args.probabilities_from) / "registry.json").read_text())
+        entry = reg["models"][reg["default"]]
+        oof = entry["metrics"]["real_out_of_fold"]["int8"]["calibration"]
+        cal = with_probability_calibration(
+            default_calibration(), temperature=oof["temperature"], threshold=oof["threshold"],
+            model_sha256=entry["files"]["int8"]["sha256"],
+            metrics=dict(prob_ece_before=oof["ece_out_of_fold_before"], prob_ece_after=oof["ece_out_of_fold_after"],
+                         prob_threshold=oof["threshold"]),
+            note=(f"astrotinyml train: temperature and threshold (planet precision {oof['target_precision']}) fitted "
+                  f"on the out-of-fold int8 predictions of the real stars ({reg['default']}, star-grouped folds); "
+                  "ECE measured with nested folds"))
+        print(cal.summary())
+        if args.write_default:
+            cal.to_json(DEFAULT_CALIBRATION_PATH, overwrite=True)
+            print("wrote", DEFAULT_CALIBRATION_PATH)
+        return
 
     sources = args.corpus or ["bundled", str(REPO / "tests" / "data")]
     refs = reference_set(sources, offline=True)

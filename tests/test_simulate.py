@@ -101,7 +101,7 @@ def test_real_background_has_known_transits_cut():
     assert bg.n_cut > 0 and len(bg.sha256) == 64
     p, epoch = entry[0][2][0]
     ph = np.abs((bg.time - epoch + 0.5 * p) % p - 0.5 * p)
-    assert ph.min() > 0.5 * S._t14_guess(p)
+    assert ph.min() > 0.5 * S.sun_like_duration(p)
 
 
 def test_hot_jupiter_shows_occultation_small_planet_does_not(quiet_bg):
@@ -178,11 +178,12 @@ def test_some_planets_have_transit_timing_variations(quiet_bg, monkeypatch):
 
 
 def test_two_search_passes_build_another_dataset(tmp_path, monkeypatch):
-    """SEARCH_PASSES=2 (as detect()) runs the second search and is part of the cache key, so a
-    one-pass cached dataset is never reused for it."""
+    """SEARCH_PASSES (2 by default, as detect()) is part of the cache key, so a one-pass cached
+    dataset is never reused for two passes."""
     kw = dict(counts=dict(planet=2, noise=2), n_real_natural=0, backgrounds=[], seed=11)
-    one = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
-    assert "search_passes" not in one.info["config"]  # the shipped build's key is unchanged
-    monkeypatch.setattr(S, "SEARCH_PASSES", 2)
+    assert S.SEARCH_PASSES == 2
     two = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    monkeypatch.setattr(S, "SEARCH_PASSES", 1)
+    one = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    assert one.info["config"]["search_passes"] == 1
     assert two.path != one.path and two.info["config"]["search_passes"] == 2 and len(two) > 0

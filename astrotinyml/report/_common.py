@@ -23,6 +23,9 @@ CONTRACT_UNITS = {
     "pl_trandep": "ppm",
     # Not contract columns, but depths in ppm too (plain floats: astropy has no ppm unit).
     "pl_trandep_cal": "ppm",
+    # Radii in Earth and solar radii: no FITS units, plain floats like the depths.
+    "companion_rade": "R_earth",
+    "st_rad": "R_sun",
 }
 
 #: What every contract column means; written into the CSV header, the README of the bundle.
@@ -41,6 +44,9 @@ CONTRACT_DESCRIPTIONS = {
     "p_variability": "calibrated probability of stellar variability",
     "p_instrumental": "calibrated probability of an instrumental systematic",
     "p_noise": "calibrated probability of a false alarm",
+    "label_note": "why the label differs from the classifier's choice (the star's physics), if it does",
+    "companion_rade": "radius of a dark companion making the depth, sqrt(depth) * st_rad [R_earth]",
+    "st_rad": "stellar radius used [R_sun] (st_rad_source: where from; 'prior' = the Sun assumed)",
 }
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")

@@ -164,9 +164,9 @@ def write_fits(result, path) -> None:
     cand_hdu.name = "CANDIDATES"
     for i, name in enumerate(table.colnames, start=1):
         unit = column_unit(result.candidates, name) if name in result.candidates.colnames else None
-        if unit == "ppm":
-            # ppm is no FITS unit (readers would warn): say it in the column's comment instead.
-            cand_hdu.header.comments[f"TTYPE{i}"] = "[ppm]"
+        if unit in ("ppm", "R_earth", "R_sun"):
+            # No FITS units (readers would warn): say it in the column's comment instead.
+            cand_hdu.header.comments[f"TTYPE{i}"] = f"[{unit}]"
         elif unit and not cand_hdu.header.get(f"TUNIT{i}"):
             cand_hdu.header[f"TUNIT{i}"] = unit
     hdulist.append(cand_hdu)

@@ -308,25 +308,19 @@ def _fmt_table(rows: list[list[Any]], header: list[str]) -> str:
     return "\n".join(out)
 
 
-def _real_corpus_table(summary: dict[str, Any]) -> str:
-    """One markdown row per subset of model_eval's real-corpus summary (int8)."""
+def _real_oof_table(oof: dict[str, Any]) -> str:
+    """One markdown row per subset of the out-of-fold real-star summary (int8)."""
     def pct(x):
         return "-" if x is None else f"{100 * x:.1f} %"
 
     rows = []
-    for subset, s in summary.items():
-        m = s.get("int8") if isinstance(s, dict) else None
-        if not isinstance(m, dict):
-            continue
-        per = m.get("per_class", {})
-        pl, eb = per.get("planet", {}), per.get("eb", {})
-        sop = m.get("sim_val_eb90_operating_point") or {}
-        rows.append([subset, pl.get("n", "-"), pct(pl.get("recall")), eb.get("n", "-"), pct(eb.get("not_planet")),
-                     m.get("planet_auc", "-"),
-                     "-" if not sop else f"{pct(sop.get('planet_recall'))} / {pct(sop.get('eb_rejected'))} "
-                                         f"(p >= {sop.get('threshold')})"])
-    return _fmt_table(rows, ["rows", "planets", "planet recall (argmax)", "EBs", "EBs not called planet",
-                             "planet-vs-rest AUC", "recall / EBs rejected at the simulated-validation threshold"])
+    for subset, d in (oof.get("int8", {}).get("subsets") or {}).items():
+        rows.append([subset, d.get("n_planets", "-"), pct(d.get("planet_recall")), d.get("n_non_planets", "-"),
+                     pct(d.get("non_planets_not_planet")), pct(d.get("eb_not_planet")), d.get("auc") or "-",
+                     pct(d.get("calibrated_planet_recall")), pct(d.get("calibrated_planet_precision"))])
+    return _fmt_table(rows, ["signals", "planets", "planet recall (argmax)", "non-planets",
+                             "non-planets not called planet", "EBs not called planet", "planet-vs-rest AUC",
+                             "recall (calibrated, unknown below threshold)", "precision (calibrated)"])
 
 
 def write_model_card(card: dict[str, Any], out_dir: str | os.PathLike, *, name: str = "MODEL_CARD") -> tuple[Path, Path]:
@@ -384,9 +378,15 @@ def write_model_card(card: dict[str, Any], out_dir: str | os.PathLike, *, name: 
     metrics = g("metrics", {})
     if metrics:
         md += ["## Metrics", ""]
-        if isinstance(metrics.get("real_corpus"), dict):
-            md += ["Real light curves (`benchmarks/model_eval.py`, int8; catalogue ephemerides):", "",
-                   _real_corpus_table(metrics["real_corpus"]), ""]
+        oof = metrics.get("real_out_of_fold")
+        if isinstance(oof, dict):
+            cal = oof.get("int8", {}).get("calibration", {})
+            md += [f"Real stars, out of fold ({oof.get('folds')} folds grouped by star: every number below comes "
+                   "from a network that never saw that star; int8, physics veto applied):", "",
+                   _real_oof_table(oof), "",
+                   f"Nested out-of-fold calibration: temperature {cal.get('temperature')}, ECE "
+                   f"{cal.get('ece_out_of_fold_before')} -> {cal.get('ece_out_of_fold_after')}, `unknown` threshold "
+                   f"{cal.get('threshold')} (per fold: {cal.get('threshold_by_fold')}).", ""]
         for key, m in metrics.items():
             md += [f"### {key}", "", "```", json.dumps(m, indent=1, default=str), "```", ""]
     if g("training_data"):

@@ -56,6 +56,10 @@ from ..errors import InvalidParameterError
 
 __all__ = [
     "CLASSES",
+    "save_dataset",
+    "simulated_star",
+    "sun_like_duration",
+    "box_epoch",
     "REAL_BACKGROUNDS",
     "Background",
     "Injection",
@@ -123,16 +127,16 @@ TTV_FRACTION = 0.0
 
 #: Search passes of the ``search``/``narrow`` modes, as ``detect(search_passes=...)``: the
 #: second searches the light curve detrended with the first candidate's transits masked and
-#: its candidate replaces the first (see :func:`astrotinyml.detect.search_masked`).  1 in the
-#: shipped build, made before detect searched twice.  A build with 2 (training 23 min 38 s on
-#: 2 cores) reached simulated int8 accuracy 0.810 / AUC 0.970 (shipped: 0.796 / 0.977) but
-#: scored lower on the real corpus (planet recall 0.878 vs 0.927 on SNR >= 7, EBs not called
-#: planet 0.889 vs 0.926) and calibrated worse on the bundled references (threshold 0.82 for
-#: 90 % precision, recall 0.48): not shipped.  Part of the dataset cache key when not 1.
-SEARCH_PASSES = 1
+#: its candidate replaces the first (see :func:`astrotinyml.detect.search_masked`).  2, as
+#: detect() does, so that the model learns from what detect() hands it (one pipeline).
+SEARCH_PASSES = 2
+
+#: Share of examples whose star is "unknown" to the vetting (no header or catalogue radius:
+#: K2 EPIC stars, plain text files), so the model learns the prior case too.
+UNKNOWN_STAR_FRACTION = 0.35
 
 #: Dataset format version (bump when the content of an example changes).
-DATASET_VERSION = 4
+DATASET_VERSION = 5
 
 
 @dataclass
@@ -218,12 +222,12 @@ def _lc(time: np.ndarray, flux: np.ndarray, sigma: float | None = None):
         return lk.LightCurve(time=time, flux=flux, flux_err=err)
 
 
-def _t14_guess(period: float) -> float:
+def sun_like_duration(period: float) -> float:
     """Central-transit duration [d] around a Sun-like star (13 h at 1 yr)."""
     return 13.0 / 24.0 * (period / 365.25) ** (1.0 / 3.0)
 
 
-def _box_epoch(t: np.ndarray, f: np.ndarray, period: float,
+def box_epoch(t: np.ndarray, f: np.ndarray, period: float,
                factors=(0.5, 1.0, 1.6)) -> tuple[float, float, float]:
     """Epoch [d] and duration [d] of the deepest box dip in ``f`` folded at ``period``.
 
@@ -232,7 +236,7 @@ def _box_epoch(t: np.ndarray, f: np.ndarray, period: float,
     """
     ok = np.isfinite(f)
     t, f = t[ok], f[ok]
-    guess = _t14_guess(period)
+    guess = sun_like_duration(period)
     nb = int(np.clip(period / (guess / 6.0), 24, 4000))
     ph = ((t - t[0]) / period) % 1.0
     idx = np.minimum((ph * nb).astype(int), nb - 1)
@@ -304,9 +308,9 @@ def load_backgrounds(files: Any = None, *, root: str | os.PathLike | None = None
             trials = []
             for period, epoch in todo:
                 if epoch is None:
-                    ep, dur, score = _box_epoch(t[keep], ff[keep], period)
+                    ep, dur, score = box_epoch(t[keep], ff[keep], period)
                 else:
-                    ep, dur, score = epoch, _t14_guess(period), -np.inf
+                    ep, dur, score = epoch, sun_like_duration(period), -np.inf
                 trials.append((score, period, epoch, ep, dur))
             trials.sort(key=lambda x: x[0])
             _, period, epoch, ep, dur = trials[0]
@@ -922,6 +926,37 @@ def _matches(found_p, found_t0, inj: Injection, cadence_d: float) -> bool:
     return False
 
 
+def simulated_star(rng: np.random.Generator, inj: Injection):
+    """The host star the vetting is told about for one example, or None (unknown star).
+
+    The radius follows the injection's stellar density through a main-sequence relation
+    (M ~ R^1.25, so rho ~ R^-1.75), with a 10 % catalogue error; the mass keeps the density.
+    A planet's star is never so large that its companion would exceed 2 R_J (the planet
+    would not be one).  A share :data:`UNKNOWN_STAR_FRACTION` of stars are unknown.
+
+    Examples
+    --------
+    >>> inj = Injection(model=np.ones(3), label="planet", subtype="", params=dict(rho_cgs=1.41, k=0.1))
+    >>> s = simulated_star(np.random.default_rng(3), inj)
+    >>> s is None or 0.7 < s.radius < 1.4
+    True
+    """
+    from ..star import MAX_PLANET_RADIUS_RJUP, R_JUP_REARTH, R_SUN_REARTH, RHO_SUN_CGS, StellarParameters
+
+    if rng.random() < UNKNOWN_STAR_FRACTION:
+        return None
+    rho = inj.params.get("rho_cgs")
+    if not (isinstance(rho, (int, float)) and rho > 0):
+        rho = 10 ** rng.uniform(math.log10(0.2), math.log10(8.0))
+    r = (rho / RHO_SUN_CGS) ** (-1.0 / 1.75) * math.exp(rng.normal(0.0, 0.1))
+    k = inj.params.get("k")
+    if inj.label == "planet" and isinstance(k, (int, float)) and k > 0:
+        r = min(r, 0.95 * MAX_PLANET_RADIUS_RJUP * R_JUP_REARTH / R_SUN_REARTH / k)
+    r = float(np.clip(r, 0.1, 20.0))
+    return StellarParameters(radius=r, mass=float(np.clip(rho / RHO_SUN_CGS * r ** 3, 0.02, 200.0)),
+                             sources=(("radius", "header"), ("mass", "header")))
+
+
 def _search_first(flat, **kw):
     from ..search import search
 
@@ -968,7 +1003,7 @@ def simulate_example(
     >>> ex["label"], ex["views"].local_view.shape
     ('planet', (61,))
     """
-    from ..detect import _same_signals
+    from ..detect import same_signals
     from ..detrend import detrend
     from ..vet import vet
     from ..views import fold_views
@@ -1031,7 +1066,7 @@ def simulate_example(
                     if cand is None:
                         break
                     again = _search_first(detrend(raw, mask=cand[:1]), **kw)
-                    converged = again is not None and _same_signals(again[:1], cand[:1])
+                    converged = again is not None and same_signals(again[:1], cand[:1])
                     cand = again
                     if converged:
                         break
@@ -1049,7 +1084,7 @@ def simulate_example(
             else:
                 p = float(10 ** rng.uniform(math.log10(0.5), math.log10(max(span / 2.0, 0.6))))
                 t0r = float(t[0] + rng.uniform(0, p))
-            dur_h = 24.0 * _t14_guess(p) * rng.uniform(0.4, 1.2)
+            dur_h = 24.0 * sun_like_duration(p) * rng.uniform(0.4, 1.2)
             cand = _candidate_row(p, t0r, dur_h, float("nan"))
         row = cand[:1]
         fp = float(row["pl_orbper"][0].value)
@@ -1064,7 +1099,7 @@ def simulate_example(
                 final = "noise"
         try:
             flat = detrend(raw, mask=row)
-            vetted = vet(flat, row, raw_lc=raw)
+            vetted = vet(flat, row, raw_lc=raw, star=simulated_star(rng, inj))
             views = fold_views(flat, vetted[0])
         except Exception:  # noqa: BLE001 - a degenerate candidate the pipeline cannot fold
             return None
@@ -1092,11 +1127,11 @@ def simulate_example(
 # --------------------------------------------------------------------------------------------
 
 #: Default composition of a build: injections per class.
-DEFAULT_COUNTS = {"planet": 2200, "eb": 1800, "variability": 1200, "instrumental": 1200, "noise": 1200}
+DEFAULT_COUNTS = {"planet": 1600, "eb": 1333, "variability": 889, "instrumental": 889, "noise": 889}
 #: Ephemeris modes of the transit-like classes: (mode, probability).
 TRANSIT_MODES = (("search", 0.5), ("narrow", 0.25), ("true", 0.25))
 #: Long-period supplement of the shipped model's training set (see ``long_counts``).
-LONG_COUNTS = {"planet": 600, "eb": 400, "noise": 300}
+LONG_COUNTS = {"planet": 436, "eb": 296, "noise": 222}
 #: Share of examples on a real background (the rest on synthetic noise).
 REAL_FRACTION = 0.5
 
@@ -1307,8 +1342,7 @@ def build_dataset(
         config["long_counts"] = {k: int(v) for k, v in long_counts.items()}
     if TTV_FRACTION:  # likewise
         config["ttv_fraction"] = float(TTV_FRACTION)
-    if SEARCH_PASSES != 1:  # likewise
-        config["search_passes"] = int(SEARCH_PASSES)
+    config["search_passes"] = int(SEARCH_PASSES)
     key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     path = _cache_dir(cache_dir) / "datasets" / f"sim-{key}.npz"
     if cache and path.exists():
@@ -1364,13 +1398,30 @@ def build_dataset(
                 backgrounds=bgs_info, versions=_versions(), processes=int(processes))
     ds = SimulatedDataset(arrays=arrays, labels=labels, meta=meta, info=info, path=None)
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, labels=labels, meta=np.array(json.dumps(meta)), info=np.array(json.dumps(info)),
-                            **arrays)
-        os.replace(tmp, path)
-        ds.path = path
+        save_dataset(ds, path)
     return ds
+
+
+def save_dataset(ds: SimulatedDataset, path: str | os.PathLike) -> Path:
+    """Write ``ds`` to ``path`` (``.npz``, atomically: a temporary file renamed into place);
+    sets ``ds.path``.  :func:`load_dataset` reads it.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> ds = build_dataset(counts=dict(noise=1), n_real_natural=0, backgrounds=[], cache=False)
+    >>> p = save_dataset(ds, os.path.join(tempfile.mkdtemp(), "d.npz"))
+    >>> len(load_dataset(p)) == len(ds)
+    True
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, labels=ds.labels, meta=np.array(json.dumps(ds.meta, default=str)),
+                        info=np.array(json.dumps(ds.info, default=str)), **ds.arrays)
+    os.replace(tmp, path)
+    ds.path = path
+    return path
 
 
 def concat_datasets(parts: list[SimulatedDataset]) -> SimulatedDataset:

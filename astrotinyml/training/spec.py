@@ -95,8 +95,9 @@ def preprocess(arrays: dict[str, np.ndarray], spec: dict[str, Any]) -> dict[str,
     Examples
     --------
     >>> import numpy as np
+    >>> from astrotinyml.views import SCALAR_NAMES
     >>> a = {k: np.zeros((2, 61), np.float32) for k in LOCAL_CHANNELS}
-    >>> a["global_view"] = np.zeros((2, 201), np.float32); a["scalars"] = np.zeros((2, 16), np.float32)
+    >>> a["global_view"] = np.zeros((2, 201), np.float32); a["scalars"] = np.zeros((2, len(SCALAR_NAMES)), np.float32)
     >>> {k: v.shape for k, v in preprocess(a, default_spec()).items()}["local_views"]
     (2, 61, 4)
     """
@@ -117,11 +118,17 @@ def preprocess(arrays: dict[str, np.ndarray], spec: dict[str, Any]) -> dict[str,
     s = np.asarray(arrays["scalars"], dtype=np.float32)
     from ..views import SCALAR_NAMES
 
-    if list(inputs["scalars"]["source"]) != list(SCALAR_NAMES) or s.shape[-1] != len(inputs["scalars"]["mean"]):
+    # A model takes its scalars by name, so views of a later version (more scalars) still
+    # feed a model trained on fewer.
+    wanted = list(inputs["scalars"]["source"])
+    if s.shape[-1] != len(SCALAR_NAMES) or not set(wanted) <= set(SCALAR_NAMES) or \
+            len(wanted) != len(inputs["scalars"]["mean"]):
         raise InvalidParameterError(
-            f"the model expects the scalars {list(inputs['scalars']['source'])} but these views have "
+            f"the model expects the scalars {wanted} but these views have "
             f"{s.shape[-1]} ({list(SCALAR_NAMES)} in this version): use the model shipped with this version of "
             f"astrotinyml, or retrain (astrotinyml train)")
+    if wanted != list(SCALAR_NAMES):
+        s = s[..., [SCALAR_NAMES.index(n) for n in wanted]]
     mean = np.asarray(inputs["scalars"]["mean"], dtype=np.float32)
     std = np.asarray(inputs["scalars"]["std"], dtype=np.float32)
     s = np.clip((s - mean) / np.where(std > 0, std, 1.0), *spec["scalar_clip"])

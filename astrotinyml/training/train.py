@@ -31,7 +31,8 @@ import numpy as np
 
 from ..errors import InvalidParameterError
 
-__all__ = ["train_model", "TrainResult", "split_indices", "DEFAULT_THRESHOLD", "counts_for"]
+__all__ = ["train_model", "TrainResult", "split_indices", "DEFAULT_THRESHOLD", "counts_for", "cross_validate",
+           "REAL_WEIGHT"]
 
 #: Uncalibrated default decision threshold: a candidate whose highest class probability is
 #: below it is labelled ``unknown``.  Calibration (a later issue) will replace it.
@@ -84,7 +85,7 @@ def counts_for(planets: int | None, non_planets: int | None) -> dict[str, int]:
     >>> counts_for(100, 300)
     {'planet': 100, 'eb': 100, 'variability': 67, 'instrumental': 67, 'noise': 67}
     """
-    from .training.simulate import DEFAULT_COUNTS
+    from .simulate import DEFAULT_COUNTS
 
     out = dict(DEFAULT_COUNTS)
     if planets is not None:
@@ -152,6 +153,142 @@ def _flip(x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 from .._util import sha256_file as _sha256
 
+#: Weight of one real example relative to one simulated example in the loss.  Real examples
+#: are few (hundreds against thousands) but they are the distribution the model is used on;
+#: 3 gives them about a fifth of the total weight in the shipped build.
+REAL_WEIGHT = 3.0
+
+
+def _class_balanced_weights(y: np.ndarray, w: np.ndarray, n_classes: int) -> np.ndarray:
+    """Sample weights ``w`` times a class weight that gives every present class the same total."""
+    tot = np.bincount(y, weights=w, minlength=n_classes)
+    cw = np.where(tot > 0, tot.sum() / (n_classes * np.where(tot > 0, tot, 1.0)), 0.0)
+    return w * cw[y]
+
+
+def _fit(x_tr, y_tr, w_tr, x_va, y_va, spec, *, seed, width, epochs, batch_size, patience, verbose):
+    """One network trained on (x_tr, y_tr) with sample weights; early stopping on x_va."""
+    import keras
+    import tensorflow as tf
+
+    from .architecture import build_model
+    from .simulate import CLASSES
+
+    x_aug = {k: np.concatenate([x_tr[k], _flip(x_tr)[k]]) for k in x_tr}
+    y_aug = np.concatenate([y_tr, y_tr])
+    w_aug = _class_balanced_weights(y_aug, np.concatenate([w_tr, w_tr]), len(CLASSES))
+    keras.utils.set_random_seed(seed)
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # noqa: BLE001 - older TF
+        pass
+    model = build_model(spec, n_classes=len(CLASSES), width=width)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    hist = model.fit(
+        x_aug, y_aug, sample_weight=w_aug, validation_data=(x_va, y_va), epochs=int(epochs),
+        batch_size=int(batch_size), verbose=verbose, shuffle=True,
+        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(patience),
+                                                 restore_best_weights=True),
+                   keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
+                                                     patience=max(int(patience) // 2, 2))])
+    return model, {k: [float(x) for x in v] for k, v in hist.history.items()}
+
+
+def _export(model, x_rep: dict, seed: int) -> tuple[bytes, bytes]:
+    """Float and full-integer int8 TFLite flatbuffers (representative: training views)."""
+    from .export import convert_tflite
+
+    rng = np.random.default_rng([seed, 11])
+    n = len(next(iter(x_rep.values())))
+    idx = rng.choice(n, size=min(500, n), replace=False)
+
+    def representative():
+        for i in idx:
+            yield {k: x_rep[k][i:i + 1] for k in ("global_view", "local_views", "scalars")}
+
+    return convert_tflite(model), convert_tflite(model, representative, int8=True)
+
+
+def _predict(buf: bytes, spec: dict, x: dict) -> np.ndarray:
+    import tempfile
+
+    from ..classify import TFLiteModel
+    from .simulate import CLASSES
+
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "m.tflite"
+        f.write_bytes(buf)
+        return TFLiteModel(f, spec=spec, classes=CLASSES).predict_inputs(x)
+
+
+def _sim_groups(meta: list[dict]) -> list[str | None]:
+    """The real star under each simulated example (its background), None for synthetic noise."""
+    from .real import star_group
+
+    return [star_group(Path(str(m.get("background", ""))).name) if m.get("background_kind") != "synthetic"
+            else None for m in meta]
+
+
+def cross_validate(sim_x, sim_y, sim_groups, sim_val, real_x, real_y, real_groups, spec, *, folds: int,
+                   seed: int, real_weight: float = REAL_WEIGHT, width: float = 1.0, epochs: int = 80,
+                   batch_size: int = 64, patience: int = 10, verbose: int = 0) -> dict[str, Any]:
+    """Out-of-fold predictions on the real examples, folds grouped by star.
+
+    For fold k, a network is trained on the simulated training examples (less those injected
+    into a star of fold k) and the real examples of the other folds, then converted to float
+    and int8 TFLite and run on fold k's real examples.  No star is in both a training and a
+    test fold.
+
+    Parameters
+    ----------
+    sim_x, sim_y : dict, numpy.ndarray
+        Preprocessed simulated training inputs and labels.
+    sim_groups : list of str or None
+        Star of each simulated example's background (None: synthetic).
+    sim_val : tuple of (dict, numpy.ndarray)
+        Simulated validation inputs and labels (early stopping).
+    real_x, real_y, real_groups
+        Preprocessed real inputs, labels and stars.
+    spec : dict
+        Input spec.
+    folds, seed : int
+        Number of star-grouped folds and the seed of the fold assignment and training.
+
+    Returns
+    -------
+    dict
+        ``fold`` (per real example), ``float`` and ``int8`` (N, 5) out-of-fold
+        probabilities, ``epochs`` per fold.
+
+    Examples
+    --------
+    >>> from astrotinyml.training.train import cross_validate    # doctest: +SKIP
+    """
+    from ..calibrate import grouped_folds
+
+    fold = grouped_folds(list(real_groups), folds, seed)
+    n_cls = 5
+    oof_f = np.full((len(real_y), n_cls), np.nan)
+    oof_i = np.full((len(real_y), n_cls), np.nan)
+    epochs_run = []
+    sim_groups = np.array([g if g is not None else "" for g in sim_groups], dtype=object)
+    for k in range(int(fold.max()) + 1 if fold.size else 0):
+        te = fold == k
+        held = set(np.asarray(real_groups, dtype=object)[te])
+        keep = np.array([g not in held for g in sim_groups])
+        x_tr = {n: np.concatenate([sim_x[n][keep], real_x[n][~te]]) for n in sim_x}
+        y_tr = np.concatenate([sim_y[keep], real_y[~te]])
+        w_tr = np.concatenate([np.ones(int(keep.sum())), np.full(int((~te).sum()), float(real_weight))])
+        model, hist = _fit(x_tr, y_tr, w_tr, *sim_val, spec, seed=seed + 100 + k, width=width, epochs=epochs,
+                           batch_size=batch_size, patience=patience, verbose=verbose)
+        epochs_run.append(len(hist.get("loss", [])))
+        fbuf, ibuf = _export(model, x_tr, seed + k)
+        x_te = {n: v[te] for n, v in real_x.items()}
+        oof_f[te] = _predict(fbuf, spec, x_te)
+        oof_i[te] = _predict(ibuf, spec, x_te)
+    return {"fold": fold, "float": oof_f, "int8": oof_i, "epochs": epochs_run}
+
 
 def train_model(
     *,
@@ -161,6 +298,9 @@ def train_model(
     out_dir: str | os.PathLike | None = None,
     seed: int = 20240,
     dataset: Any = None,
+    real: Any = None,
+    real_weight: float = REAL_WEIGHT,
+    folds: int = 5,
     n_real_natural: int = 150,
     long_counts: dict | None = None,
     backgrounds: Any = None,
@@ -169,40 +309,47 @@ def train_model(
     batch_size: int = 64,
     patience: int = 10,
     threshold: float = DEFAULT_THRESHOLD,
+    target_precision: float = 0.9,
     cache_dir: str | os.PathLike | None = None,
     verbose: int = 0,
 ) -> TrainResult:
-    """Build the dataset, train the CNN, export float/int8 TFLite + C array + model card.
+    """Build the datasets, train the CNN on simulated and real examples, export everything.
 
     Parameters
     ----------
     planets, non_planets : int, optional
-        Planet injections and non-planet injections (see :func:`counts_for`); default
+        Simulated planet and non-planet injections (see :func:`counts_for`); default
         :data:`astrotinyml.training.simulate.DEFAULT_COUNTS`.
     epochs : int
-        Maximum epochs (early stopping on the validation loss usually ends sooner).
+        Maximum epochs (early stopping on the simulated validation loss usually ends sooner).
     out_dir : path-like, optional
         Model directory to write; default ``<cache>/models/<name>-<seed>``.
     seed : int
-        Seed of the dataset, the split, the weight initialization and the shuffling.
+        Seed of the dataset, the split, the folds, the weight initialization and the shuffling.
     dataset : SimulatedDataset, optional
-        Use this dataset instead of building one (``planets``/``non_planets`` ignored).
-    n_real_natural : int
-        See :func:`astrotinyml.training.simulate.build_dataset`.
-    long_counts : dict, optional
-        Long-period supplement (a second cached build, seed + 1); default
-        :data:`astrotinyml.training.simulate.LONG_COUNTS` scaled like ``planets``/``non_planets``;
-        ``{}`` for none.
-    backgrounds : sequence, optional
-        Real backgrounds (default: the files a fresh clone has).
-    processes : int
-        Worker processes for the dataset build.
+        Use this simulated dataset instead of building one (``planets``/``non_planets`` ignored).
+    real : SimulatedDataset, optional
+        Real labelled examples (:func:`astrotinyml.training.real.real_examples`); each
+        ``meta`` needs a ``group`` (star).  They are evaluated out of fold (star-grouped
+        ``folds``-fold cross-validation, :func:`cross_validate`), then all of them train the
+        shipped network.  None: simulation only.
+    real_weight : float
+        Loss weight of a real example relative to a simulated one (:data:`REAL_WEIGHT`).
+    folds : int
+        Star-grouped folds for the out-of-fold evaluation of the real examples (< 2: none).
+    n_real_natural, long_counts, backgrounds, processes
+        See :func:`astrotinyml.training.simulate.build_dataset` (the long-period supplement is
+        a second build, seed + 1; default :data:`~astrotinyml.training.simulate.LONG_COUNTS`
+        scaled like ``planets``/``non_planets``; ``{}`` for none).
     width : float
         Filter / unit multiplier of the network (1 = the shipped size).
     batch_size, patience : int
         Training batch size; early-stopping patience in epochs.
     threshold : float
-        Decision threshold stored in the registry (``unknown`` below it); uncalibrated.
+        Decision threshold stored in the registry when no out-of-fold calibration can be
+        fitted (``unknown`` below it).
+    target_precision : float
+        Planet-label precision the out-of-fold ``unknown`` threshold is chosen for.
     cache_dir : path-like, optional
         Cache for the dataset.
     verbose : int
@@ -225,17 +372,15 @@ def train_model(
     True
     """
     try:
-        import keras
-        import tensorflow as tf
+        import keras  # noqa: F401
+        import tensorflow as tf  # noqa: F401
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("Training needs TensorFlow: pip install 'astrotinyml[train]'") from exc
 
     from ..config import cache_dir as _cache_dir
-    from .training.simulate import CLASSES, LONG_COUNTS, build_dataset, concat_datasets
-    from .architecture import build_model
-    from .export import (CYCLES_PER_MAC, convert_tflite, cortex_m4_latency, count_macs, estimate_arena,
-                         write_c_array, write_model_card)
-    from .metrics import summarize
+    from .export import CYCLES_PER_MAC, cortex_m4_latency, count_macs, estimate_arena, write_c_array, write_model_card
+    from .metrics import real_summary, summarize
+    from .simulate import CLASSES, LONG_COUNTS, build_dataset, concat_datasets
     from .spec import default_spec, preprocess
 
     t_all = _time.perf_counter()
@@ -246,7 +391,7 @@ def train_model(
         parts = [build_dataset(counts=counts, n_real_natural=n_real_natural, seed=seed,
                                backgrounds=backgrounds, processes=processes, cache_dir=cache_dir)]
         if long_counts is None:
-            from .training.simulate import DEFAULT_COUNTS
+            from .simulate import DEFAULT_COUNTS
 
             scale = {"planet": counts["planet"] / DEFAULT_COUNTS["planet"],
                      "eb": counts["eb"] / DEFAULT_COUNTS["eb"], "noise": counts["noise"] / DEFAULT_COUNTS["noise"]}
@@ -261,7 +406,11 @@ def train_model(
     for part in ("train", "val", "test"):
         if split[part].size == 0:
             raise InvalidParameterError(f"the {part} split is empty: build a larger dataset")
+    n_real = len(real) if real is not None else 0
+    if n_real and any("group" not in m for m in real.meta):
+        raise InvalidParameterError("every real example needs meta['group'] (its star) for grouped folds")
 
+    # Standardization from the simulated training split only: fixed before any fold is made.
     s_train = dataset.arrays["scalars"][split["train"]]
     spec = default_spec(s_train.mean(axis=0), s_train.std(axis=0) + 1e-6)
     X = preprocess(dataset.arrays, spec)
@@ -272,43 +421,33 @@ def train_model(
     x_tr, y_tr = part("train")
     x_va, y_va = part("val")
     x_te, y_te = part("test")
-    x_aug = {k: np.concatenate([x_tr[k], _flip(x_tr)[k]]) for k in x_tr}
-    y_aug = np.concatenate([y_tr, y_tr])
+    sim_groups = [g for i, g in enumerate(_sim_groups(dataset.meta)) if i in set(split["train"].tolist())]
+    R = preprocess(real.arrays, spec) if n_real else None
+    r_groups = [m["group"] for m in real.meta] if n_real else []
 
-    keras.utils.set_random_seed(seed)
-    try:
-        tf.config.experimental.enable_op_determinism()
-    except Exception:  # noqa: BLE001 - older TF
-        pass
-    model = build_model(spec, n_classes=len(CLASSES), width=width)
-    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    present = np.bincount(y_aug, minlength=len(CLASSES)).astype(float)
-    class_weight = {i: (present.sum() / (len(CLASSES) * present[i]) if present[i] else 0.0)
-                    for i in range(len(CLASSES))}
+    cv = None
     t = _time.perf_counter()
-    hist = model.fit(
-        x_aug, y_aug, validation_data=(x_va, y_va), epochs=int(epochs), batch_size=int(batch_size),
-        class_weight=class_weight, verbose=verbose, shuffle=True,
-        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(patience),
-                                                 restore_best_weights=True),
-                   keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
-                                                     patience=max(int(patience) // 2, 2))])
+    if n_real and folds >= 2 and len(set(r_groups)) >= 2:
+        cv = cross_validate(x_tr, y_tr, sim_groups, (x_va, y_va), R, real.labels, r_groups, spec, folds=folds,
+                            seed=seed, real_weight=real_weight, width=width, epochs=epochs,
+                            batch_size=batch_size, patience=patience, verbose=verbose)
+    timings["cross_validation"] = round(_time.perf_counter() - t, 1)
+
+    t = _time.perf_counter()
+    if n_real:
+        x_fit = {k: np.concatenate([x_tr[k], R[k]]) for k in x_tr}
+        y_fit = np.concatenate([y_tr, real.labels])
+        w_fit = np.concatenate([np.ones(len(y_tr)), np.full(n_real, float(real_weight))])
+    else:
+        x_fit, y_fit, w_fit = x_tr, y_tr, np.ones(len(y_tr))
+    model, history = _fit(x_fit, y_fit, w_fit, x_va, y_va, spec, seed=seed, width=width, epochs=epochs,
+                          batch_size=batch_size, patience=patience, verbose=verbose)
     timings["train"] = round(_time.perf_counter() - t, 1)
-    history = {k: [float(x) for x in v] for k, v in hist.history.items()}
 
     t = _time.perf_counter()
     out = Path(out_dir) if out_dir is not None else _cache_dir(cache_dir) / "models" / f"{MODEL_NAME}-{seed}"
     out.mkdir(parents=True, exist_ok=True)
-    float_buf = convert_tflite(model)
-    rep_rng = np.random.default_rng([seed, 11])
-    rep_idx = rep_rng.choice(len(y_tr), size=min(500, len(y_tr)), replace=False)
-
-    def representative():
-        for i in rep_idx:
-            yield {k: x_tr[k][i:i + 1] for k in ("global_view", "local_views", "scalars")}
-
-    int8_buf = convert_tflite(model, representative, int8=True)
+    float_buf, int8_buf = _export(model, x_fit, seed)
     stem = MODEL_NAME
     f_float = out / f"{stem}.float32.tflite"
     f_int8 = out / f"{stem}.int8.tflite"
@@ -317,16 +456,20 @@ def train_model(
     write_c_array(int8_buf, out / "c_array", name="astrotinyml_model")
     timings["export"] = round(_time.perf_counter() - t, 1)
 
-    from ..classify import TFLiteModel
-
-    m_float = TFLiteModel(f_float, spec=spec, classes=CLASSES)
-    m_int8 = TFLiteModel(f_int8, spec=spec, classes=CLASSES)
     metrics = {
-        "val_float": summarize(y_va, m_float.predict_inputs(x_va), CLASSES),
-        "test_float": summarize(y_te, m_float.predict_inputs(x_te), CLASSES),
-        "test_int8": summarize(y_te, m_int8.predict_inputs(x_te), CLASSES),
+        "val_float": summarize(y_va, _predict(float_buf, spec, x_va), CLASSES),
+        "test_float": summarize(y_te, _predict(float_buf, spec, x_te), CLASSES),
+        "test_int8": summarize(y_te, _predict(int8_buf, spec, x_te), CLASSES),
     }
     metrics["int8_auc_loss"] = round(metrics["test_float"]["planet_auc"] - metrics["test_int8"]["planet_auc"], 5)
+    decision = None
+    if cv is not None:
+        metrics["real_out_of_fold"] = {
+            variant: real_summary(real.meta, real.labels, cv[variant], cv["fold"], target_precision=target_precision)
+            for variant in ("int8", "float")}
+        metrics["real_out_of_fold"]["folds"] = int(cv["fold"].max()) + 1
+        metrics["real_out_of_fold"]["epochs_per_fold"] = cv["epochs"]
+        decision = metrics["real_out_of_fold"]["int8"]["calibration"]
     macs = count_macs(int8_buf)
     arena = estimate_arena(int8_buf)
     latency = cortex_m4_latency(macs["macs"], macs["n_ops"])
@@ -345,11 +488,21 @@ def train_model(
     tdata["dataset_files"] = [Path(p).name for p in ([str(dataset.path)] if dataset.path else
                                                      dataset.info.get("dataset_files", [])) if p]
     tdata["dataset_files_dir"] = "<astrotinyml cache>/datasets"
-    threshold_note = (f"classify(): label = argmax of the probabilities, or 'unknown' when the highest "
-                      f"probability is below {threshold} (an uncalibrated default).  detect() then applies the "
-                      "calibration shipped beside the model (calibration.json, astrotinyml.calibrate: temperature "
-                      "scaling and a threshold fitted on confirmed planets); refit it after retraining with "
-                      "benchmarks/calibrate_corpus.py --write-default.")
+    if n_real:
+        files = sorted({f for m in real.meta for f in m.get("files", [])})
+        tdata["real"] = dict(
+            n_examples=n_real, n_stars=len(set(r_groups)), weight=float(real_weight),
+            counts={c: int((real.labels == i).sum()) for i, c in enumerate(CLASSES)},
+            modes={m: sum(1 for x in real.meta if x.get("mode") == m) for m in ("catalogue", "search")},
+            files=files, info={k: v for k, v in real.info.items() if k != "errors"},
+            n_errors=len(real.info.get("errors", [])))
+    thr = float(decision["threshold"]) if decision and decision.get("reached") else float(threshold)
+    threshold_note = (
+        f"classify(): label = argmax of the probabilities, or 'unknown' when the highest probability is below "
+        f"{thr:.4f}" + (f" (chosen out of fold on the real examples for a planet precision of {target_precision})"
+                        if decision and decision.get("reached") else " (an uncalibrated default)")
+        + "; a row vet marks not_planet_physics is never 'planet'.  detect() then applies the calibration shipped "
+          "beside the model (calibration.json).")
     entry = {
         "name": MODEL_NAME,
         "classes": list(CLASSES),
@@ -359,7 +512,7 @@ def train_model(
         },
         "default_variant": "int8",
         "input_spec": spec,
-        "threshold": float(threshold),
+        "threshold": thr,
         "threshold_note": threshold_note,
         "calibrated": False,
         "params": n_params,
@@ -372,8 +525,8 @@ def train_model(
         "training_data": tdata,
         "training": {"epochs_run": len(history.get("loss", [])), "max_epochs": int(epochs),
                      "batch_size": int(batch_size), "width": float(width), "optimizer": "Adam(2e-3)",
-                     "class_weight": {CLASSES[i]: round(w, 4) for i, w in class_weight.items()},
-                     "seconds": timings["train"]},
+                     "class_weight": "balanced over the weighted examples of each class",
+                     "real_weight": float(real_weight), "seconds": timings["train"]},
         "seed": int(seed),
         "versions": _versions(),
         "git_commit": _git_commit(),
@@ -381,24 +534,34 @@ def train_model(
     }
     registry = {"schema_version": 1, "default": MODEL_NAME, "models": {MODEL_NAME: entry}}
     (out / "registry.json").write_text(json.dumps(registry, indent=1, sort_keys=True, default=str) + "\n")
+    notes = ["classify()'s probabilities are the network's softmax; calibrated ones come from "
+             "astrotinyml.calibrate.apply_calibration (detect() does it).",
+             "The training views come from the same pipeline as detect(): two search passes, vet with the star's "
+             "parameters (a share of stars unknown), fold_views."]
+    if n_real:
+        notes.append(f"Real examples: {n_real} from {len(set(r_groups))} stars (weight {real_weight} each); every "
+                     f"real-data number in this card is out of fold ({folds} folds grouped by star).")
+    else:
+        notes.append("Trained on simulations only: real-corpus metrics (benchmarks/model_eval.py) are the honest measure.")
     card = dict(
         name=MODEL_NAME,
         summary=("1-D CNN classifying transit-search candidates of Kepler/K2/TESS light curves into "
                  f"{', '.join(CLASSES)} from the folded views of astrotinyml.views.fold_views; trained on "
-                 "simulated signals injected into real and synthetic noise and passed through the pipeline."),
+                 "simulated signals injected into real and synthetic noise" + (
+                     " and on real labelled signals of real stars" if n_real else "") + ", all passed through "
+                 "the pipeline."),
         classes=list(CLASSES), architecture="\n".join(summary_lines), params=n_params, macs=macs["macs"],
         tflite_bytes={"int8": len(int8_buf), "float": len(float_buf)}, arena=arena, latency_ms=latency,
         cycles_per_mac=CYCLES_PER_MAC, metrics=metrics, training_data=tdata, seed=seed, versions=entry["versions"],
-        threshold=threshold, threshold_note=threshold_note,
-        notes=["classify()'s probabilities are the network's softmax, not calibrated; calibrated ones come from "
-               "astrotinyml.calibrate.apply_calibration (detect() does it).",
-               "Trained on simulations: real-corpus metrics (benchmarks/model_eval.py) are the honest measure.",
-               "The training views come from one search pass on the plain detrending (astrotinyml.training.simulate), "
-               "while detect() searches twice (search_passes=2)."],
+        threshold=thr, threshold_note=threshold_note, notes=notes,
     )
     write_model_card(card, out)
     timings["total"] = round(_time.perf_counter() - t_all, 1)
     entry["timings"] = timings
     (out / "registry.json").write_text(json.dumps(registry, indent=1, sort_keys=True, default=str) + "\n")
+    if cv is not None:
+        # The out-of-fold predictions, for the calibration and for benchmarks/model_eval.py.
+        np.savez_compressed(out / "real_out_of_fold.npz", fold=cv["fold"], int8=cv["int8"], float32=cv["float"],
+                            labels=real.labels, meta=np.array(json.dumps(real.meta, default=str)))
     return TrainResult(out_dir=out, registry=entry, metrics=metrics, history=history, timings=timings,
                        dataset_info=dataset.info)
