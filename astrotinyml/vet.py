@@ -113,6 +113,34 @@ VET_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("density_ratio", "", "density_implied / stellar_density (< 1: transit too long for this star)"),
     ("density_flag", "", "density_ratio outside [1/density_tolerance, density_tolerance]"),
     ("vet_flags", "", "comma-separated names of the failed tests (empty string when none)"),
+    # Robovetter / LEO diagnostics (appended: the columns above are the classifier's inputs).
+    ("mes_red", "", "multiple-event statistic: in-transit depth over white + red noise at T14 (Pont et al. 2006)"),
+    ("noise_red_ppm", "ppm", "red (correlated) noise of the flux averaged over T14, white part removed"),
+    ("ses_max", "", "largest single-event statistic (one transit's depth over its white + red noise)"),
+    ("ses_max_mes_ratio", "", "ses_max / mes_red (1/sqrt(N) for N equal transits, ~1 when one event dominates)"),
+    ("chases_mean", "", "mean over transits of chases: distance to the nearest event with |SES| > 0.7 SES "
+                        "within 1.5 T14 .. 0.1 P, over 0.1 P (1 = unique)"),
+    ("modshift_pri", "", "ModShift significance of the primary (strongest dip of the box-convolved phase curve)"),
+    ("modshift_sec", "", "ModShift significance of the strongest dip at least 2 T14 from the primary"),
+    ("modshift_ter", "", "ModShift significance of the third dip (2 T14 from primary and secondary)"),
+    ("modshift_pos", "", "ModShift significance of the strongest brightening (3 T14 from both)"),
+    ("modshift_fred", "", "ModShift red-noise factor: scatter of the significance series over white noise (1 = white)"),
+    ("modshift_fa1", "", "ModShift false-alarm threshold for 20000 candidates: sqrt(2) erfcinv(T14/P/20000)"),
+    ("modshift_fa2", "", "ModShift false-alarm threshold for one candidate: sqrt(2) erfcinv(T14/P)"),
+    ("modshift_sec_phase", "", "phase (0..1, primary at 0) of the ModShift secondary"),
+    ("modshift_sec_depth_ppm", "ppm", "box depth of the ModShift secondary (> 0 = dimming)"),
+    ("sweet_amp_half_ppm", "ppm", "SWEET: semi-amplitude of a sine at P/2 fitted out of transit"),
+    ("sweet_snr_half", "", "SWEET: sweet_amp_half_ppm / its uncertainty"),
+    ("sweet_amp_ppm", "ppm", "SWEET: semi-amplitude of a sine at P fitted out of transit"),
+    ("sweet_snr", "", "SWEET: sweet_amp_ppm / its uncertainty"),
+    ("sweet_amp_double_ppm", "ppm", "SWEET: semi-amplitude of a sine at 2P fitted out of transit"),
+    ("sweet_snr_double", "", "SWEET: sweet_amp_double_ppm / its uncertainty"),
+    ("aic_transit_line", "", "AIC(box transit) - AIC(flat line) within 2 T14 of the transits (< 0: transit preferred)"),
+    ("n_depth_segments", "", "mission segments with in-transit data: Kepler seasons (quarter mod 4), K2 "
+                             "campaigns, TESS sectors (else data > 5 d apart)"),
+    ("segment_depth_chi2_dof", "", "chi^2 / dof of the per-segment depths about their weighted mean (NaN for one)"),
+    ("asymmetry_ppm", "ppm", "depth of the second half of the transit window minus the first (> 0: deeper late)"),
+    ("asymmetry_sigma", "", "asymmetry_ppm / its uncertainty (signed)"),
 )
 
 _FLOAT_NAMES = tuple(n for n, _, _ in VET_COLUMNS
@@ -123,7 +151,7 @@ _FLOAT_NAMES = tuple(n for n, _, _ in VET_COLUMNS
 def _nan_row() -> dict[str, Any]:
     row: dict[str, Any] = {n: math.nan for n in _FLOAT_NAMES}
     row.update(secondary_detected=False, near_var_period=False, density_flag=False, vet_flags="",
-               n_transits_expected=0, n_transits_data=0, secondary_n_events=0)
+               n_transits_expected=0, n_transits_data=0, secondary_n_events=0, n_depth_segments=0)
     return row
 
 
@@ -136,8 +164,8 @@ def _depth(base: float, flux: np.ndarray, sigma_pt: float) -> tuple[float, float
 
 
 def _trapezoid(dt: np.ndarray, f: np.ndarray, duration: float, base: float, depth: float,
-               cadence: float) -> tuple[float, float, float]:
-    """Least-squares trapezoid fit to the folded transit: (shape_v, depth ppm, T14 h).
+               cadence: float) -> tuple[float, float, float, float]:
+    """Least-squares trapezoid fit to the folded transit: (shape_v, depth ppm, T14 h, mid-time offset d).
 
     The model is integrated over the exposure (5 sub-samples) when the cadence is longer than
     1/15 of the transit, because long-cadence smearing alone would make a box look V-shaped.
@@ -147,7 +175,7 @@ def _trapezoid(dt: np.ndarray, f: np.ndarray, duration: float, base: float, dept
     sel = np.abs(dt) < 1.5 * duration
     x, y = dt[sel], f[sel]
     if np.count_nonzero(np.abs(x) < 0.5 * duration) < 5 or x.size < 10:
-        return math.nan, math.nan, math.nan
+        return math.nan, math.nan, math.nan, math.nan
     w = np.ones_like(y)
     if x.size > 600:  # bin (mean) to keep the fit fast; weights = counts
         nb = 150
@@ -186,9 +214,9 @@ def _trapezoid(dt: np.ndarray, f: np.ndarray, duration: float, base: float, dept
         if best is None or r.cost < best.cost:
             best = r
     if best is None or not np.all(np.isfinite(best.x)):
-        return math.nan, math.nan, math.nan
-    d, T, fr, _, _ = best.x
-    return float(fr), float(d * 1e6), float(T * 24.0)
+        return math.nan, math.nan, math.nan, math.nan
+    d, T, fr, tc, _ = best.x
+    return float(fr), float(d * 1e6), float(T * 24.0), float(tc)
 
 
 def _secondary(t, f, eph: Ephemeris, dt, base, sigma_pt):
@@ -268,7 +296,8 @@ def _baseline(f, dt, duration):
     return float(np.median(f[oot])), robust_std(f[oot]), oot
 
 
-def _vet_one(t, f, eph: Ephemeris, cadence: float) -> dict[str, Any]:
+def _vet_one(t, f, eph: Ephemeris, cadence: float, seg: np.ndarray | None = None,
+             modshift: bool = True) -> dict[str, Any]:
     row = _nan_row()
     epoch, dt = epoch_and_offset(t, eph)
     T = eph.duration
@@ -322,9 +351,12 @@ def _vet_one(t, f, eph: Ephemeris, cadence: float) -> dict[str, Any]:
         row.update(_secondary(t, f, eph, dt, base, sigma_pt))
 
     # A shape fitted to noise means nothing (and a zero-depth trapezoid has any ingress).
+    tc = 0.0
     if np.isfinite(row["vet_snr"]) and row["vet_snr"] >= _MIN_SHAPE_SNR:
-        shape, tdep, tdur = _trapezoid(dt, f, T, base, d * 1e-6, cadence)
+        shape, tdep, tdur, tc = _trapezoid(dt, f, T, base, d * 1e-6, cadence)
         row.update(shape_v=shape, trapezoid_depth_ppm=tdep, trapezoid_dur_h=tdur)
+    row.update(_diagnostics(t, f, eph, epoch, dt, base, sw, sigma_pt, seg, modshift,
+                            tc if np.isfinite(tc) else 0.0))
     return row
 
 
@@ -349,6 +381,325 @@ def _lomb_scargle(lc, ephemerides: list[Ephemeris]) -> tuple[float, float]:
         return math.nan, math.nan
     i = int(np.nanargmax(power))
     return float(1.0 / freq[i]), float(power[i])
+
+
+# --------------------------------------------------------------------------------------------
+# Diagnostics of the Kepler Robovetter (Thompson et al. 2018) and LEO (Kunimoto et al. 2025):
+# correlated-noise MES, single-event statistics and chases, ModShift and SWEET (exovetter),
+# transit-vs-line AIC, per-segment depths, ingress/egress asymmetry.
+# --------------------------------------------------------------------------------------------
+
+#: chases: an event near a transit counts when its |SES| exceeds this fraction of the transit's SES,
+_CHASES_FRAC = 0.7
+#: ... searched from 1.5 T14 out to this fraction of the period (LEO's defaults).
+_CHASES_RANGE = 0.1
+#: ``CHASES`` flag: mean chases below this for candidates with at most _CHASES_MAX_TRANSITS transits.
+_CHASES_MIN = 0.78
+_CHASES_MAX_TRANSITS = 5
+#: ModShift: phase bins per transit duration (exovetter, Robovetter) and the number of candidates
+#: the multi-candidate false-alarm threshold FA1 is made for (LEO; the Kepler DR25 had ~20,000).
+_MODSHIFT_OVERRES = 10
+_MODSHIFT_NTCE = 20000
+#: ``SWEET`` flag: sine amplitude significance above this (LEO) for periods below _SWEET_MAX_PERIOD d.
+_SWEET_SNR = 15.0
+_SWEET_MAX_PERIOD = 10.0
+#: ... and a sine semi-amplitude of at least this fraction of the transit depth (ours).
+_SWEET_DEPTH_FRACTION = 0.5
+#: Without segment information in ``lc.meta``, data more than this many days apart are segments.
+_SEGMENT_GAP_D = 5.0
+
+#: The columns of the diagnostics below: the end of VET_COLUMNS, from mes_red on.
+_DIAG_NAMES = tuple(n for n, _, _ in VET_COLUMNS)[[n for n, _, _ in VET_COLUMNS].index("mes_red"):]
+
+
+def _quiet():
+    """Silence exovetter: the library must neither print nor warn.
+
+    Importing exovetter warns (it pulls in ``lightkurve.prf``) and its package could print, so
+    stdout goes to a buffer while it is first imported; the functions used here print nothing,
+    and swapping ``sys.stdout`` on every call would not be thread-safe.  Warnings and numpy
+    floating-point messages are silenced around every call.
+    """
+    import contextlib
+    import io
+    import sys
+    import warnings
+
+    stack = contextlib.ExitStack()
+    if "exovetter" not in sys.modules:
+        stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    stack.enter_context(np.errstate(all="ignore"))
+    return stack
+
+
+def _segment_ids(lc, t: np.ndarray) -> np.ndarray:
+    """Mission segment of every cadence of ``t`` (sorted full BJD of ``lc``'s finite cadences).
+
+    Kepler quarters are grouped into seasons (quarter mod 4: the star falls on the same CCD
+    every fourth quarter), K2 campaigns and TESS sectors are their own segments.  The segments
+    come from the lists ``quarters``/``campaigns``/``sectors`` of ``lc.meta`` (as
+    :func:`astrotinyml.io.read_lightcurves` records them): the N listed segments are the
+    stretches between the N - 1 longest data gaps.  Without such a list, data more than
+    5 days apart are different segments.
+    """
+    meta = getattr(lc, "meta", None) or {}
+    labels, kind = None, None
+    for key in ("quarters", "campaigns", "sectors"):
+        vals = meta.get(key)
+        if isinstance(vals, (list, tuple, np.ndarray)) and len(vals):
+            try:
+                labels, kind = sorted({int(v) for v in vals}), key
+            except (TypeError, ValueError):
+                continue
+            break
+    gaps = np.diff(t)
+    if labels is None:
+        cuts = np.flatnonzero(gaps > _SEGMENT_GAP_D)
+        return np.searchsorted(t[cuts + 1], t, side="right").astype(np.int64)
+    if len(labels) < 2 or gaps.size < len(labels) - 1:
+        return np.zeros(t.size, dtype=np.int64)
+    cuts = np.sort(np.argsort(gaps, kind="stable")[gaps.size - (len(labels) - 1):])
+    seg = np.asarray(labels)[np.searchsorted(t[cuts + 1], t, side="right")]
+    return (seg % 4 if kind == "quarters" else seg).astype(np.int64)
+
+
+def _red_noise(t, f, dt, T, sw) -> float:
+    """Red noise at the transit duration (Hartman & Bakos 2016, as exovetter's LEO port).
+
+    The out-of-transit flux is averaged over ``|t - t_i| < T/2`` around every out-of-transit
+    cadence; the red noise is what the (robust) scatter of those means has beyond the white
+    noise expected for their number of points (0 when nothing is left).
+    """
+    oot = np.abs(dt) > T
+    to, fo = t[oot], f[oot]
+    if to.size < 20 or not (np.isfinite(sw) and sw > 0):
+        return math.nan
+    cs = np.concatenate([[0.0], np.cumsum(fo - np.median(fo))])
+    lo = np.searchsorted(to, to - 0.5 * T, side="right")
+    hi = np.searchsorted(to, to + 0.5 * T, side="left")
+    n = hi - lo
+    means = (cs[hi] - cs[lo]) / n
+    excess = robust_std(means) ** 2 - sw**2 * float(np.mean(1.0 / n))
+    return math.sqrt(excess) if excess > 0 else 0.0
+
+
+def _events(t, f, eph: Ephemeris, epoch, dt, base, sw, red) -> dict[str, float]:
+    """Correlated-noise MES, single-event statistics and chases (LEO / Robovetter definitions)."""
+    out = dict(mes_red=math.nan, noise_red_ppm=math.nan, ses_max=math.nan, ses_max_mes_ratio=math.nan,
+               chases_mean=math.nan)
+    T = eph.duration
+    in_tr = np.abs(dt) < 0.5 * T
+    n_in = int(np.count_nonzero(in_tr))
+    if not (np.isfinite(red) and np.isfinite(sw) and sw > 0) or n_in == 0:
+        return out
+    out["noise_red_ppm"] = red * 1e6
+    ep, inv = np.unique(epoch[in_tr], return_inverse=True)
+    n_i = np.bincount(inv)
+    dep_i = base - np.bincount(inv, weights=f[in_tr]) / n_i
+    ses = dep_i / np.sqrt(sw**2 / n_i + red**2)
+    mes = (base - float(np.mean(f[in_tr]))) / math.sqrt(sw**2 / n_in + red**2 / ep.size)
+    out.update(mes_red=float(mes), ses_max=float(np.max(ses)))
+    if mes > 0:
+        out["ses_max_mes_ratio"] = float(np.max(ses) / mes)
+    if eph.single:
+        return out
+    # Chases: how close to each transit (1.5 T14 .. 0.1 P) is the nearest event of the
+    # single-event-statistic series with |SES| > 0.7 x the transit's SES; 1 when none.
+    P = eph.period
+    win = (np.abs(dt) > 1.5 * T) & (np.abs(dt) < _CHASES_RANGE * P)
+    nearest = np.full(ep.size, np.inf)
+    if win.any():
+        cs = np.concatenate([[0.0], np.cumsum(f - base)])
+        tw = t[win]
+        lo = np.searchsorted(t, tw - 0.5 * T, side="right")
+        hi = np.searchsorted(t, tw + 0.5 * T, side="left")
+        n = hi - lo
+        ses_series = -(cs[hi] - cs[lo]) / n / np.sqrt(sw**2 / n + red**2)
+        k = np.clip(np.searchsorted(ep, epoch[win]), 0, ep.size - 1)
+        hit = (ep[k] == epoch[win]) & (np.abs(ses_series) > _CHASES_FRAC * ses[k])
+        np.minimum.at(nearest, k[hit], np.abs(dt[win][hit]))
+    chases = np.where(np.isfinite(nearest), nearest / (_CHASES_RANGE * P), 1.0)
+    out["chases_mean"] = float(np.mean(chases))
+    return out
+
+
+def _modshift(t, f, eph: Ephemeris, dt, base) -> dict[str, float]:
+    """Model-shift uniqueness test (Coughlin et al. 2016) with exovetter's ModShift pieces.
+
+    From ``exovetter.modshift``: the folding and binning (10 bins per T14) of the flux and of
+    the box model, the phase-range masks and the per-candidate false-alarm threshold.  The
+    events are searched as exovetter's ``find_indices_of_key_locations`` does (primary;
+    secondary and tertiary 2 T14 apart; brightening 3 T14 from both), but with the excluded
+    phases left out rather than set to zero (exovetter then picks a zeroed bin when nothing
+    else is a dip, e.g. the tertiary of WASP-18 b).  The significances are normalised here:
+    exovetter 0.0.16 convolves the *summed* flux of each bin and divides by the scatter of one
+    cadence, so its ``sigma_*`` grow as sqrt(N in transit) / T14[d] (~220x the true
+    significance for a 3-h transit in a TESS sector), its ``Fred`` is ~30-60 for white noise,
+    and its scatter leaves in the half of the primary before phase 0.  Here each phase shift's
+    box mean is divided by its white-noise error (robust scatter of the cadences 2 T14 away from
+    primary and secondary), and Fred is the scatter of that significance series there.
+    """
+    names = ("modshift_pri", "modshift_sec", "modshift_ter", "modshift_pos", "modshift_fred",
+             "modshift_fa1", "modshift_fa2", "modshift_sec_phase", "modshift_sec_depth_ppm", "_ms_pri_depth")
+    out = {k: math.nan for k in names}
+    if eph.single or not np.isfinite(base):
+        return out
+    P, T = eph.period, eph.duration
+    nbins = int(_MODSHIFT_OVERRES * P / T)
+    if nbins < 5 * _MODSHIFT_OVERRES or t.size < MIN_POINTS or not np.any(np.abs(dt) <= 0.5 * T):
+        return out
+    from scipy.signal import convolve
+    from scipy.special import erfcinv
+
+    with _quiet():
+        from exovetter.modshift import modshift as ems
+
+        try:
+            x = f - base
+            data = ems.fold_and_bin_data(t, x, P, eph.t0, nbins)
+            box = ems.fold_and_bin_data(t, (np.abs(dt) <= 0.5 * T).astype(float), P, eph.t0, nbins)
+            phase, sums, counts = data[:, 0], data[:, 1], data[:, 2]
+            kern = box[:, 1] / box[:, 2]
+            if phase.size < 5 * _MODSHIFT_OVERRES or not kern.any():
+                return out
+
+            def circular(a, w):  # exovetter's compute_convolution_for_binned_data, any kernel
+                return convolve(np.concatenate([a, a]), w, mode="valid", method="auto")[:-1]
+
+            s_k = circular(sums, kern)
+            n_k = circular(counts, kern)
+            n2_k = circular(counts, kern * kern)
+            ok = n2_k > 0
+            q = np.where(ok, -s_k / np.sqrt(np.where(ok, n2_k, 1.0)), np.nan)  # significance x sigma
+
+            def strongest(values, excluded):
+                v = np.where(excluded | ~ok, np.nan, values)
+                return int(np.nanargmax(v)) if np.isfinite(v).any() else None
+
+            # exovetter's find_indices_of_key_locations zeroes the excluded phases and then takes
+            # the extreme of the rest, so an excluded (zeroed) bin wins when nothing outside is
+            # a dip; the same search with the excluded phases left out:
+            none = np.zeros(phase.size, dtype=bool)
+            pri = strongest(q, none)
+            near_pri = ems.mark_phase_range(phase, pri, 2.0 * T)
+            sec = strongest(q, near_pri)
+            if sec is None:
+                return out
+            near_both = near_pri | ems.mark_phase_range(phase, sec, 2.0 * T)
+            ter = strongest(q, near_both)
+            pos = strongest(-q, ems.mark_phase_range(phase, pri, 3.0 * T) | ems.mark_phase_range(phase, sec, 3.0 * T))
+            # White noise of a point: robust scatter away from the primary and the secondary.
+            ph = np.mod(t - eph.t0, P)
+            away = np.ones(t.size, dtype=bool)
+            for centre in (phase[pri], phase[sec]):
+                away &= np.abs(np.mod(ph - centre + 0.5 * P, P) - 0.5 * P) >= 2.0 * T
+            sigma = robust_std(x[away]) if np.count_nonzero(away) >= MIN_POINTS else math.nan
+            if not (np.isfinite(sigma) and sigma > 0):
+                return out
+            sig = q / sigma
+            rest = ~near_both & ok
+            fred = float(np.std(sig[rest])) if np.count_nonzero(rest) >= 2 * _MODSHIFT_OVERRES else math.nan
+            out.update(
+                modshift_pri=float(sig[pri]), modshift_sec=float(sig[sec]),
+                modshift_ter=float(sig[ter]) if ter is not None else math.nan,
+                modshift_pos=float(-sig[pos]) if pos is not None else math.nan,
+                modshift_fred=fred,
+                modshift_fa1=float(math.sqrt(2.0) * erfcinv(T / P / _MODSHIFT_NTCE)),
+                modshift_fa2=float(ems.compute_false_alarm_threshold(P, T * 24.0)),
+                modshift_sec_phase=float(np.mod(phase[sec] / P, 1.0)),
+                modshift_sec_depth_ppm=float(-s_k[sec] / n_k[sec] * 1e6),
+                _ms_pri_depth=float(-s_k[pri] / n_k[pri] * 1e6),
+            )
+        except (ValueError, IndexError, ZeroDivisionError, FloatingPointError, np.linalg.LinAlgError):
+            return {k: math.nan for k in names}
+    return out
+
+
+def _sweet(t, f, eph: Ephemeris, dt) -> dict[str, float]:
+    """exovetter's SWEET: sine fits (out of transit) at P/2, P and 2P: semi-amplitude, significance.
+
+    ``exovetter.sweet.sweet`` step by step with exovetter's scatter estimate and least-squares
+    sine fitter; only its transit mask (a loop over every transit, slow for short periods in
+    long light curves) is replaced by ``|dt| < T14/2``, the same cadences.
+    """
+    names = ("sweet_amp_half_ppm", "sweet_snr_half", "sweet_amp_ppm", "sweet_snr", "sweet_amp_double_ppm",
+             "sweet_snr_double")
+    out = {k: math.nan for k in names}
+    if eph.single or t.size < MIN_POINTS:
+        return out
+    P, t0 = eph.period, eph.t0
+    keep = ~(np.abs(dt) < 0.5 * eph.duration)
+    if np.count_nonzero(keep) < MIN_POINTS:
+        return out
+    with _quiet():
+        from exovetter import utils as eutils
+
+        try:
+            flux = f - np.mean(f)
+            flux = flux[keep]
+            flux = flux - np.mean(flux)
+            scatter = eutils.estimate_scatter(flux)
+            for (amp_name, snr_name), per in zip(zip(names[::2], names[1::2]), (0.5 * P, P, 2.0 * P)):
+                phase = np.fmod(t - t0 + per, per)[keep]
+                fit = eutils.WqedLSF(phase, flux, scatter, period=np.max(phase))
+                amp, unc = fit.compute_amplitude()
+                if np.isfinite(amp) and np.isfinite(unc) and unc > 0:
+                    out[amp_name], out[snr_name] = float(amp * 1e6), float(amp / unc)
+        except (ValueError, IndexError, ZeroDivisionError, FloatingPointError, np.linalg.LinAlgError):
+            return {k: math.nan for k in names}
+    return out
+
+
+def _aic_transit_line(f, dt, T, sw) -> float:
+    """AIC(box) - AIC(flat line) of the flux within 2 T14 of the transits (white noise sw).
+
+    The box (baseline and depth >= 0, two parameters) is least-squares; the line is the mean
+    (one parameter).  Negative values favour the transit; +2 when the box finds no dimming.
+    """
+    win = np.abs(dt) < 2.0 * T
+    inb = np.abs(dt) < 0.5 * T
+    f_in, f_out = f[win & inb], f[win & ~inb]
+    if f_in.size < 3 or f_out.size < 3 or not (np.isfinite(sw) and sw > 0):
+        return math.nan
+    d = float(np.mean(f_out) - np.mean(f_in))
+    dchi2 = f_in.size * f_out.size / (f_in.size + f_out.size) * d**2 / sw**2 if d > 0 else 0.0
+    return 2.0 - dchi2
+
+
+def _diagnostics(t, f, eph: Ephemeris, epoch, dt, base, sw, sigma_pt, seg, modshift: bool,
+                 tc: float = 0.0) -> dict[str, Any]:
+    """The columns of _DIAG_NAMES for one candidate (see vet's Returns); ``tc`` [d]: the
+    trapezoid's mid-time offset from the ephemeris (0 when not fitted)."""
+    T = eph.duration
+    row: dict[str, Any] = {"_period": math.nan if eph.single else eph.period}
+    row.update(_events(t, f, eph, epoch, dt, base, sw, _red_noise(t, f, dt, T, sw)))
+    if modshift:
+        row.update(_modshift(t, f, eph, dt, base))
+    row.update(_sweet(t, f, eph, dt))
+    row["aic_transit_line"] = _aic_transit_line(f, dt, T, sw)
+
+    # Depth per mission segment (Kepler season, K2 campaign, TESS sector).
+    core = np.abs(dt) < 0.25 * T
+    if seg is not None and core.any():
+        groups = np.unique(seg[core])
+        row["n_depth_segments"] = int(groups.size)
+        if groups.size >= 2:
+            dep, err = np.array([_depth(base, f[core & (seg == g)], sigma_pt)[:2] for g in groups]).T
+            wts = 1.0 / err**2
+            mean_w = np.sum(wts * dep) / np.sum(wts)
+            row["segment_depth_chi2_dof"] = float(np.sum(wts * (dep - mean_w) ** 2) / (groups.size - 1))
+
+    # Ingress/egress asymmetry: the two halves of the transit window about the fitted
+    # mid-time (so that an ephemeris a little early or late does not read as asymmetry).
+    x = dt - tc
+    d1, e1, n1 = _depth(base, f[(x > -0.5 * T) & (x < 0.0)], sigma_pt)
+    d2, e2, n2 = _depth(base, f[(x >= 0.0) & (x < 0.5 * T)], sigma_pt)
+    if n1 >= 3 and n2 >= 3 and np.isfinite(e1) and np.isfinite(e2) and e1 > 0 and e2 > 0:
+        row["asymmetry_ppm"] = d2 - d1
+        row["asymmetry_sigma"] = (d2 - d1) / math.sqrt(e1**2 + e2**2)
+    return row
 
 
 def _stellar_density(stellar_density, table, n: int) -> np.ndarray:
@@ -442,6 +793,7 @@ def vet(
     var_tolerance: float = 0.03,
     var_power_min: float = 0.05,
     density_tolerance: float = 5.0,
+    modshift: bool = True,
 ) -> QTable:
     """Add vetting diagnostics to a table of transit candidates.
 
@@ -472,6 +824,11 @@ def vet(
     density_tolerance : float
         ``density_flag`` is raised when the implied/known density ratio is outside
         ``[1/density_tolerance, density_tolerance]``.
+    modshift : bool
+        Run the model-shift test (the ``modshift_*`` columns; NaN without it).  On by default:
+        it costs milliseconds per candidate (about 5 ms on a TESS 2-min sector or on three
+        Kepler long-cadence quarters, under 40 ms on four years of long cadence), so it does not
+        slow :func:`astrotinyml.detect` down; turn it off only where the columns are not wanted.
 
     Returns
     -------
@@ -526,6 +883,73 @@ def vet(
           ``SINGLE_EVENT_DOMINATED`` (fraction > 0.8 with >= 3 transits), ``LOW_COVERAGE``
           (< 0.5), ``NEAR_VARIABILITY``, ``DENSITY``, ``LARGE_RADIUS`` (``rp_rs > 0.3``).
 
+        Then the diagnostics of the Kepler Robovetter (Coughlin et al. 2016, Thompson et al. 2018)
+        and of LEO (Kunimoto et al. 2025), appended after ``vet_flags`` (the model-shift and
+        SWEET tests with exovetter).  They use the full transit window ``|t - t_mid| < T14/2``,
+        the white noise ``sigma_w`` (robust scatter out of transit) and the red noise
+        ``sigma_r`` at the transit duration; those that need a period are NaN for single events:
+
+        - ``noise_red_ppm``: ``sigma_r``, the scatter of the out-of-transit flux averaged over
+          T14 beyond what white noise gives (Hartman & Bakos 2016; 0 for white noise).
+          ``mes_red``: the multiple-event statistic, mean in-transit depth over
+          ``sqrt(sigma_w^2/n_in + sigma_r^2/N)`` for ``n_in`` cadences in ``N`` transits (Pont
+          et al. 2006), the transit's significance in correlated noise.
+        - ``ses_max``: the largest single-event statistic (one transit's depth over
+          ``sqrt(sigma_w^2/n + sigma_r^2)``); ``ses_max_mes_ratio`` = ``ses_max / mes_red``
+          (NaN when ``mes_red <= 0``): about ``1/sqrt(N)`` for N equal transits, near 1 (or
+          above) when one event makes the signal.
+        - ``chases_mean``: per-transit uniqueness ("chases" of the Robovetter, as in LEO): for
+          each transit, the distance to the nearest time between 1.5 T14 and 0.1 P from it
+          where a T14-long box has ``|SES| > 0.7 x`` the transit's SES, over 0.1 P (1 when
+          there is none); the mean over the transits.  Near 1: each transit stands out of its
+          neighbourhood; small: noise makes such dips everywhere.
+        - ``modshift_pri``, ``modshift_sec``, ``modshift_ter``, ``modshift_pos``: ModShift
+          significances (dimming > 0; ``modshift_pos`` > 0 for a brightening) of the strongest
+          dip of the phase curve convolved with the transit's box (the primary), the strongest
+          dip at least 2 T14 from it (secondary), the next one 2 T14 from both (tertiary) and
+          the strongest brightening 3 T14 from both, each in units of its white-noise error;
+          ``modshift_fred``: red-noise factor, the scatter of that significance curve away from
+          primary and secondary (1 for white noise); ``modshift_fa1`` =
+          ``sqrt(2) erfcinv(T14 / P / 20000)`` and ``modshift_fa2`` = ``sqrt(2) erfcinv(T14 / P)``
+          (exovetter's false-alarm threshold): the significances noise reaches by chance over
+          20000 candidates and over one; ``modshift_sec_phase`` (0..1) and
+          ``modshift_sec_depth_ppm``: where the secondary is and its box depth.  exovetter's
+          folding, binning and box model are used; its significances are not (exovetter 0.0.16
+          divides sums over the cadences of a phase bin by the scatter of one cadence, so its
+          significances grow with the number of points).
+        - ``sweet_amp_half_ppm``/``sweet_snr_half``, ``sweet_amp_ppm``/``sweet_snr``,
+          ``sweet_amp_double_ppm``/``sweet_snr_double``: exovetter's SWEET test, the
+          semi-amplitude and its significance of a sine fitted to the out-of-transit flux of
+          ``lc`` at P/2, P and 2P (stellar variability, ellipsoidal variation); the numbers of
+          ``exovetter.sweet.sweet``, computed without its per-transit loop.
+        - ``aic_transit_line``: AIC of a box transit (baseline, depth >= 0) minus AIC of a flat
+          line, least squares on the flux within 2 T14 of the transits with the white noise:
+          negative favours the transit (about ``2 - 0.75 mes_red^2`` on white noise: the window's
+          baseline is measured too); +2 when there is no dimming.
+        - ``n_depth_segments``: mission segments with data in the central half of a transit,
+          and ``segment_depth_chi2_dof``: chi^2/dof of their depths (measured as
+          ``vet_depth_ppm``) about the weighted mean (~1 for a constant depth; NaN with one
+          segment).  Segments are Kepler seasons (quarter mod 4: a contaminating star in
+          another pixel changes the depth from season to season), K2 campaigns and TESS
+          sectors, from ``lc.meta['quarters'/'campaigns'/'sectors']`` and the longest data
+          gaps; without those lists, stretches of data more than 5 days apart.
+        - ``asymmetry_ppm``: depth of the second half of the transit window minus that of the
+          first, the halves taken about the trapezoid's fitted mid-time (the ephemeris when
+          ``vet_snr < 3``) so that a slightly early or late ephemeris is no asymmetry;
+          ``asymmetry_sigma`` = ``asymmetry_ppm`` over its error (signed; > 0: the flux
+          deficit lasts longer after mid-transit, as behind a dust tail or a sudden pixel
+          sensitivity drop).
+
+        Their flags, at LEO's thresholds, are appended to ``vet_flags``:
+        ``MODSHIFT_SECONDARY`` (``modshift_sec / modshift_fred > modshift_fa1`` and
+        ``modshift_sec - modshift_ter - modshift_fa2 > -1`` or ``modshift_sec - modshift_pos -
+        modshift_fa2 > -1``, unless a planet's occultation explains it: secondary shallower than
+        a tenth of the primary and a geometric albedo ``(sec/pri depth) * ars_implied^2 <= 1``),
+        ``SWEET`` (``P < 10`` d and a sine with significance > 15 and a semi-amplitude of at
+        least half ``vet_depth_ppm``: the dip is a trough of the variability; the depth
+        condition is ours, so that a hot Jupiter's phase curve does not fail it) and
+        ``CHASES`` (``chases_mean < 0.78`` with at most 5 transits with data).
+
     Raises
     ------
     InvalidParameterError
@@ -552,13 +976,14 @@ def vet(
     cadence = float(np.median(np.diff(t))) if t.size > 1 else math.nan
     t_ref = float(np.median(t))
     ephs = [candidate_ephemeris(table[i], time_ref=t_ref) for i in range(n)]
+    seg = _segment_ids(lc, t)
 
     rows = []
     for i, eph in enumerate(ephs):
         # A transit of a rare other candidate (<= 3 in the data) landing on one of this one's
         # goes too (it would count as this planet's depth, odd/even and shape).
         keep = independent_mask(t, eph, [e for j, e in enumerate(ephs) if j != i], protect_own=False)
-        rows.append(_vet_one(t[keep], f[keep], eph, cadence))
+        rows.append(_vet_one(t[keep], f[keep], eph, cadence, seg[keep], modshift))
 
     # Variability: one periodogram for the whole star.
     var_p, var_pow = (math.nan, math.nan)
@@ -610,7 +1035,7 @@ def vet(
         values = [r[name] for r in rows]
         if name in ("secondary_detected", "near_var_period", "density_flag"):
             col = np.array(values, dtype=bool)
-        elif name in ("n_transits_expected", "n_transits_data", "secondary_n_events"):
+        elif name in ("n_transits_expected", "n_transits_data", "secondary_n_events", "n_depth_segments"):
             col = np.array(values, dtype=np.int64)
         elif name == "vet_flags":
             col = np.array(values, dtype=str) if n else np.array([], dtype="<U1")
@@ -645,4 +1070,40 @@ def _flags(row: dict[str, Any], sigma_threshold: float) -> list[str]:
         flags.append("DENSITY")
     if np.isfinite(row["rp_rs"]) and row["rp_rs"] > 0.3:
         flags.append("LARGE_RADIUS")
+    flags.extend(_diagnostic_flags(row))
+    return flags
+
+
+def _diagnostic_flags(row: dict[str, Any]) -> list[str]:
+    """Flags of the Robovetter/LEO diagnostics, at LEO's (Kunimoto et al. 2025) thresholds."""
+    flags = []
+    # A significant ModShift secondary (LEO's MS4 and (MS5 or MS6)) that a planet's occultation
+    # cannot explain (geometric albedo <= 1 and less than a tenth of the primary's depth).
+    sec, ter, pos = row["modshift_sec"], row["modshift_ter"], row["modshift_pos"]
+    fred, fa1, fa2 = row["modshift_fred"], row["modshift_fa1"], row["modshift_fa2"]
+    if np.isfinite(sec) and np.isfinite(fred) and fred > 0 and np.isfinite(fa1):
+        ms4 = sec / fred - fa1 > 0.0
+        ms5 = not np.isfinite(ter) or sec - ter - fa2 > -1.0
+        ms6 = not np.isfinite(pos) or sec - pos - fa2 > -1.0
+        d_sec, d_pri, ars = row["modshift_sec_depth_ppm"], row.get("_ms_pri_depth", math.nan), row["ars_implied"]
+        occultation = (np.isfinite(d_sec) and np.isfinite(d_pri) and d_pri > 0 and np.isfinite(ars)
+                       and d_sec < 0.1 * d_pri and d_sec / d_pri * ars**2 <= 1.0)
+        if ms4 and (ms5 or ms6) and not occultation:
+            flags.append("MODSHIFT_SECONDARY")
+    # A sine out of transit, significant (LEO: SNR > 15, P < 10 d) and with a semi-amplitude of
+    # at least half the transit depth: the "transit" is then a trough of the variability.  (A hot
+    # Jupiter's ellipsoidal or phase-curve variation is significant too, but tiny next to its
+    # transit: WASP-18 b's ~230 ppm at P/2 against a 1% transit.)
+    depth = row["vet_depth_ppm"]
+    if np.isfinite(depth) and row["n_transits_data"] >= 1:
+        for amp, snr in (("sweet_amp_half_ppm", "sweet_snr_half"), ("sweet_amp_ppm", "sweet_snr"),
+                         ("sweet_amp_double_ppm", "sweet_snr_double")):
+            if (np.isfinite(row[snr]) and row[snr] > _SWEET_SNR and row[amp] >= _SWEET_DEPTH_FRACTION * depth
+                    and row.get("_period", math.nan) < _SWEET_MAX_PERIOD):
+                flags.append("SWEET")
+                break
+    # Transits not unique in their neighbourhood (LEO: at most 5 transits, mean chases < 0.78).
+    if (np.isfinite(row["chases_mean"]) and 1 <= row["n_transits_data"] <= _CHASES_MAX_TRANSITS
+            and row["chases_mean"] < _CHASES_MIN):
+        flags.append("CHASES")
     return flags

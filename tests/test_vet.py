@@ -208,3 +208,211 @@ def test_invalid_inputs_raise(wasp18):
         vet(flat, [WASP18, WASP18], stellar_density=[1.0, 1.0, 1.0])
     with pytest.raises(ValueError):
         vet(flat, "not a table")
+
+
+# --- Robovetter / LEO diagnostics (ModShift, SWEET, MES, chases, segments, asymmetry) ---------
+
+
+def test_modshift_finds_the_planets_real_occultation_and_lets_it_pass(wasp18_row):
+    """WASP-18 b's TESS occultation (~340 ppm at phase 0.5, Shporer et al. 2019) is a
+    significant ModShift secondary, but a planet's: shallow and albedo < 1, so no flag."""
+    r = wasp18_row
+    assert r["modshift_pri"] / r["modshift_fred"] > 10 * r["modshift_fa1"]  # unique primary (MS1)
+    assert abs(r["modshift_sec_phase"] - 0.5) < 0.01
+    assert 200 < r["modshift_sec_depth_ppm"] < 500
+    assert r["modshift_sec"] / r["modshift_fred"] > r["modshift_fa1"]
+    assert 1.5 < r["modshift_fa2"] < r["modshift_fa1"] < 6
+    assert "MODSHIFT_SECONDARY" not in r["vet_flags"] and r["vet_flags"] == ""
+
+
+def test_eclipsing_binary_has_a_significant_modshift_secondary(eb_table):
+    r = eb_table[0]
+    assert r["modshift_sec"] / r["modshift_fred"] > 10 * r["modshift_fa1"]
+    assert r["modshift_sec"] - max(r["modshift_ter"], r["modshift_pos"]) - r["modshift_fa2"] > 100
+    assert r["modshift_sec_depth_ppm"] > 0.1 * r["vet_depth_ppm"]  # no planet's occultation
+    assert abs(r["modshift_sec_phase"] - r["secondary_phase"]) < 0.02
+    assert "MODSHIFT_SECONDARY" in r["vet_flags"]
+
+
+def test_modshift_and_mes_are_calibrated_on_white_noise():
+    """White noise: ModShift's primary and the correlated-noise MES equal the injected transit's
+    significance and Fred ~ 1 (exovetter's own ModShift numbers are not significances)."""
+    import lightkurve as lk
+
+    from astrotinyml.vet import vet
+
+    rng = np.random.default_rng(5)
+    t = 2458000 + np.arange(0, 27, 2 / 1440)
+    P, t0, T = 3.3, 2458001.0, 3 / 24
+    flux = 1 + 1e-3 * rng.normal(size=t.size)
+    in_tr = np.abs((t - t0 + 0.5 * P) % P - 0.5 * P) < 0.5 * T
+    flux[in_tr] -= 1e-3
+    expected = 1e-3 / 1e-3 * math.sqrt(np.count_nonzero(in_tr))  # ~27
+    r = vet(lk.LightCurve(time=t, flux=flux), dict(pl_orbper=P, pl_tranmid=t0, pl_trandurh=T * 24))[0]
+    assert r["modshift_pri"] == pytest.approx(expected, rel=0.1)
+    assert r["mes_red"] == pytest.approx(expected, rel=0.1)
+    assert 0.8 < r["modshift_fred"] < 1.2 and r["noise_red_ppm"] < 50
+    assert r["modshift_sec"] < r["modshift_fa1"]  # nothing else is there
+    # The 3 T14 of baseline in the window measure the depth too: delta chi^2 = (3/4) SNR^2.
+    assert r["aic_transit_line"] == pytest.approx(2 - 0.75 * expected**2, rel=0.25)
+    assert abs(r["asymmetry_sigma"]) < 3
+    assert r["vet_flags"] == ""
+
+
+def test_red_noise_lowers_the_mes():
+    """Correlated noise on the transit's timescale makes the same transit less significant."""
+    import lightkurve as lk
+
+    from astrotinyml.vet import vet
+
+    rng = np.random.default_rng(7)
+    t = 2458000 + np.arange(0, 27, 2 / 1440)
+    cand = dict(pl_orbper=3.3, pl_tranmid=2458001.0, pl_trandurh=3.0)
+    dip = np.where(np.abs((t - 2458001.0 + 1.65) % 3.3 - 1.65) < 1.5 / 24, 1e-3, 0.0)
+    white = 1e-3 * rng.normal(size=t.size)
+    red = np.convolve(rng.normal(size=t.size), np.ones(90) / 90, mode="same") * 5e-3  # ~3-h wiggles
+    w = vet(lk.LightCurve(time=t, flux=1 + white - dip), cand)[0]
+    r = vet(lk.LightCurve(time=t, flux=1 + white + red - dip), cand)[0]
+    assert r["noise_red_ppm"] > 200 > w["noise_red_ppm"]
+    assert r["mes_red"] < 0.5 * w["mes_red"]
+    assert r["modshift_fred"] > 1.5 * w["modshift_fred"]
+
+
+def test_single_event_statistics_and_chases(wasp18_row):
+    r = wasp18_row
+    n = r["n_transits_data"]
+    # N equal transits: max SES ~ MES / sqrt(N); each transit unique in its neighbourhood.
+    assert 0.8 / math.sqrt(n) < r["ses_max_mes_ratio"] < 1.5 / math.sqrt(n)
+    assert r["chases_mean"] == 1.0
+    assert 200 < r["mes_red"] < 1.1 * r["vet_snr"]
+    assert r["aic_transit_line"] < -1e4
+
+
+def test_noise_candidates_are_not_unique():
+    """Made-up ephemerides on a quiet star: no transit, dips like it everywhere."""
+    from astrotinyml.datasets import load_sample
+    from astrotinyml.detrend import detrend
+    from astrotinyml.vet import vet
+
+    raw = load_sample("epic-248045685")
+    t0 = float(raw.time.jd[100])
+    out = vet(detrend(raw), [dict(pl_orbper=p, pl_tranmid=t0, pl_trandurh=3.0) for p in (5.3, 7.7)], raw_lc=raw)
+    for r in out:
+        assert r["mes_red"] < 3 and r["aic_transit_line"] > -10
+        assert r["chases_mean"] < 0.78
+        assert r["modshift_pri"] / r["modshift_fred"] - r["modshift_fa1"] < 1  # fails LEO's MS1
+        assert r["sweet_snr_half"] < 5 and r["sweet_snr"] < 5 and r["sweet_snr_double"] < 5
+        assert "SWEET" not in r["vet_flags"]
+
+
+def test_sweet_flags_a_spotted_star_but_not_a_hot_jupiters_phase_curve(wasp18_row):
+    from astrotinyml.datasets import load_sample
+    from astrotinyml.detrend import detrend
+    from astrotinyml.vet import vet
+
+    raw = load_sample("epic-210651981")  # spotted star, P_rot ~ 2.45 d
+    flat = detrend(raw)
+    r = vet(flat, dict(pl_orbper=2.45, pl_tranmid=float(raw.time.jd[100]), pl_trandurh=3.0), raw_lc=raw)[0]
+    assert r["sweet_snr"] > 15 and r["sweet_amp_ppm"] > 0.5 * r["vet_depth_ppm"]
+    assert "SWEET" in r["vet_flags"]
+    # WASP-18 b: its ellipsoidal variation (~200 ppm at P/2) is significant but tiny next to
+    # the 1% transit: no SWEET flag.
+    w = wasp18_row
+    assert w["sweet_snr_half"] > 15 and 100 < w["sweet_amp_half_ppm"] < 400
+    assert w["sweet_snr_half"] > max(w["sweet_snr"], w["sweet_snr_double"])
+    assert "SWEET" not in w["vet_flags"]
+
+
+def test_depth_per_kepler_season():
+    """Kepler-90 Q3-Q5: three quarters are three seasons (quarter mod 4 = 3, 0, 1)."""
+    from astropy.table import QTable
+
+    from astrotinyml._transit import lc_arrays
+    from astrotinyml.datasets import load_sample
+    from astrotinyml.detrend import detrend
+    from astrotinyml.vet import _segment_ids, vet
+
+    raw = load_sample("kepler-90")
+    t, _, _ = lc_arrays(raw)
+    seg = _segment_ids(raw, t)
+    assert seg[0] == 3 and seg[-1] == 1 and set(np.unique(seg)) == {0, 1, 3}
+    assert np.count_nonzero(np.diff(seg)) == 2  # boundaries at the two quarter gaps
+    d = dict(pl_orbper=59.737144, pl_tranmid=2454833 + 158.95974, pl_trandurh=8.0006)  # Kepler-90 d (DR25)
+    r = vet(detrend(raw, mask=QTable(rows=[d])), d)[0]
+    assert r["n_depth_segments"] >= 2 and np.isfinite(r["segment_depth_chi2_dof"])
+
+
+def test_one_sector_has_no_segment_depth_test(wasp18_row):
+    assert wasp18_row["n_depth_segments"] == 1 and math.isnan(wasp18_row["segment_depth_chi2_dof"])
+
+
+def test_asymmetric_dip_is_measured_and_timing_offsets_are_not():
+    import lightkurve as lk
+
+    from astrotinyml.vet import vet
+
+    rng = np.random.default_rng(11)
+    t = 2458000 + np.arange(0, 27, 2 / 1440)
+    P, t0, T = 3.3, 2458001.0, 4 / 24
+    x = (t - t0 + 0.5 * P) % P - 0.5 * P
+    flux = 1 + 3e-4 * rng.normal(size=t.size)
+    inside = np.abs(x) < 0.5 * T
+    # A sudden drop and an exponential recovery (like a sudden pixel sensitivity dropout):
+    # the deficit sits in the first half; a slow linear ingress and a sharp egress: the second.
+    drop = np.where(inside, 5e-3 * np.exp(-(x + 0.5 * T) / (0.25 * T)), 0.0)
+    ramp = np.where(inside, 5e-3 * (x + 0.5 * T) / T, 0.0)
+    box = np.where(inside, 3e-3, 0.0)
+    cand = dict(pl_orbper=P, pl_tranmid=t0, pl_trandurh=T * 24)
+    early = vet(lk.LightCurve(time=t, flux=flux - drop), cand)[0]
+    late = vet(lk.LightCurve(time=t, flux=flux - ramp), cand)[0]
+    shifted = vet(lk.LightCurve(time=t, flux=flux - box), dict(cand, pl_tranmid=t0 + 10 / 1440))[0]
+    assert early["asymmetry_sigma"] < -10 and early["asymmetry_ppm"] < 0
+    assert late["asymmetry_sigma"] > 10 and late["asymmetry_ppm"] > 0
+    assert abs(shifted["asymmetry_sigma"]) < 3  # a 10-min ephemeris error is no asymmetry
+
+
+def test_new_diagnostics_need_a_period_for_single_events(wasp18):
+    from astrotinyml.vet import _DIAG_NAMES, vet
+
+    _, flat = wasp18
+    mono = vet(flat, dict(pl_orbper=math.nan, pl_tranmid=WASP18["pl_tranmid"], pl_trandurh=2.2))[0]
+    periodic = [n for n in _DIAG_NAMES if n.startswith(("modshift_", "sweet_")) or n == "chases_mean"]
+    assert all(math.isnan(mono[n]) for n in periodic + ["segment_depth_chi2_dof"])
+    # What one transit can say is still there: its significance in red noise, its shape.
+    assert mono["mes_red"] > 20 and mono["ses_max"] == pytest.approx(mono["mes_red"])
+    assert mono["ses_max_mes_ratio"] == pytest.approx(1.0) and mono["aic_transit_line"] < -100
+    assert np.isfinite(mono["asymmetry_sigma"]) and mono["n_depth_segments"] == 1
+
+
+def test_modshift_can_be_skipped_and_exovetter_stays_quiet(wasp18, capsys):
+    import warnings
+
+    from astrotinyml.vet import VET_COLUMNS, vet
+
+    _, flat = wasp18
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = vet(flat, [WASP18])
+        fast = vet(flat, [WASP18], modshift=False)
+    assert capsys.readouterr().out == ""
+    for name, _, _ in VET_COLUMNS:
+        a, b = full[name][0], fast[name][0]
+        if name.startswith("modshift_"):
+            assert math.isnan(b) and (np.isfinite(a) or name == "modshift_pos")  # P < 6 T14: no room
+        elif name not in ("vet_flags", "st_rad_source"):
+            np.testing.assert_equal(np.asarray(getattr(a, "value", a)), np.asarray(getattr(b, "value", b)))
+
+
+def test_sweet_numbers_are_exovetters(wasp18):
+    from exovetter import sweet
+
+    from astrotinyml._transit import lc_arrays
+    from astrotinyml.vet import vet
+
+    _, flat = wasp18
+    t, f, _ = lc_arrays(flat)
+    ref = sweet.sweet(t.copy(), f.copy(), WASP18["pl_orbper"], WASP18["pl_tranmid"], WASP18["pl_trandurh"] / 24)
+    r = vet(flat, [WASP18])[0]
+    ours = [(r["sweet_amp_half_ppm"], r["sweet_snr_half"]), (r["sweet_amp_ppm"], r["sweet_snr"]),
+            (r["sweet_amp_double_ppm"], r["sweet_snr_double"])]
+    np.testing.assert_allclose(np.array(ours), np.column_stack([ref[:, 0] * 1e6, ref[:, 2]]), rtol=1e-9)
