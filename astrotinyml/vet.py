@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
     from astropy.table import QTable
 
-__all__ = ["vet", "transit_depths", "VET_COLUMNS"]
+__all__ = ["vet", "transit_depths", "physics_veto", "VET_COLUMNS"]
 
 #: Gravitational constant in cgs, for stellar densities in g/cm^3.
 _G_CGS = 6.674e-8
@@ -68,8 +68,12 @@ _ODDEVEN_FLOOR = 0.01
 #: The trapezoid (shape) fit and the albedo need the transit detected at this vet_snr.
 _MIN_SHAPE_SNR = 3.0
 
+#: Units kept as plain floats (named in the column description and the reports' comments).
+PLAIN_UNITS = ("", "ppm", "R_earth", "R_sun")
+
 #: Diagnostic columns added by :func:`vet`: (name, unit, description).  ``unit`` is an
-#: astropy unit string, ``"ppm"`` for plain floats in ppm (astropy has no ppm unit), or
+#: astropy unit string, one of :data:`PLAIN_UNITS` for plain floats in that unit (ppm is no
+#: astropy unit; R_earth and R_sun are not FITS units), or
 #: ``""`` for dimensionless numbers, booleans and strings.
 VET_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("vet_depth_ppm", "ppm", "mean depth of all transits (central half, > 0 = dimming)"),
@@ -112,6 +116,12 @@ VET_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("density_implied", "g / cm3", "stellar density implied by the transit (b = 0, circular orbit)"),
     ("density_ratio", "", "density_implied / stellar_density (< 1: transit too long for this star)"),
     ("density_flag", "", "density_ratio outside [1/density_tolerance, density_tolerance]"),
+    ("st_rad", "R_sun", "stellar radius [R_sun] used for the companion radius (the solar prior when unknown)"),
+    ("st_rad_source", "", "where st_rad came from: user, header, koi, toi, k2 or prior"),
+    ("companion_rade", "R_earth", "radius [R_earth] of a dark companion blocking the depth: sqrt(depth) * st_rad"),
+    ("shape_v_min", "", "smallest shape_v a dark body of radius ratio rp_rs can make: 2k/(1+k)"),
+    ("ingress_ratio", "", "shape_v / shape_v_min (< 1: ingress too short for the depth)"),
+    ("not_planet_physics", "", "the star's physics excludes a planet: COMPANION_TOO_LARGE or INGRESS_TOO_SHORT"),
     ("vet_flags", "", "comma-separated names of the failed tests (empty string when none)"),
     # Robovetter / LEO diagnostics (appended: the columns above are the classifier's inputs).
     ("mes_red", "", "multiple-event statistic: in-transit depth over white + red noise at T14 (Pont et al. 2006)"),
@@ -145,12 +155,14 @@ VET_COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 _FLOAT_NAMES = tuple(n for n, _, _ in VET_COLUMNS
                      if n not in {"secondary_detected", "near_var_period", "density_flag", "vet_flags",
-                                  "n_transits_expected", "n_transits_data"})
+                                  "n_transits_expected", "n_transits_data", "st_rad_source",
+                                  "not_planet_physics"})
 
 
 def _nan_row() -> dict[str, Any]:
     row: dict[str, Any] = {n: math.nan for n in _FLOAT_NAMES}
     row.update(secondary_detected=False, near_var_period=False, density_flag=False, vet_flags="",
+               st_rad_source="", not_planet_physics=False,
                n_transits_expected=0, n_transits_data=0, secondary_n_events=0, n_depth_segments=0)
     return row
 
@@ -788,6 +800,7 @@ def vet(
     candidates: Any,
     *,
     raw_lc: lightkurve.LightCurve | None = None,
+    star: Any = None,
     stellar_density: Any = None,
     sigma_threshold: float = 3.0,
     var_tolerance: float = 0.03,
@@ -810,6 +823,12 @@ def vet(
     raw_lc : lightkurve.LightCurve, optional
         The undetrended light curve, for the Lomb-Scargle variability check.  Without it the
         periodogram is taken of ``lc`` (only variability that survived detrending is seen).
+    star : StellarParameters or dict, optional
+        The host star (:func:`astrotinyml.star.stellar_parameters`; a dict is passed to it
+        as ``star=``).  Its radius gives ``companion_rade``; its density (when radius and
+        mass or logg are known) is used when ``stellar_density`` is not given.  When omitted
+        or without a radius, the solar prior is used for ``st_rad`` (``st_rad_source`` =
+        ``prior``) and the companion-size test uses the radius ratio alone.
     stellar_density : float, array-like or Quantity, optional
         Stellar density in **g/cm^3** (the Sun: 1.41 g/cm^3), one value for all rows or one
         per row; a Quantity is converted.  When omitted, an ``st_dens`` column of the table
@@ -877,11 +896,23 @@ def vet(
           ``density_implied`` = 3 pi ars^3 / (G P^2) [g/cm^3]; ``density_ratio`` =
           implied / known (< 1: transit too long for the star, e.g. a blend or a giant host;
           > 1 happens for grazing or eccentric orbits); ``density_flag``.
+        - ``st_rad`` [R_sun], ``st_rad_source``: the star's radius used and its source;
+          ``companion_rade`` [R_earth] = ``rp_rs * st_rad``; ``shape_v_min`` = 2k/(1+k), the
+          shortest ingress a dark body of ratio k = ``rp_rs`` can make (central transit);
+          ``ingress_ratio`` = ``shape_v / shape_v_min``; ``not_planet_physics`` when
+          ``COMPANION_TOO_LARGE`` or ``INGRESS_TOO_SHORT`` (below).  :func:`physics_veto`
+          turns such a row's ``planet`` label into ``eb``.
         - ``vet_flags``: comma-separated failed tests among ``ODD_EVEN``, ``SECONDARY``
           (detected and not explainable by a planet: albedo > 1), ``V_SHAPE``
           (``shape_v > 0.8``), ``DEPTH_VARIES`` (``depth_chi2_dof > 5``),
           ``SINGLE_EVENT_DOMINATED`` (fraction > 0.8 with >= 3 transits), ``LOW_COVERAGE``
-          (< 0.5), ``NEAR_VARIABILITY``, ``DENSITY``, ``LARGE_RADIUS`` (``rp_rs > 0.3``).
+          (< 0.5), ``NEAR_VARIABILITY``, ``DENSITY``, ``LARGE_RADIUS`` (``rp_rs > 0.3``),
+          ``COMPANION_TOO_LARGE`` (``companion_rade`` above
+          :data:`astrotinyml.star.MAX_PLANET_RADIUS_RJUP` for a star of known radius, or
+          ``rp_rs`` above :data:`astrotinyml.star.MAX_PLANET_RATIO_UNKNOWN_STAR` for an
+          unknown one), ``INGRESS_TOO_SHORT`` (``rp_rs >= 0.2``, ``vet_snr >= 10`` and
+          ``ingress_ratio < 0.5``: a deep flat-bottomed eclipse with sharp edges is a
+          diluted stellar eclipse, not a dark body of that size).
 
         Then the diagnostics of the Kepler Robovetter (Coughlin et al. 2016, Thompson et al. 2018)
         and of LEO (Kunimoto et al. 2025), appended after ``vet_flags`` (the model-shift and
@@ -992,7 +1023,18 @@ def vet(
             var_p, var_pow = _lomb_scargle(raw_lc if raw_lc is not None else lc, ephs)
         except AstroTinyMLError:  # an unusable raw_lc costs this diagnostic only
             var_p, var_pow = (math.nan, math.nan)
+    from .star import PRIOR, StellarParameters, stellar_parameters
+
+    if star is not None and not isinstance(star, StellarParameters):
+        star = stellar_parameters(star=star, catalogs=False)
+    if stellar_density is None and "st_dens" not in table.colnames and star is not None:
+        rho_known = star.density if star.known("radius") and (star.known("mass") or star.known("logg")) else math.nan
+        if math.isfinite(rho_known):
+            stellar_density = rho_known
     rho_star = _stellar_density(stellar_density, table, n)
+    radius_known = star is not None and star.known("radius")
+    st_rad = star.radius if radius_known else PRIOR.radius
+    st_rad_source = star.source("radius") if radius_known else "prior"
 
     for row, eph, rho in zip(rows, ephs, rho_star):
         row.update(var_period=var_p, var_power=var_pow)
@@ -1029,23 +1071,82 @@ def vet(
             row["secondary_detected"] = bool(
                 row["secondary_sigma"] > max(row["secondary_fa_sigma"], sigma_threshold) and not one_orbit
             )
+        _physics(row, st_rad, st_rad_source, radius_known)
         row["vet_flags"] = ",".join(_flags(row, sigma_threshold))
 
     for name, unit, _ in VET_COLUMNS:
         values = [r[name] for r in rows]
-        if name in ("secondary_detected", "near_var_period", "density_flag"):
+        if name in ("secondary_detected", "near_var_period", "density_flag", "not_planet_physics"):
             col = np.array(values, dtype=bool)
         elif name in ("n_transits_expected", "n_transits_data", "secondary_n_events", "n_depth_segments"):
             col = np.array(values, dtype=np.int64)
-        elif name == "vet_flags":
+        elif name in ("vet_flags", "st_rad_source"):
             col = np.array(values, dtype=str) if n else np.array([], dtype="<U1")
         else:
             col = np.array(values, dtype=float)
-        if unit not in ("", "ppm"):
+        if unit not in PLAIN_UNITS:
             col = col * u.Unit(unit)
         if name in table.colnames:  # re-vetting a vetted table: refresh, do not duplicate
             table.remove_column(name)
         table[name] = col
+    return table
+
+
+def _physics(row: dict[str, Any], st_rad: float, st_rad_source: str, radius_known: bool) -> None:
+    """Companion size and ingress length against what a planet of this star can do."""
+    from .star import MAX_PLANET_RADIUS_RJUP, MAX_PLANET_RATIO_UNKNOWN_STAR, R_JUP_REARTH, R_SUN_REARTH, min_shape_v
+
+    k = row["rp_rs"]
+    row["st_rad"] = float(st_rad)
+    row["st_rad_source"] = st_rad_source
+    row["companion_rade"] = k * st_rad * R_SUN_REARTH if np.isfinite(k) else math.nan
+    row["shape_v_min"] = min_shape_v(k)
+    if np.isfinite(row["shape_v"]) and np.isfinite(row["shape_v_min"]):
+        row["ingress_ratio"] = row["shape_v"] / row["shape_v_min"]
+    # A star of unknown radius could be a small M dwarf, so only the radius ratio can exclude
+    # a planet there (module constants in astrotinyml.star say why those limits).
+    too_large = (row["companion_rade"] > MAX_PLANET_RADIUS_RJUP * R_JUP_REARTH if radius_known
+                 else np.isfinite(k) and k > MAX_PLANET_RATIO_UNKNOWN_STAR)
+    # The trapezoid's ingress is only trusted for well-measured, deep eclipses; limb darkening
+    # and long cadences make a planet's ingress look longer, never shorter, so a planet does
+    # not fall below half its geometric minimum.
+    too_sharp = (np.isfinite(k) and k >= 0.2 and row["vet_snr"] >= 10.0
+                 and np.isfinite(row["ingress_ratio"]) and row["ingress_ratio"] < 0.5)
+    row["_too_large"], row["_too_sharp"] = bool(too_large), bool(too_sharp)
+    row["not_planet_physics"] = bool(too_large or too_sharp)
+
+
+def physics_veto(candidates: Any) -> QTable:
+    """Never call ``planet`` what the star's physics excludes; a copy is returned.
+
+    Rows with ``not_planet_physics`` (from :func:`vet`) whose ``label`` is ``planet`` get
+    ``label = 'eb'`` (a stellar companion or a diluted stellar eclipse); the probabilities
+    are left as the classifier gave them.  A ``label_note`` column says why for those rows
+    (empty elsewhere).  Tables without these columns are returned unchanged (a copy).
+
+    Examples
+    --------
+    >>> from astropy.table import QTable
+    >>> t = QTable(dict(label=["planet", "planet"], not_planet_physics=[True, False]))
+    >>> [str(x) for x in physics_veto(t)["label"]]
+    ['eb', 'planet']
+    """
+    from astropy.table import QTable
+
+    table = QTable(candidates, copy=True)
+    if "label" not in table.colnames or "not_planet_physics" not in table.colnames:
+        return table
+    labels = np.array(table["label"], dtype="U12")
+    notes = (np.array(table["label_note"], dtype="U80") if "label_note" in table.colnames
+             else np.full(len(table), "", dtype="U80"))
+    veto = np.asarray(table["not_planet_physics"], dtype=bool) & (labels == "planet")
+    labels[veto] = "eb"
+    flags = table["vet_flags"] if "vet_flags" in table.colnames else [""] * len(table)
+    for i in np.flatnonzero(veto):
+        why = [f for f in str(flags[i]).split(",") if f in ("COMPANION_TOO_LARGE", "INGRESS_TOO_SHORT")]
+        notes[i] = "planet excluded by the star's physics: " + (",".join(why) or "not_planet_physics")
+    table["label"] = labels
+    table["label_note"] = notes
     return table
 
 
@@ -1070,6 +1171,10 @@ def _flags(row: dict[str, Any], sigma_threshold: float) -> list[str]:
         flags.append("DENSITY")
     if np.isfinite(row["rp_rs"]) and row["rp_rs"] > 0.3:
         flags.append("LARGE_RADIUS")
+    if row.get("_too_large"):
+        flags.append("COMPANION_TOO_LARGE")
+    if row.get("_too_sharp"):
+        flags.append("INGRESS_TOO_SHORT")
     flags.extend(_diagnostic_flags(row))
     return flags
 

@@ -95,6 +95,9 @@ SCALAR_SPEC: tuple[tuple[str, str, float], ...] = (
     ("near_var_period", "1.0 when near_var_period (vet), else 0.0", 0.0),
     ("log_density_ratio", "log10(density_ratio) (vet); 0 when the stellar density is unknown", 0.0),
     ("single_event", "1.0 for a single event (no period), else 0.0", 0.0),
+    ("log_companion_radius", "log10(companion_rade / R_earth) (vet; the solar prior radius when unknown)", 1.0),
+    ("log_ingress_ratio", "log10(ingress_ratio) (vet: shape_v over the least a dark body of that depth makes)", 0.0),
+    ("star_radius_known", "1.0 when the star's radius is known (vet st_rad_source is not 'prior'), else 0.0", 0.0),
 )
 #: Names of ``Views.scalars``, in order.
 SCALAR_NAMES: tuple[str, ...] = tuple(name for name, _, _ in SCALAR_SPEC)
@@ -290,6 +293,14 @@ def _cell(row: Any, name: str) -> float:
         return math.nan
 
 
+def _star_known(candidate: Any) -> float:
+    try:
+        src = str(candidate["st_rad_source"])
+    except (KeyError, IndexError, ValueError, TypeError):
+        return math.nan
+    return 0.0 if src in ("", "prior", "missing") else 1.0
+
+
 def _slog(x: float) -> float:
     return math.copysign(math.log10(1.0 + abs(x)), x)
 
@@ -299,7 +310,7 @@ def _scalars(candidate: Any, eph, span: float, scale_ppm: float) -> tuple[np.nda
         "pl_trandep", "snr", "vet_snr", "oddeven_sigma", "secondary_sigma", "sec05_sigma",
         "secondary_albedo", "shape_v", "n_transits", "n_transits_data", "coverage",
         "max_single_event_fraction", "depth_chi2_dof", "near_var_period", "density_ratio",
-        "vet_depth_ppm")}
+        "vet_depth_ppm", "companion_rade", "ingress_ratio")}
     depth = get["pl_trandep"]
     if not (math.isfinite(depth) and depth > 0):
         depth = get["vet_depth_ppm"]
@@ -326,6 +337,9 @@ def _scalars(candidate: Any, eph, span: float, scale_ppm: float) -> tuple[np.nda
         "near_var_period": get["near_var_period"],
         "log_density_ratio": math.log10(get["density_ratio"]) if get["density_ratio"] > 0 else math.nan,
         "single_event": 1.0 if eph.single else 0.0,
+        "log_companion_radius": math.log10(get["companion_rade"]) if get["companion_rade"] > 0 else math.nan,
+        "log_ingress_ratio": math.log10(get["ingress_ratio"]) if get["ingress_ratio"] > 0 else math.nan,
+        "star_radius_known": _star_known(candidate),
     }
     if eph.single:  # no period: these are undefined, not missing
         for n in ("log_oddeven_sigma", "log_secondary_sigma", "log_sec05_sigma", "log_secondary_albedo"):

@@ -123,7 +123,7 @@ def test_columns_added_and_input_kept(wasp18):
     assert out_q["name"][0] == "b" and out_q["pl_trandurh"][0] == 132.0 * u.min
     for name, unit, _ in VET_COLUMNS:
         a, b = out_q[name], out_p[name]
-        if name == "vet_flags":
+        if name in ("vet_flags", "st_rad_source"):
             assert a[0] == b[0]
         else:
             np.testing.assert_allclose(np.asarray(getattr(a, "value", a), float),
@@ -208,6 +208,75 @@ def test_invalid_inputs_raise(wasp18):
         vet(flat, [WASP18, WASP18], stellar_density=[1.0, 1.0, 1.0])
     with pytest.raises(ValueError):
         vet(flat, "not a table")
+
+
+def _flat_dip(depth, ingress_frac, *, period=7.4, dur_h=4.0, seed=3):
+    """A trapezoid dip of ``depth`` with ingress+egress ``ingress_frac`` of T14, white noise."""
+    import lightkurve as lk
+
+    rng = np.random.default_rng(seed)
+    t = 2458000 + np.arange(0, 60, 2 / 1440)
+    T = dur_h / 24
+    tau = 0.5 * ingress_frac * T
+    ph = np.abs((t - 2458003.0 + 0.5 * period) % period - 0.5 * period)
+    x = np.clip((0.5 * T - ph) / max(tau, 1e-6), 0, 1)
+    flux = 1 - depth * x + 3e-4 * rng.normal(size=t.size)
+    return lk.LightCurve(time=t, flux=flux), dict(pl_orbper=period, pl_tranmid=2458003.0, pl_trandurh=dur_h,
+                                                  pl_trandep=depth * 1e6)
+
+
+def test_flat_deep_eclipse_with_sharp_edges_is_not_a_planet():
+    """A flat-bottomed 25 % dip needs k = 0.5, whose ingress lasts >= 2/3 of T14: sharp edges
+    mean a diluted stellar eclipse, whatever the star."""
+    from astrotinyml.vet import vet
+
+    lc, cand = _flat_dip(0.25, 0.05)
+    out = vet(lc, cand)
+    assert out["st_rad_source"][0] == "prior"
+    assert out["shape_v"][0] < 0.2 and out["shape_v_min"][0] == pytest.approx(2 * 0.5 / 1.5, rel=0.1)
+    assert "INGRESS_TOO_SHORT" in out["vet_flags"][0] and out["not_planet_physics"][0]
+
+
+def test_hot_jupiter_transit_passes_the_physics_tests(wasp18):
+    from astrotinyml.star import stellar_parameters
+    from astrotinyml.vet import vet
+
+    raw, flat = wasp18
+    out = vet(flat, dict(WASP18), star=stellar_parameters(raw))
+    # WASP-18 b: Rp ~ 1.2 R_J (~13 R_earth) around a 1.35 R_sun star (TOI snapshot)
+    assert out["st_rad_source"][0] == "toi"
+    assert 9 < out["companion_rade"][0] < 16
+    assert not out["not_planet_physics"][0] and out["ingress_ratio"][0] > 1
+
+
+def test_stellar_companion_is_too_large_for_a_planet():
+    """KIC 2306740 (KOI-6265, a stellar-eclipse false positive): the 10.3-d eclipse is ~30 %
+    deep around a 1.2 R_sun star: a companion of ~6 R_J."""
+    from astrotinyml import datasets
+    from astrotinyml.detrend import detrend
+    from astrotinyml.star import stellar_parameters
+    from astrotinyml.vet import vet
+
+    raw = datasets.load_sample("kic-2306740")
+    cand = dict(pl_orbper=10.306987, pl_tranmid=2454833.0 + 174.6519, pl_trandurh=6.0)  # KEBC period, own BLS epoch
+    from astropy.table import QTable
+
+    flat = detrend(raw, mask=QTable(rows=[cand]))
+    out = vet(flat, cand, star=stellar_parameters(raw))
+    assert out["st_rad_source"][0] == "header"
+    assert out["companion_rade"][0] > 2 * 11.2
+    assert "COMPANION_TOO_LARGE" in out["vet_flags"][0] and out["not_planet_physics"][0]
+
+
+def test_physics_veto_overrules_a_planet_label():
+    from astrotinyml.classify import classify
+
+    lc, cand = _flat_dip(0.25, 0.05)
+    out = classify(lc, [cand])
+    assert out["label"][0] != "planet"
+    if out["p_planet"][0] == max(out[c][0] for c in ("p_planet", "p_eb", "p_variability", "p_instrumental",
+                                                       "p_noise")):
+        assert out["label"][0] == "eb" and "INGRESS_TOO_SHORT" in out["label_note"][0]
 
 
 # --- Robovetter / LEO diagnostics (ModShift, SWEET, MES, chases, segments, asymmetry) ---------
