@@ -372,7 +372,8 @@ def _cmd_train(args) -> int:
     real = None
     if args.planets or args.non_planets or args.labels:
         real = real_training_set(args.planets, args.non_planets, manifests=args.labels or (),
-                                 search=not args.no_search_views, cache_dir=args.cache_dir, offline=offline)
+                                 search=not args.no_search_views, cache_dir=args.cache_dir, offline=offline,
+                                 processes=args.processes, progress=True)
         a = real.info.get("archive", {})
         print(f"real examples: {len(real)} from {real.info.get('n_stars')} stars {real.counts()}; archive stars "
               f"asked {a.get('asked')}, found with light curves {a.get('found')} (of {a.get('tried')} tried); "

@@ -92,13 +92,33 @@ def test_tiny_training_exports_within_budget(tmp_path):
     assert abs(res.metrics["test_float"]["planet_auc"] - res.metrics["test_int8"]["planet_auc"]) < 0.1
 
 
-def test_model_card_summarizes_the_real_corpus_metrics(tmp_path):
+def test_model_card_summarizes_the_out_of_fold_real_metrics(tmp_path):
     from astrotinyml.training.export import write_model_card
 
     reg = json.loads((MODELS_DIR / "registry.json").read_text())
-    real = reg["models"][reg["default"]]["metrics"]["real_corpus"]
-    _, md = write_model_card({"name": "x", "metrics": {"real_corpus": real}}, tmp_path)
+    oof = reg["models"][reg["default"]]["metrics"]["real_out_of_fold"]
+    _, md = write_model_card({"name": "x", "metrics": {"real_out_of_fold": oof}}, tmp_path)
     text = md.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| planets_snr_ge_7 |"))
-    recall = real["planets_snr_ge_7"]["int8"]["per_class"]["planet"]["recall"]
+    recall = oof["int8"]["subsets"]["planets_snr_ge_7"]["planet_recall"]
     assert f"{100 * recall:.1f} %" in row  # the argmax recall of the registry, as a percentage
+    assert "grouped by star" in text
+
+
+def test_shipped_out_of_fold_predictions_match_the_registry():
+    """The shipped model's real-star numbers are recomputed from the saved out-of-fold
+    predictions: no star in two folds, and the summary is what the registry says."""
+    from astrotinyml.training.metrics import real_summary
+
+    reg = json.loads((MODELS_DIR / "registry.json").read_text())
+    entry = reg["models"][reg["default"]]
+    z = np.load(MODELS_DIR / "real_out_of_fold.npz")
+    meta = json.loads(str(z["meta"]))
+    folds_of = {}
+    for m, f in zip(meta, z["fold"]):
+        folds_of.setdefault(m["group"], set()).add(int(f))
+    assert all(len(v) == 1 for v in folds_of.values())
+    again = real_summary(meta, z["labels"], z["int8"], z["fold"])
+    assert again["subsets"] == entry["metrics"]["real_out_of_fold"]["int8"]["subsets"]
+    files = set(entry["training_data"]["real"]["files"])
+    assert {f for m in meta for f in m["files"]} <= files
