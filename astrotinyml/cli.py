@@ -502,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "examples from their local files")
     train.add_argument("--no-search-views", action="store_true",
                        help="real examples at the catalogue ephemerides only (no search on the real stars)")
-    train.add_argument("--real-weight", type=float, default=3.0,
+    train.add_argument("--real-weight", type=float, default=6.0,
                        help="loss weight of a real example against a simulated one (default: %(default)s)")
     train.add_argument("--folds", type=int, default=5,
                        help="star-grouped folds of the out-of-fold evaluation on the real examples (default: %(default)s)")

@@ -54,7 +54,11 @@ def main(argv=None):
             default_calibration(), temperature=oof["temperature"], threshold=oof["threshold"],
             model_sha256=entry["files"]["int8"]["sha256"],
             metrics=dict(prob_ece_before=oof["ece_out_of_fold_before"], prob_ece_after=oof["ece_out_of_fold_after"],
-                         prob_threshold=oof["threshold"]),
+                         prob_threshold=oof["threshold"],
+                         prob_precision_at_threshold=entry["metrics"]["real_out_of_fold"]["int8"]["subsets"]["all"][
+                             "calibrated_planet_precision"],
+                         prob_recall_at_threshold=entry["metrics"]["real_out_of_fold"]["int8"]["subsets"]["all"][
+                             "calibrated_planet_recall"]),
             note=(f"astrotinyml train: temperature and threshold (planet precision {oof['target_precision']}) fitted "
                   f"on the out-of-fold int8 predictions of the real stars ({reg['default']}, star-grouped folds); "
                   "ECE measured with nested folds"))

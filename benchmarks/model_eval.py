@@ -212,7 +212,6 @@ def main(argv=None):
                       f"{str(w['mode']):<10} {w['period'] or float('nan'):>9.4f} {w['depth_ppm'] or float('nan'):>8.0f} "
                       f"{w['vet_snr'] or float('nan'):>6.1f} {w['flags']}")
             print()
-    sys.stdout.write(buf2.getvalue())
     tp = throughput(mi)
     report["throughput_views_per_s_one_thread"] = tp
     with redirect_stdout(buf2):
