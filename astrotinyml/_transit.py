@@ -29,6 +29,7 @@ __all__ = [
     "binned_median",
     "fill_empty",
     "transit_mask",
+    "as_qtable",
 ]
 
 #: Offsets of the mission time systems to full BJD, used only to word error messages.
@@ -292,3 +293,34 @@ def independent_mask(t: np.ndarray, eph: Ephemeris, others: list[Ephemeris], *,
     if np.count_nonzero(~drop) < MIN_POINTS:
         return keep
     return ~drop
+
+
+def as_qtable(candidates: Any):
+    """Candidates as a new QTable: a Table/QTable (copied), a Row, a dict (one candidate, or
+    columns) or a list of dicts.
+
+    Raises
+    ------
+    InvalidParameterError
+        Anything else.
+
+    Examples
+    --------
+    >>> len(as_qtable([dict(pl_orbper=3.0), dict(pl_orbper=4.0)]))
+    2
+    """
+    from astropy.table import QTable, Row, Table
+
+    if isinstance(candidates, Table):
+        return QTable(candidates, copy=True)
+    if isinstance(candidates, Row):
+        return QTable(candidates.table[candidates.index : candidates.index + 1], copy=True)
+    if isinstance(candidates, dict):
+        if all(np.ndim(v) == 0 for v in candidates.values()):
+            return QTable(rows=[candidates])
+        return QTable(candidates)
+    if isinstance(candidates, (list, tuple)) and all(isinstance(c, dict) for c in candidates):
+        return QTable(rows=list(candidates)) if candidates else QTable()
+    raise InvalidParameterError(
+        f"candidates must be an astropy Table (or a dict / list of dicts), got {type(candidates).__name__}; "
+        "pass the table returned by astrotinyml.search.")

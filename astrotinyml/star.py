@@ -17,9 +17,8 @@ them:
 A field none of them has stays NaN and its source is ``"missing"``: nothing is invented.
 Code that needs a number anyway (the vetting) uses :data:`PRIOR` explicitly and records
 that it did (:meth:`StellarParameters.with_prior`), so a report can say "solar prior".
+For example:
 
-Examples
---------
 >>> from astrotinyml import datasets
 >>> star = stellar_parameters(datasets.load_sample("kepler-90"))
 >>> star.radius, star.source("radius")

@@ -100,6 +100,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from ._transit import (
+    as_qtable,
     MIN_POINTS,
     Ephemeris,
     candidate_ephemeris,
@@ -635,24 +636,6 @@ class _Problem:
         return r
 
 
-def _as_qtable(candidates):
-    from astropy.table import QTable, Row, Table
-
-    if isinstance(candidates, Table):
-        return QTable(candidates, copy=True)
-    if isinstance(candidates, Row):
-        return QTable(candidates.table[candidates.index: candidates.index + 1], copy=True)
-    if isinstance(candidates, dict):
-        if all(np.ndim(v) == 0 for v in candidates.values()):
-            return QTable(rows=[candidates])
-        return QTable(candidates)
-    if isinstance(candidates, (list, tuple)) and all(isinstance(c, dict) for c in candidates):
-        return QTable(rows=list(candidates)) if candidates else QTable()
-    raise InvalidParameterError(
-        f"candidates must be an astropy Table (or a dict / list of dicts), got "
-        f"{type(candidates).__name__}; pass the table returned by astrotinyml.search.")
-
-
 def _cadence_days(lc, t: np.ndarray) -> float:
     cad = (getattr(lc, "meta", None) or {}).get("cadence_min")
     try:
@@ -1078,7 +1061,7 @@ def fit_transit(
 
     if baseline not in BASELINES:
         raise InvalidParameterError(f"baseline={baseline!r} is not one of {tuple(BASELINES)}.")
-    table = _as_qtable(candidates)
+    table = as_qtable(candidates)
     if len(table) == 0:
         raise InvalidParameterError(
             "the candidates table is empty: nothing to fit. Pass the table returned by "

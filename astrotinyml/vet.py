@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._transit import (
+    as_qtable,
     MIN_POINTS,
     independent_mask,
     Ephemeris,
@@ -57,7 +58,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
     from astropy.table import QTable
 
-__all__ = ["vet", "transit_depths", "physics_veto", "VET_COLUMNS"]
+__all__ = ["vet", "transit_depths", "physics_veto", "VET_COLUMNS", "PLAIN_UNITS"]
 
 #: Gravitational constant in cgs, for stellar densities in g/cm^3.
 _G_CGS = 6.674e-8
@@ -736,24 +737,6 @@ def _stellar_density(stellar_density, table, n: int) -> np.ndarray:
     return arr
 
 
-def _as_qtable(candidates):
-    from astropy.table import QTable, Row, Table
-
-    if isinstance(candidates, Table):
-        return QTable(candidates, copy=True)
-    if isinstance(candidates, Row):
-        return QTable(candidates.table[candidates.index : candidates.index + 1], copy=True)
-    if isinstance(candidates, dict):
-        if all(np.ndim(v) == 0 for v in candidates.values()):
-            return QTable(rows=[candidates])
-        return QTable(candidates)
-    if isinstance(candidates, (list, tuple)):
-        return QTable(rows=list(candidates))
-    raise InvalidParameterError(
-        f"candidates must be an astropy Table (or a dict / list of dicts); got {type(candidates).__name__}"
-    )
-
-
 def transit_depths(lc: lightkurve.LightCurve, candidate: Any) -> QTable:
     """Depth of every individual transit of one candidate.
 
@@ -1001,7 +984,7 @@ def vet(
     """
     from astropy import units as u
 
-    table = _as_qtable(candidates)
+    table = as_qtable(candidates)
     n = len(table)
     t, f, _ = lc_arrays(lc)
     cadence = float(np.median(np.diff(t))) if t.size > 1 else math.nan

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["confusion_matrix", "per_class_recall", "roc_auc", "summarize"]
+__all__ = ["confusion_matrix", "per_class_recall", "roc_auc", "summarize", "real_summary"]
 
 
 def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
@@ -76,7 +76,7 @@ def summarize(y_true, probs, classes) -> dict:
 
 
 def real_summary(meta: list[dict], labels, probs, fold, *, target_precision: float = 0.9) -> dict:
-    """Out-of-fold metrics of real labelled examples (:func:`astrotinyml.training.train.cross_validate`).
+    """Out-of-fold metrics of real labelled examples (``astrotinyml.training.train.cross_validate``).
 
     The physics veto (``meta['not_planet_physics']``, see :func:`astrotinyml.vet.physics_veto`)
     is applied to the labels as classify() does.  Calibration is nested: for each fold, the

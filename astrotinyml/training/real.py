@@ -1,6 +1,6 @@
 """Real labelled examples: the catalogue signals of real stars and what the search finds there.
 
-The simulated training set (:mod:`astrotinyml.training.simulate`) teaches the classifier
+The simulated training set (``astrotinyml.training.simulate``) teaches the classifier
 what planets, eclipsing binaries, variability and systematics look like; this module adds
 what real stars look like through the same pipeline.  Two steps:
 
@@ -78,7 +78,7 @@ class KnownSignal:
     epoch : float or None
         A mid-transit time [full BJD_TDB], or None when the catalogue gives none.
     label : str
-        Class of :data:`~astrotinyml.training.simulate.CLASSES` (``planet``, ``eb``, ...).
+        Class of ``astrotinyml.training.simulate.CLASSES`` (``planet``, ``eb``, ...).
     name : str
         Catalogue name (``K00351.01``, ``TOI-185.01``, ``Kepler-90 b``) or a description.
     duration_h : float
@@ -514,7 +514,7 @@ def star_examples(raw, star: LabelledStar, *, search: bool = True, max_span: flo
     -------
     list of dict
         ``views``, ``label`` and ``meta`` per example (as
-        :func:`astrotinyml.training.simulate.simulate_example`).
+        ``astrotinyml.training.simulate.simulate_example``).
 
     Examples
     --------
@@ -754,7 +754,7 @@ def real_examples(
 
 
 def backgrounds_from_manifest(path: str | Path) -> list[tuple[str, str, tuple]]:
-    """Injection backgrounds (:func:`astrotinyml.training.simulate.load_backgrounds` entries)
+    """Injection backgrounds (``astrotinyml.training.simulate.load_backgrounds`` entries)
     from the quiet and variable stars of a corpus manifest (absolute paths).
 
     Examples
