@@ -36,6 +36,8 @@ from .fetch import fetch_lightcurve, fetch_lightcurves
 from .io import read_lightcurve, read_lightcurves, stitch
 from .report import write_report
 from .search import periodogram, search
+from .star import StellarParameters, stellar_parameters
+from .transitfit import fit_transit
 from .vet import vet
 from .views import Views, fold_all, fold_views
 
@@ -56,6 +58,9 @@ __all__ = [
     "detrend",
     "fold_views",
     "fold_all",
+    "fit_transit",
+    "StellarParameters",
+    "stellar_parameters",
     "periodogram",
     "read_lightcurve",
     "read_lightcurves",
