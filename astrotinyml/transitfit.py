@@ -81,8 +81,8 @@ data): for one transit the shape constrains only the ratio of ``a/R*`` to ``P``,
 ``pl_orbper``, ``pl_ratdor`` and ``st_dens_implied`` are NaN while ``t0``, ``k``, ``b``, the
 depth, duration and radius are fitted.  ``fit_method`` says so and gives the period used.
 
-Examples
---------
+For example:
+
 >>> from astrotinyml.transitfit import limb_darkening
 >>> ld = limb_darkening(5772.0, 4.44, 0.0, mission="TESS")
 >>> round(ld.u1, 2), round(ld.u2, 2), ld.clamped
