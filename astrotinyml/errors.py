@@ -21,7 +21,16 @@ __all__ = [
     "ArchiveSnapshotWarning",
     "CalibrationDatabaseError",
     "CalibrationNotFoundError",
+    "ModelIntegrityError",
+    "ArchiveQueryError",
+    "BatchLockedError",
+    "TargetTimeoutError",
+    "printable",
+    "error_boundary",
 ]
+
+import contextlib
+import re
 
 
 class AstroTinyMLError(Exception):
@@ -88,3 +97,103 @@ class CalibrationDatabaseError(AstroTinyMLError, OSError):
 
 class CalibrationNotFoundError(AstroTinyMLError, LookupError):
     """A named calibration run is not in the database (or no calibration exists at all)."""
+
+
+class ArchiveQueryError(AstroTinyMLError, ValueError):
+    """An archive answered, but not with a usable table (HTTP 4xx, an HTML page, bad VOTable)."""
+
+
+class BatchLockedError(AstroTinyMLError, RuntimeError):
+    """Another batch run holds the lock of the output directory."""
+
+
+class TargetTimeoutError(AstroTinyMLError, TimeoutError):
+    """One target of a batch ran past its time limit; it is recorded as failed."""
+
+
+# Control characters (C0, DEL, C1), bidi overrides and other format characters: escaping them
+# keeps a file name like "tess_\x1b[2J.csv" from clearing or retitling the user's terminal.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def _escape_char(m: re.Match) -> str:
+    c = m.group(0)
+    if c == "\n":
+        return "\\n"
+    if c == "\t":
+        return "\\t"
+    o = ord(c)
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+
+def printable(text) -> str:
+    """``text`` with control and invisible format characters escaped (``\\x1b``, ``\\u202e``).
+
+    Every message the library and the command line show goes through it, so that names taken
+    from files or the user's arguments cannot send escape sequences to a terminal.
+
+    Examples
+    --------
+    >>> from astrotinyml.errors import printable
+    >>> printable("tess_\x1b[2J.csv")
+    'tess_\\\\x1b[2J.csv'
+    >>> print(printable("tess_\x1b[2J.csv"))
+    tess_\\x1b[2J.csv
+    """
+    text = str(text)
+    text = _UNPRINTABLE.sub(_escape_char, text)
+    # other non-printable code points (unassigned, surrogates, private use) likewise
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() or ch == " " else
+                       (f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
+                       for ch in text)
+    return text
+
+
+def _first_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+@contextlib.contextmanager
+def error_boundary(what: str, error: type = None, *, fix: str = "", passthrough: tuple = ()):
+    """Turn any exception from a dependency into the project's error naming ``what``.
+
+    Errors the project raises on purpose (:class:`AstroTinyMLError`), ``KeyboardInterrupt``,
+    ``MemoryError`` and the types in ``passthrough`` go through unchanged; anything else
+    (astropy, numpy, pyvo, sqlite3, json, LiteRT, ``RuntimeError`` of a symlink loop, ...)
+    becomes ``error(f"{what}: {type}: {first line} {fix}")`` raised from the original.
+
+    Parameters
+    ----------
+    what : str
+        The file or target the operation was about (escaped for printing).
+    error : type, optional
+        An :class:`AstroTinyMLError` subclass (default :class:`AstroTinyMLError`).
+    fix : str
+        What the user can do, appended to the message.
+    passthrough : tuple of exception types
+        Exceptions that the caller handles itself.
+
+    Examples
+    --------
+    >>> from astrotinyml.errors import error_boundary, LightCurveFormatError
+    >>> try:
+    ...     with error_boundary("x.fits", LightCurveFormatError, fix="Re-download it."):
+    ...         raise KeyError("TIME")
+    ... except LightCurveFormatError as err:
+    ...     print(err)
+    x.fits: KeyError: 'TIME'. Re-download it.
+    """
+    error = error or AstroTinyMLError
+    try:
+        yield
+    except (AstroTinyMLError, KeyboardInterrupt, MemoryError, GeneratorExit):
+        raise
+    except passthrough:
+        raise
+    except Exception as exc:
+        msg = f"{printable(what)}: {type(exc).__name__}: {printable(_first_line(exc))}"
+        if fix:
+            msg = msg.rstrip(".") + ". " + fix
+        raise error(msg) from exc

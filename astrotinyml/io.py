@@ -84,8 +84,10 @@ another bad keyword (:class:`~astrotinyml.errors.InvalidParameterError`).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,6 +102,7 @@ from .errors import (
     LightCurveFileNotFoundError,
     LightCurveFormatError,
     TimeFormatError,
+    printable,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -246,7 +249,7 @@ def read_lightcurve(
     2.0
     """
     p = _check_path(path)
-    display = p.name
+    display = printable(p.name)
     tf = _normalize_time_format(time_format, display) if time_format is not None else None
     ms = _normalize_mission(mission, display) if mission is not None else None
     _check_bitmask(quality_bitmask, display)
@@ -526,24 +529,74 @@ def stitch(lcs: Sequence[lightkurve.LightCurve], *, target: str | None = None) -
 # --------------------------------------------------------------------------------------------
 
 
+#: Largest light-curve file :func:`read_lightcurve` reads, in bytes (2 GiB; the largest
+#: Kepler/TESS products are a few hundred MB).  ``ASTROTINYML_MAX_FILE_BYTES`` overrides it.
+MAX_FILE_BYTES = 2 << 30
+
+_SPECIAL_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _max_file_bytes() -> int:
+    text = os.environ.get("ASTROTINYML_MAX_FILE_BYTES", "").strip()
+    try:
+        return int(text) if text else MAX_FILE_BYTES
+    except ValueError:
+        raise InvalidParameterError(
+            f"ASTROTINYML_MAX_FILE_BYTES={printable(text)!r} is not a whole number of bytes.") from None
+
+
 def _check_path(path) -> Path:
+    """The path to open, after the regular-file gate (exists, regular, not too large).
+
+    The last component is kept as given (not resolved): the file type comes from the name the
+    user passed, never from a symbolic link's target (``z.csv -> /dev/zero`` is a "CSV" that
+    the gate refuses as a device, not a file named ``zero``).  Nothing is opened here, so a
+    named pipe or a device cannot block or flood the reader.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise InvalidParameterError(
             f"read_lightcurve: path must be a str or path-like, got {type(path).__name__}."
         )
     p = Path(path).expanduser()
+    shown = printable(p)
     try:
-        p = p.resolve()
-    except OSError:  # pragma: no cover - exotic file systems
-        p = p.absolute()
-    if not p.exists():
+        p = p.parent.resolve() / p.name
+        st = os.stat(p)
+    except FileNotFoundError:
+        if os.path.islink(p):
+            raise LightCurveFileNotFoundError(
+                f"{shown}: a symbolic link whose target does not exist. Fix or remove the link."
+            ) from None
         raise LightCurveFileNotFoundError(
-            f"{p}: no such file. Check the path (the current directory is {Path.cwd()})."
+            f"{shown}: no such file. Check the path (the current directory is {printable(Path.cwd())})."
+        ) from None
+    except (RuntimeError, OSError) as err:  # RuntimeError: pathlib's "Symlink loop"
+        if isinstance(err, RuntimeError) or getattr(err, "errno", None) == errno.ELOOP:
+            raise LightCurveFileNotFoundError(
+                f"{shown}: a loop of symbolic links (a link that points back to itself). Fix the link."
+            ) from None
+        raise LightCurveFileNotFoundError(
+            f"{shown}: cannot be opened ({type(err).__name__}: {printable(err.strerror or err)}). "
+            f"Check its permissions."
+        ) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise LightCurveFileNotFoundError(
+            f"{shown}: is a directory, not a light-curve file. Pass a file inside it, or use "
+            f"read_lightcurves(sorted(Path('{printable(p.name)}').glob('*.fits'))) for several files."
         )
-    if p.is_dir():
-        raise LightCurveFileNotFoundError(
-            f"{p}: is a directory, not a light-curve file. Pass a file inside it, or use "
-            f"read_lightcurves(sorted(Path('{p.name}').glob('*.fits'))) for several files."
+    if not stat.S_ISREG(st.st_mode):
+        what = next((w for test, w in _SPECIAL_KINDS if test(st.st_mode)), "not a regular file")
+        raise LightCurveFormatError(
+            f"{shown}: is {what}, not a regular file; only files are read (a pipe or device "
+            f"could block or never end). Save the data to a file and pass that."
+        )
+    limit = _max_file_bytes()
+    if st.st_size > limit:
+        raise LightCurveFormatError(
+            f"{shown}: is {st.st_size / 2**20:,.0f} MiB, more than the {limit / 2**20:,.0f} MiB "
+            f"a light-curve file can be (ASTROTINYML_MAX_FILE_BYTES sets the limit). Check that "
+            f"it is the file you meant."
         )
     return p
 
@@ -821,7 +874,12 @@ def _tpf_kind(hdul) -> str | None:
 def _fits_kind(hdul, display: str) -> str:
     from lightkurve.io.detect import detect_filetype
 
-    if _find_lc_table(hdul) is None:
+    index = _find_lc_table(hdul)
+    if index is not None and index != 1:
+        # lightkurve's mission readers expect the light-curve table at HDU 1; a file whose
+        # table sits elsewhere is not corrupt -- the generic reader takes the table found
+        return "generic"
+    if index is None:
         tables = [h.name for h in hdul if _is_table(h)]
         what = (f"binary tables {tables} without a TIME column and a flux column" if tables
                 else "no binary table at all (an image-only FITS file)")
@@ -1113,6 +1171,11 @@ def _looks_numeric(token: str) -> bool:
 def _split(line: str, delim: str | None) -> list[str]:
     if delim is None:
         return line.split()
+    if '"' in line:
+        # standard CSV quoting: a quoted field may hold the delimiter ("ok, fine")
+        import csv
+
+        return [x.strip() for x in next(csv.reader([line], delimiter=delim, skipinitialspace=True))]
     return [x.strip() for x in line.split(delim)]
 
 
@@ -1157,8 +1220,9 @@ def _load_text(p: Path, display: str) -> dict:
             header = (i, s)
             continue
         raise LightCurveFormatError(
-            f"{display}: line {i + 1} ({s[:60]!r}) is neither a header nor numeric data (a header "
-            f"was already found on line {header[0] + 1}). Remove the extra text lines."
+            f"{display}: line {i + 1} is neither a header nor numeric data (a header was already "
+            f"found on line {header[0] + 1}); is it a light-curve export at all? Remove the extra "
+            f"text lines."
         )
     if data_start is None:
         what = "only a header line" if header is not None else "only comment lines"
@@ -1185,7 +1249,7 @@ def _load_text(p: Path, display: str) -> dict:
     if bad is not None:
         raise LightCurveFormatError(
             f"{display}: line {body[bad][0]} has {len(rows[bad])} fields where the first data line "
-            f"has {ncols} ({body[bad][1][:60]!r}). The file is ragged or truncated; fix or "
+            f"has {ncols}. The file is ragged or truncated; fix or "
             f"re-export it."
         )
     cols_tokens = list(zip(*rows))
@@ -1201,7 +1265,7 @@ def _load_text(p: Path, display: str) -> dict:
                 break
         if names is None:
             raise LightCurveFormatError(
-                f"{display}: the header line {header[0] + 1} ({hdr[:80]!r}) does not have the "
+                f"{display}: the header line {header[0] + 1} does not have the "
                 f"{ncols} column names the data rows need. Fix the header."
             )
     elif comments:
@@ -1494,7 +1558,7 @@ def _table_to_lightcurve(table: dict, p: Path, display: str, *, time_format, flu
         if used in bad_tokens:
             line_no, tok = bad_tokens[used]
             raise LightCurveFormatError(
-                f"{display}: non-numeric value {tok!r} in column {used!r} (line {line_no}). Remove "
+                f"{display}: a non-numeric value in column {printable(used)!r} (line {line_no}). Remove "
                 f"or fix the junk rows (missing values may be left empty or written NaN/NA)."
             )
 
