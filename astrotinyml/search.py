@@ -354,7 +354,8 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         Longest trial period (days).  Default: baseline / ``min_transits``, so that
         ``min_transits`` transits can occur.
     max_planets : int
-        Most periodic signals to report.
+        Most signals to report, periodic signals and single events together (the table
+        never has more rows than this).
     min_transits : int
         Transits with data a periodic signal needs.
     sde_threshold : float, optional
@@ -370,7 +371,7 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     single_event_snr : float, optional
         SNR a single event needs; default :data:`DEFAULT_SINGLE_EVENT_SNR`.
     max_single_events : int
-        Most single events to report.
+        Most single events to report (within ``max_planets``).
     mask_width : float
         Width masked around each found transit before the next iteration, in durations.
 
@@ -473,7 +474,10 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     n_single = 0
     n_spectra = 0
     n_residual = 0
-    while n_periodic < max_planets or (single_events and n_single < max_single_events):
+    # max_planets caps the rows reported, single events included (a user asking for 3 gets
+    # at most 3); periodic signals are searched first, so they keep their places.
+    while len(found) < max_planets and (n_periodic < max_planets
+                                         or (single_events and n_single < max_single_events)):
         tt = np.ascontiguousarray(t[active])
         yy = y[active]
         if tt.size < _MIN_POINTS:

@@ -91,6 +91,21 @@ def test_kepler90_inner_planets_found():
     assert np.nanmax(mono["pl_trandep"]) > 3000
 
 
+@pytest.fixture(scope="module")
+def kepler90_flat():
+    return detrend(datasets.load_sample("kepler-90"))
+
+
+@pytest.mark.parametrize("cap", [1, 3])
+def test_max_planets_caps_rows_single_events_included(kepler90_flat, cap):
+    # The README example: search(flat, max_planets=3) gave 4 rows (3 periodic signals and a
+    # single event on top).  Kepler-90 Q3-Q5 has more signals than either cap.
+    res = search(kepler90_flat, max_planets=cap)
+    assert len(res) == cap, res
+    assert list(res["planet_index"]) == list(range(1, cap + 1))
+    assert len(search(kepler90_flat, max_planets=0)) == 0
+
+
 def test_quiet_star_gives_no_periodic_signal():
     lc = datasets.load_sample("epic-248045685")
     flat = detrend(lc)
