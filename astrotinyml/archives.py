@@ -1010,7 +1010,8 @@ def reference_ephemerides(table) -> QTable:
     -------
     astropy.table.QTable
         Columns ``name``, ``host``, ``pl_orbper`` (d), ``pl_tranmid`` (d, full BJD_TDB),
-        ``pl_trandurh`` (h), ``pl_trandep`` (ppm, plain float), ``disposition``
+        ``pl_trandurh`` (h), ``pl_orbpererr1`` and ``pl_tranmiderr1`` (1-sigma, d; the larger
+        side; NaN when not given), ``pl_trandep`` (ppm, plain float), ``disposition``
         (``confirmed``, ``candidate``, ``false_positive``, ``not_dispositioned``) and
         ``catalog`` (``koi``, ``toi``, ``pscomppars``).  KOI epochs (BKJD) get 2454833 added;
         confirmed-planet depths (%) are multiplied by 1e4.
@@ -1087,6 +1088,21 @@ def reference_ephemerides(table) -> QTable:
     out["pl_orbper"] = u.Quantity(per, u.d)
     out["pl_tranmid"] = u.Quantity(t0, u.d)
     out["pl_trandurh"] = u.Quantity(dur, u.h)
+    # 1-sigma errors of period and epoch (the larger of the two sides): the epoch's
+    # uncertainty after n orbits is sqrt(err_T0^2 + n^2 err_P^2) (astrotinyml.ephemerides).
+    per_col, t0_col = {"koi": ("koi_period", "koi_time0bk" if "koi_time0" not in names else "koi_time0"),
+                       "toi": ("pl_orbper", "pl_tranmid"),
+                       "pscomppars": ("pl_orbper", "pl_tranmid")}[cat]
+
+    def sigma(col):
+        sides = [np.abs(_float_values(table[col + s])) for s in ("err1", "err2", "_err1", "_err2")
+                 if col + s in names]
+        return np.nanmax(np.vstack(sides), axis=0) if sides else np.full(n, np.nan)
+
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no error given
+        out["pl_orbpererr1"] = u.Quantity(sigma(per_col), u.d)
+        out["pl_tranmiderr1"] = u.Quantity(sigma(t0_col), u.d)
     out["pl_trandep"] = np.asarray(dep, float)
     out["pl_trandep"].info.description = "transit depth (ppm)"
     out["pl_tranmid"].info.description = "mid-transit time (full BJD_TDB)"

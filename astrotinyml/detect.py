@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .views import Views
 
-__all__ = ["detect", "DetectionResult", "search_masked", "SearchPasses"]
+__all__ = ["detect", "DetectionResult", "search_masked", "SearchPasses", "FIT_CHOICES"]
 
 # Suffixes of light-curve files: a string ending in one of them is a (missing) path, not a name.
 _FILE_SUFFIXES = {".fits", ".fit", ".fts", ".fz", ".gz", ".csv", ".tsv", ".txt", ".dat", ".tbl",
@@ -183,6 +183,50 @@ def _target(lc, source) -> str:
     if isinstance(source, list) and source:
         return Path(source[0]).stem
     return "<unnamed>"
+
+
+#: Values of ``detect(fit=...)``.
+FIT_CHOICES = ("none", "lsq", "mcmc")
+
+
+def _known_signals(raw, flat0, ephemerides, *, detrend_method, window_length):
+    """(flat, candidates, place_s, redetrend_s) of known ephemerides: placed and refined on the
+    unmasked flattening, then again on the flattening with them masked (the first detrending
+    eats part of long transits, so their durations come out short), then masked for good."""
+    from .detrend import detrend
+    from .ephemerides import ephemerides_in_data
+
+    t = _time.perf_counter()
+    first = ephemerides_in_data(flat0, ephemerides)
+    place_s = _time.perf_counter() - t
+    t = _time.perf_counter()
+    flat1 = detrend(raw, method=detrend_method, window_length=window_length, mask=first)
+    redetrend_s = _time.perf_counter() - t
+    t = _time.perf_counter()
+    candidates = ephemerides_in_data(flat1, first)
+    place_s += _time.perf_counter() - t
+    t = _time.perf_counter()
+    flat = detrend(raw, method=detrend_method, window_length=window_length, mask=candidates)
+    redetrend_s += _time.perf_counter() - t
+    return flat, candidates, place_s, redetrend_s
+
+
+def _ephemerides_record(ephemerides) -> list | None:
+    """The ephemerides given to detect, as plain rows for ``options`` (reports, provenance)."""
+    if ephemerides is None:
+        return None
+    from .ephemerides import ephemeris_table
+
+    tab = ephemeris_table(ephemerides)
+    rows = []
+    for r in tab:
+        row = {}
+        for c in tab.colnames:
+            v = getattr(r[c], "value", r[c])
+            v = str(v) if c == "name" else float(v)
+            row[c] = None if isinstance(v, float) and not np.isfinite(v) else v
+        rows.append(row)
+    return rows
 
 
 def same_signals(a, b) -> bool:
@@ -334,6 +378,9 @@ def detect(
     local_bins: int = 61,
     model: Any = None,
     calibration: Any = None,
+    ephemerides: Any = None,
+    fit: str = "none",
+    fit_progress: bool = False,
 ) -> DetectionResult:
     """Find and vet transit candidates in one star's light curve.
 
@@ -355,7 +402,8 @@ def detect(
     period_min, period_max : float, optional
         Period range of the search in days (defaults of :func:`astrotinyml.search.search`).
     max_planets : int
-        Most periodic signals to report.
+        Most signals to report, single events included: the candidates table never has
+        more rows (fewer when a secondary eclipse is merged into its primary).
     min_transits : int
         Transits with data a periodic signal needs.
     sde_threshold : float, optional
@@ -383,6 +431,26 @@ def detect(
         Calibration applied by :func:`astrotinyml.calibrate.apply_calibration`: None for the
         latest run in the calibration database (else the default shipped with the model), a
         run id, a :class:`~astrotinyml.calibrate.Calibration`, or False for none.
+    ephemerides : Table, dict or list of dict, optional
+        Known signals to vet instead of searching (a TOI, a KOI, your own ephemeris): rows
+        with ``pl_orbper`` [d], ``pl_tranmid`` [full BJD_TDB] and optionally ``pl_trandurh``
+        [h] and their errors, as :func:`astrotinyml.ephemerides.catalog_ephemerides` or
+        :func:`~astrotinyml.ephemerides.ephemeris_table` return them.  Each is propagated
+        into the data and refined there (:func:`~astrotinyml.ephemerides.ephemerides_in_data`),
+        the light curve is detrended with those transits masked, then vetted, classified,
+        calibrated and (``fit``) fitted as search candidates are.  The search options are
+        then unused.
+    fit : {"none", "lsq", "mcmc"}
+        Fit a limb-darkened transit to every candidate (:func:`astrotinyml.transitfit.fit_transit`,
+        with the star's parameters) after classification: ``"lsq"`` (least squares, ~1 s a
+        candidate), ``"mcmc"`` (posteriors, ~20-60 s a candidate) or ``"none"`` (default).
+        A fit replaces ``pl_orbper``, ``pl_tranmid``, ``pl_trandurh`` (then first-to-fourth
+        contact) and ``pl_trandep`` by the fitted values and adds their ``err1``/``err2``
+        columns, ``pl_ratror``, ``pl_ratdor``, ``pl_imppar``, ``pl_rade`` [R_earth] and the
+        ``fit_*`` diagnostics; without a fit those columns are absent and ``pl_trandurh`` is
+        the search's box width.  Classification always uses the search's (box) values.
+    fit_progress : bool
+        Show the MCMC's progress bar (stderr).
 
     Returns
     -------
@@ -429,15 +497,24 @@ def detect(
     lap("read", t)
     target = _target(raw, described)
 
+    if fit not in FIT_CHOICES:
+        raise InvalidParameterError(f"fit={fit!r} is not one of {FIT_CHOICES}: 'lsq' for the fast "
+                                    "least-squares transit fit, 'mcmc' for posteriors, 'none' for no fit.")
     t = _time.perf_counter()
     flat0 = detrend(raw, method=detrend_method, window_length=window_length)
     lap("detrend", t)
 
-    passes = search_masked(raw, flat0, passes=search_passes, detrend_method=detrend_method,
-                           window_length=window_length, period_min=period_min, period_max=period_max,
-                           max_planets=max_planets, min_transits=min_transits, sde_threshold=sde_threshold)
-    flat, candidates = passes.flat, passes.candidates
-    timings["search"], timings["redetrend"] = passes.search_s, passes.redetrend_s
+    if ephemerides is not None:
+        flat, candidates, timings["search"], timings["redetrend"] = _known_signals(
+            raw, flat0, ephemerides, detrend_method=detrend_method, window_length=window_length)
+        passes_run = 0
+    else:
+        passes = search_masked(raw, flat0, passes=search_passes, detrend_method=detrend_method,
+                               window_length=window_length, period_min=period_min, period_max=period_max,
+                               max_planets=max_planets, min_transits=min_transits, sde_threshold=sde_threshold)
+        flat, candidates = passes.flat, passes.candidates
+        timings["search"], timings["redetrend"] = passes.search_s, passes.redetrend_s
+        passes_run = passes.passes_run
 
     t = _time.perf_counter()
     stellar = stellar_parameters(raw, star=star)
@@ -463,6 +540,13 @@ def detect(
         calibration_id = vetted.meta.get("calibration_id")
         lap("calibrate", t)
 
+    if fit != "none" and len(vetted):
+        from .transitfit import fit_transit
+
+        t = _time.perf_counter()
+        vetted = fit_transit(flat, vetted, star=stellar, method=fit, progress=fit_progress)
+        lap("fit", t)
+
     timings["total"] = _time.perf_counter() - t_all
     from ._version import __version__
 
@@ -477,7 +561,7 @@ def detect(
         star={k: (None if isinstance(v, float) and not np.isfinite(v) else v)
               for k, v in stellar.as_row().items()},
         global_bins=global_bins, local_bins=local_bins,
-        search_passes_run=passes.passes_run,
+        search_passes_run=passes_run, ephemerides=_ephemerides_record(ephemerides), fit=fit,
         redetrended_with_mask=bool(len(candidates)),
         model_sha256=vetted.meta.get("classifier_sha256", ""),
         calibration_id=calibration_id,

@@ -117,7 +117,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .star import StellarParameters
 
-__all__ = ["fit_transit", "limb_darkening", "LimbDarkening", "FIT_COLUMNS", "FIT_METHODS",
+__all__ = ["fit_transit", "model_flux", "limb_darkening", "LimbDarkening", "FIT_COLUMNS", "FIT_METHODS",
            "BASELINES", "LD_TABLES"]
 
 #: Fitting methods of :func:`fit_transit`.
@@ -153,6 +153,8 @@ _LSQ_DRAWS = 4000
 _CONVERGED_TAUS = 30.0
 #: Steps between convergence checks of the MCMC.
 _CHECK_EVERY = 500
+#: Posterior draws kept per candidate in ``meta["fit_posteriors"]`` (corner plots, reports).
+_POSTERIOR_KEEP = 2000
 
 # Fitted quantities: (name, unit, description); each comes with ``err1``/``err2`` columns.
 _FITTED_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -910,7 +912,81 @@ def _fit_one(t_all, f_all, e_all, eph, others, *, single, q0, ld_sigma, fit_ld, 
                fit_ld_u1=float(np.median(u1)), fit_ld_u2=float(np.median(u2)))
     if single:
         row["fit_method"] += f" (single event: period fixed at {per0:.1f} d)"
+    # A thinned posterior (at most _POSTERIOR_KEEP draws) for corner plots and the report's
+    # model curve; for "lsq" these are the Jacobian-covariance draws.
+    keep = slice(None, None, max(1, size // _POSTERIOR_KEEP))
+    post = {"pl_orbper": per[keep], "pl_tranmid": ph["t0"][keep] + tref, "pl_ratror": k[keep],
+            "pl_ratdor": ars[keep], "pl_imppar": b[keep], "pl_trandurh": t14[keep] * 24.0,
+            "fit_ld_u1": u1[keep], "fit_ld_u2": u2[keep]}
+    row["_posterior"] = {key: np.array(v, dtype=float) for key, v in post.items()}
+    row["_best"] = {"pl_orbper": float(dbest["per"]), "pl_tranmid": float(dbest["t0"] + tref),
+                    "pl_ratror": float(dbest["k"]), "pl_ratdor": float(dbest["ars"]),
+                    "pl_imppar": float(dbest["b"]), "fit_ld_u1": float(dbest["u1"]),
+                    "fit_ld_u2": float(dbest["u2"]), "exp_time_d": float(cadence),
+                    "supersample": int(supersample)}
     return row
+
+
+def _unfitted_row(reason: str) -> dict[str, Any]:
+    """The row of a candidate that could not be fitted: NaN values, the reason in fit_method."""
+    row: dict[str, Any] = {}
+    for cname, _, _ in _FITTED_COLUMNS:
+        row[cname] = row[cname + "err1"] = row[cname + "err2"] = math.nan
+    row.update(fit_method=f"not fitted: {reason}", fit_converged=False, fit_acceptance=math.nan,
+               fit_tau_max=math.nan, fit_nsteps=0, fit_chi2_red=math.nan, fit_jitter_ppm=math.nan,
+               fit_n_points=0, fit_supersample=0, fit_ld_u1=math.nan, fit_ld_u2=math.nan)
+    return row
+
+
+def model_flux(time: np.ndarray, params: dict[str, float], *, exp_time: float = 0.0,
+               supersample: int = 1) -> np.ndarray:
+    """Transit model (batman, quadratic limb darkening, circular orbit) at ``time``.
+
+    The model of :func:`fit_transit` without its baseline, for plotting a fit over the data.
+
+    Parameters
+    ----------
+    time : ndarray
+        Times [d] (the same system as ``params["pl_tranmid"]``).
+    params : dict
+        ``pl_orbper`` [d], ``pl_tranmid`` [d], ``pl_ratror``, ``pl_ratdor``, ``pl_imppar``,
+        ``fit_ld_u1``, ``fit_ld_u2``: e.g. a row of the table :func:`fit_transit` returns, or
+        its ``meta["fit_best"][index]`` (which also holds the fixed period of a single event).
+    exp_time : float
+        Exposure time [d] the model is averaged over (0: an instantaneous model).
+    supersample : int
+        Sub-exposures per exposure.
+
+    Returns
+    -------
+    ndarray
+        Relative flux (1 out of transit).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = dict(pl_orbper=3.0, pl_tranmid=0.0, pl_ratror=0.1, pl_ratdor=10.0, pl_imppar=0.0,
+    ...          fit_ld_u1=0.4, fit_ld_u2=0.2)
+    >>> f = model_flux(np.array([0.0, 1.0]), p)
+    >>> bool(0.985 < f[0] < 0.99), float(f[1])
+    (True, 1.0)
+    """
+    import batman
+
+    def num(name):
+        v = params[name]
+        return float(getattr(v, "value", v))
+
+    bp = batman.TransitParams()
+    bp.t0, bp.per, bp.rp, bp.a = num("pl_tranmid"), num("pl_orbper"), num("pl_ratror"), num("pl_ratdor")
+    bp.inc = math.degrees(math.acos(min(num("pl_imppar") / bp.a, 1.0)))
+    bp.ecc, bp.w, bp.limb_dark, bp.u = 0.0, 90.0, "quadratic", [num("fit_ld_u1"), num("fit_ld_u2")]
+    t = np.asarray(time, dtype=float)
+    if exp_time > 0 and supersample > 1:
+        m = batman.TransitModel(bp, t, supersample_factor=int(supersample), exp_time=float(exp_time))
+    else:
+        m = batman.TransitModel(bp, t)
+    return m.light_curve(bp)
 
 
 def _positive_int(name: str, value: Any, minimum: int) -> int:
@@ -1002,12 +1078,19 @@ def fit_transit(
         ``fit_acceptance``, ``fit_tau_max``, ``fit_nsteps``, ``fit_chi2_red``, ``fit_jitter_ppm``,
         ``fit_n_points``, ``fit_supersample``, ``fit_ld_u1``/``fit_ld_u2`` (posterior),
         ``fit_ld_table_u1``/``fit_ld_table_u2`` (prior centre), ``fit_ld_source`` and
-        ``fit_ld_clamped``.  ``meta["fit_transit"]`` records the options.
+        ``fit_ld_clamped``.  ``meta["fit_transit"]`` records the options,
+        ``meta["fit_posteriors"]`` maps each fitted row's index to a dict of at most 2000
+        posterior draws (``pl_orbper``, ``pl_tranmid``, ``pl_ratror``, ``pl_ratdor``,
+        ``pl_imppar``, ``pl_trandurh``, ``fit_ld_u1``, ``fit_ld_u2``; for a single event the
+        period is the fixed one) and ``meta["fit_best"]`` to the maximum-posterior
+        parameters, both for :func:`model_flux` and corner plots.  A candidate of a table of
+        several that cannot be fitted (no cadences in its windows) gets NaN values and the
+        reason in ``fit_method`` (``"not fitted: ..."``), so the others keep their fit.
 
     Raises
     ------
     InvalidParameterError
-        Empty table, missing column, a candidate with no (or too few) cadences in its
+        Empty table, missing column, the only candidate with no (or too few) cadences in its
         transit windows, a bad option value or an unknown mission.
 
     Notes
@@ -1121,12 +1204,21 @@ def fit_transit(
         others = [o for j, o in enumerate(ephs) if j != i]
         if singles[i] and not eph.single:
             eph = Ephemeris(period=math.nan, t0=eph.t0, duration=eph.duration, depth=eph.depth)
-        rows.append(_fit_one(
-            t, f, e, eph, others, single=singles[i], q0=q0, ld_sigma=float(ld_sigma),
-            fit_ld=bool(fit_ld), jitter=bool(jitter), supersample=supersample, cadence=cadence,
-            window=float(window), method=method, nwalkers=nwalkers, nsteps=nsteps,
-            seed=int(seed) + i, progress=progress, rho_for_single=rho_single, radius=radius,
-            radius_err=radius_err, name=str(name), nbase=BASELINES[baseline]))
+        try:
+            rows.append(_fit_one(
+                t, f, e, eph, others, single=singles[i], q0=q0, ld_sigma=float(ld_sigma),
+                fit_ld=bool(fit_ld), jitter=bool(jitter), supersample=supersample, cadence=cadence,
+                window=float(window), method=method, nwalkers=nwalkers, nsteps=nsteps,
+                seed=int(seed) + i, progress=progress, rho_for_single=rho_single, radius=radius,
+                radius_err=radius_err, name=str(name), nbase=BASELINES[baseline]))
+        except InvalidParameterError as exc:
+            if len(ephs) == 1:
+                raise
+            # One candidate that cannot be fitted (no data in its windows) must not cost the
+            # others their fit: its row says why.
+            rows.append(_unfitted_row(str(exc)))
+    posteriors = {i: r.pop("_posterior") for i, r in enumerate(rows) if "_posterior" in r}
+    best = {i: r.pop("_best") for i, r in enumerate(rows) if "_best" in r}
     for row in rows:
         row.update(fit_ld_table_u1=ld.u1, fit_ld_table_u2=ld.u2, fit_ld_source=ld_source,
                    fit_ld_clamped=ld.clamped)
@@ -1165,4 +1257,6 @@ def fit_transit(
         "supersample_factor": supersample,
         "exp_time_min": cadence * 1440.0, "band": band, "run_time_s": _time.perf_counter() - t_start,
     }
+    table.meta["fit_posteriors"] = posteriors
+    table.meta["fit_best"] = best
     return table
