@@ -5,12 +5,20 @@
   :class:`~astrotinyml.errors.ArchiveConnectionError`.  Permanent errors (HTTP 4xx, a bad query)
   are raised at once: retrying them cannot help.
 * :func:`is_transient` says whether an exception (or one it was raised from) is transient.
+* Deadline: ``timeout`` is the most a whole query may take (retries and backoff included);
+  request functions bound each wait with :func:`attempt_timeout`, so a server that accepts the
+  connection and never answers costs ``timeout`` seconds, not attempts x timeout + backoff.
+* No network: a host name that does not resolve (or no route) means the machine is offline.
+  It is not retried, it raises :class:`NoNetworkError` (one line), and for
+  :data:`NO_NETWORK_MEMORY_S` seconds further queries fail at once instead of asking again;
+  the callers then fall back to the cache and the bundled snapshots where they can.
 
 Nothing here imports requests, astroquery or pyvo at module level.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import socket
@@ -18,7 +26,7 @@ import sys
 import time
 from typing import Callable, TypeVar
 
-from .errors import ArchiveConnectionError, AstroTinyMLError
+from .errors import ArchiveConnectionError, AstroTinyMLError, printable
 
 log = logging.getLogger("astrotinyml.net")
 
@@ -28,7 +36,9 @@ T = TypeVar("T")
 DEFAULT_RETRIES = 3
 #: First backoff delay in seconds; it doubles after every failed attempt (2, 4, 8 s).
 DEFAULT_BACKOFF_S = 2.0
-#: Timeout in seconds of one request (connect and read).
+#: Seconds one archive query may take in all, retries and backoff included (``timeout=``,
+#: ``--timeout``); each request waits at most what is left of it.  A download that keeps
+#: receiving data is not cut: the limit applies to waiting for an answer.
 DEFAULT_TIMEOUT_S = 60.0
 
 # indirection so that tests can patch the sleep without touching time.sleep
@@ -100,6 +110,84 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def _chain(exc: BaseException):
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
+_NO_NETWORK_TEXT = re.compile(
+    r"name or service not known|temporary failure in name resolution|nodename nor servname|"
+    r"failed to resolve|getaddrinfo failed|network is unreachable|no route to host",
+    re.IGNORECASE)
+
+
+def is_no_network(exc: BaseException) -> bool:
+    """Whether ``exc`` says this machine has no network (DNS cannot resolve, no route).
+
+    A host name of MAST or the Exoplanet Archive that does not resolve means the machine is
+    offline, not that the service is busy: retrying cannot help.
+
+    Examples
+    --------
+    >>> import socket
+    >>> from astrotinyml._net import is_no_network
+    >>> is_no_network(socket.gaierror(-2, "Name or service not known")), is_no_network(TimeoutError())
+    (True, False)
+    """
+    for e in _chain(exc):
+        if isinstance(e, socket.gaierror):
+            return True
+        if type(e).__name__ == "NameResolutionError":
+            return True
+        if _NO_NETWORK_TEXT.search(str(e)):
+            return True
+    return False
+
+
+class NoNetworkError(ArchiveConnectionError):
+    """This machine has no network: nothing was (or will be, for a while) asked of any archive."""
+
+
+#: After a "no network" failure, further requests fail at once for this many seconds.
+NO_NETWORK_MEMORY_S = 60.0
+_no_network: dict = {"since": None, "why": ""}
+# the deadline (time.monotonic()) of the query running now, read by attempt_timeout()
+_deadline: contextvars.ContextVar = contextvars.ContextVar("astrotinyml_net_deadline", default=None)
+
+
+def attempt_timeout(timeout: float, *, floor: float = 1.0) -> float:
+    """Seconds one request may wait: ``timeout`` cut to what is left of the query's deadline.
+
+    Request functions passed to :func:`call_with_retries` call it when they open a connection,
+    so a server that never answers costs at most the deadline, retries included.
+
+    Examples
+    --------
+    >>> from astrotinyml._net import attempt_timeout
+    >>> attempt_timeout(30.0)   # outside a query: the timeout itself
+    30.0
+    """
+    end = _deadline.get()
+    if end is None:
+        return float(timeout)
+    return max(floor, min(float(timeout), end - time.monotonic()))
+
+
+def _short(exc: BaseException | None, limit: int = 160) -> str:
+    if exc is None:
+        return "no error recorded"
+    # the innermost reason is the readable one ("Name or service not known"), not urllib3's
+    # three nested reprs
+    inner = [e for e in _chain(exc)][-1]
+    text = " ".join(str(inner).split()) or type(inner).__name__
+    text = text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return printable(f"{type(inner).__name__}: {text}")
+
+
 def call_with_retries(
     fn: Callable[[], T],
     *,
@@ -107,13 +195,15 @@ def call_with_retries(
     what: str,
     retries: int = DEFAULT_RETRIES,
     backoff: float = DEFAULT_BACKOFF_S,
+    deadline: float | None = DEFAULT_TIMEOUT_S,
 ) -> T:
-    """Call ``fn()``; retry transient failures with exponential backoff.
+    """Call ``fn()``; retry transient failures with exponential backoff, within a deadline.
 
     Parameters
     ----------
     fn : callable
-        The request, without arguments.
+        The request, without arguments.  It should bound its own waits with
+        :func:`attempt_timeout`.
     service : str
         Name of the remote service, for messages (``"MAST"``, ``"NASA Exoplanet Archive"``).
     what : str
@@ -122,6 +212,9 @@ def call_with_retries(
         Attempts after the first one.
     backoff : float
         Delay before the first retry in seconds; doubled after each failure.
+    deadline : float or None
+        Seconds the whole call may take, retries and backoff included (None: no limit).  No
+        retry starts that could not finish in time.
 
     Returns
     -------
@@ -130,8 +223,11 @@ def call_with_retries(
 
     Raises
     ------
+    NoNetworkError
+        The machine has no network (a host name did not resolve, now or in the last
+        :data:`NO_NETWORK_MEMORY_S` seconds): raised after one attempt, without retries.
     ArchiveConnectionError
-        Every attempt failed with a transient error.
+        Every attempt failed with a transient error, or the deadline passed.
 
     Examples
     --------
@@ -140,25 +236,56 @@ def call_with_retries(
     42
     """
     retries = max(0, int(retries))
+    since = _no_network["since"]
+    if since is not None and time.monotonic() - since < NO_NETWORK_MEMORY_S:
+        raise NoNetworkError(
+            f"no network: {service} was not asked for {what} ({_no_network['why']} a moment ago). "
+            f"Connect to the internet, or work from the cache and the bundled snapshots "
+            f"(--offline, offline=True or ASTROTINYML_OFFLINE=1).")
+    start = time.monotonic()
+    end = None if deadline is None else start + float(deadline)
+    token = _deadline.set(end)
     last: BaseException | None = None
-    for attempt in range(retries + 1):
-        try:
-            return fn()
-        except AstroTinyMLError:
-            raise
-        except Exception as exc:  # classified below; permanent errors propagate unchanged
-            if not is_transient(exc):
+    timed_out = False
+    try:
+        for attempt in range(retries + 1):
+            try:
+                result = fn()
+                _no_network["since"] = None
+                return result
+            except AstroTinyMLError:
                 raise
-            last = exc
-            if attempt == retries:
-                break
-            delay = backoff * (2**attempt)
-            log.warning("%s: %s failed (%s: %s); retry %d/%d in %.0f s", service, what,
-                        type(exc).__name__, exc, attempt + 1, retries, delay)
-            _sleep(delay)
+            except Exception as exc:  # classified below; permanent errors propagate unchanged
+                if is_no_network(exc):
+                    _no_network.update(since=time.monotonic(), why=_short(exc))
+                    raise NoNetworkError(
+                        f"no network: {service} cannot be reached for {what} ({_short(exc)}). "
+                        f"Connect to the internet, or work from the cache and the bundled snapshots "
+                        f"(--offline, offline=True or ASTROTINYML_OFFLINE=1).") from exc
+                if not is_transient(exc):
+                    raise
+                last = exc
+                if attempt == retries:
+                    break
+                delay = backoff * (2**attempt)
+                if end is not None and time.monotonic() + delay + 1.0 > end:
+                    timed_out = True
+                    break
+                log.warning("%s: %s failed (%s); retry %d/%d in %.0f s", service, what,
+                            _short(exc), attempt + 1, retries, delay)
+                _sleep(delay)
+    finally:
+        _deadline.reset(token)
+    took = time.monotonic() - start
+    if timed_out or (end is not None and time.monotonic() >= end - 0.5):
+        raise ArchiveConnectionError(
+            f"{service} did not answer {what} within the {deadline:g} s deadline ({took:.0f} s, "
+            f"last error {_short(last)}). Retry later, give more time (timeout=, --timeout), or "
+            f"work offline from the cache (offline=True or ASTROTINYML_OFFLINE=1)."
+        ) from last
     raise ArchiveConnectionError(
-        f"{service} could not be reached for {what} after {retries + 1} attempt(s) "
-        f"(last error {type(last).__name__}: {last}). Check the internet connection and the "
+        f"{service} could not be reached for {what} after {attempt + 1} attempt(s) "
+        f"(last error {_short(last)}). Check the internet connection and the "
         f"service status, retry later, or work offline from the cache (offline=True or "
         f"ASTROTINYML_OFFLINE=1)."
     ) from last

@@ -38,10 +38,12 @@ finds no Kepler or TESS planet (use :func:`query_koi` / :func:`query_toi`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import gzip
 import hashlib
+import io
 import logging
 import math
 import os
@@ -57,10 +59,13 @@ from ._atomic import atomic_path
 from .config import cache_dir as _cache_dir
 from .config import is_offline
 from .errors import (
+    ArchiveQueryError,
     ArchiveSnapshotWarning,
     DataUnavailableError,
     InvalidParameterError,
     OfflineError,
+    error_boundary,
+    printable,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -226,6 +231,17 @@ def _check_ident(name: str, allowed=None, what: str = "column") -> str:
     return name
 
 
+def _target_text(target, name: str = "target") -> str:
+    """A target given as a name (or a catalogue number): never the text of a list or dict."""
+    if isinstance(target, (int, np.integer)) and not isinstance(target, (bool, np.bool_)):
+        return str(int(target))
+    if not isinstance(target, str):
+        raise InvalidParameterError(
+            f"{name} must be one name (a string such as 'Kepler-90'), got a {type(target).__name__}"
+            + (" -- query each target in a loop" if isinstance(target, (list, tuple, set)) else "") + ".")
+    return _check_string(target, name)
+
+
 def _check_string(value, name: str) -> str:
     if not isinstance(value, str):
         raise InvalidParameterError(f"{name} must be a string, got {type(value).__name__}.")
@@ -235,7 +251,7 @@ def _check_string(value, name: str) -> str:
     if len(value) > 200:
         raise InvalidParameterError(f"{name} is longer than 200 characters.")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidParameterError(f"{name} {value!r} contains control characters.")
+        raise InvalidParameterError(f"{name} {printable(value)!r} contains control characters.")
     return value
 
 
@@ -511,7 +527,8 @@ class _TimeoutSession:
 
         class _S(requests.Session):
             def request(self, *args, **kwargs):
-                kwargs.setdefault("timeout", timeout)
+                # each request waits at most what is left of the query's deadline
+                kwargs.setdefault("timeout", _net.attempt_timeout(timeout))
                 return super().request(*args, **kwargs)
 
         return _S()
@@ -540,24 +557,52 @@ def _cache_path(root: Path, kind: str, adql: str) -> Path:
     return root / "archive" / f"{kind}-{digest}.ecsv"
 
 
+# the two meta items as ECSV's YAML header writes them: "# - {data_sha256: 3f...}"
+_CACHE_SHA = re.compile(r"^# - \{data_sha256: '?([0-9a-f]{64})'?\}\s*$", re.MULTILINE)
+_CACHE_ROWS = re.compile(r"^# - \{n_rows: (\d+)\}\s*$", re.MULTILINE)
+
+
+def _split_ecsv(text: str) -> tuple[str, str]:
+    """(header comment lines, data section: the column-name line and the rows) of an ECSV text."""
+    lines = text.splitlines(keepends=True)
+    n = next((i for i, ln in enumerate(lines) if not ln.startswith("#")), len(lines))
+    return "".join(lines[:n]), "".join(lines[n:])
+
+
 def _read_cache(path: Path, adql: str):
+    """(table, retrieved_at) of a verified cache entry, else None (a bad entry is removed).
+
+    The checksum and row count recorded in the entry's header are checked on the bytes
+    before the table is parsed: an entry cut at a line boundary parses cleanly but fails them.
+    """
     from astropy.table import Table
 
     if not path.exists():
         return None
+    problem = None
     try:
-        table = Table.read(path, format="ascii.ecsv")
-        if table.meta.get("adql") != adql:
-            return None
-        when = _dt.datetime.fromisoformat(table.meta["retrieved_at"])
-        return table, when
-    except Exception as err:  # a corrupt cache entry is dropped and asked for again
-        log.warning("archive cache %s is unreadable (%s); ignoring it", path, err)
-        try:
-            path.unlink()
-        except OSError:
-            pass
-        return None
+        text = path.read_text(encoding="utf-8")
+        header, data = _split_ecsv(text)
+        sha, rows = _CACHE_SHA.search(header), _CACHE_ROWS.search(header)
+        if sha is None or rows is None:
+            problem = "no checksum and row count recorded (written by an older version)"
+        elif hashlib.sha256(data.encode("utf-8")).hexdigest() != sha.group(1):
+            problem = "its rows do not match the checksum recorded with them (truncated or edited)"
+        else:
+            table = Table.read(text, format="ascii.ecsv")
+            if len(table) != int(rows.group(1)):
+                problem = f"{len(table)} rows where {rows.group(1)} were recorded"
+            elif table.meta.get("adql") != adql:
+                return None
+            else:
+                return table, _dt.datetime.fromisoformat(table.meta["retrieved_at"])
+    except Exception as err:  # noqa: BLE001 - any unreadable entry is dropped and asked for again
+        problem = f"unreadable ({type(err).__name__}: {printable(err)})"
+    log.warning("archive cache %s is not used: %s; it is removed and the query asked again",
+                printable(path), problem)
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return None
 
 
 def _write_cache(path: Path, table, adql: str, when: _dt.datetime) -> None:
@@ -570,9 +615,16 @@ def _write_cache(path: Path, table, adql: str, when: _dt.datetime) -> None:
         if hasattr(plain[name], "unit"):
             plain[name].unit = None
     plain.meta = {"adql": adql, "retrieved_at": when.isoformat()}
+    buf = io.StringIO()
+    plain.write(buf, format="ascii.ecsv")
+    _, data = _split_ecsv(buf.getvalue())
+    # the meta lines come before the data, so adding them leaves the checksummed rows unchanged
+    plain.meta.update(n_rows=len(plain), data_sha256=hashlib.sha256(data.encode("utf-8")).hexdigest())
+    buf = io.StringIO()
+    plain.write(buf, format="ascii.ecsv")
     try:
         with atomic_path(path, overwrite=True) as tmp:
-            plain.write(tmp, format="ascii.ecsv", overwrite=True)
+            tmp.write_text(buf.getvalue(), encoding="utf-8")
     except OSError as err:  # a read-only cache must not break the query
         log.warning("could not write archive cache %s (%s)", path, err)
 
@@ -612,6 +664,13 @@ def _snapshot_query(kind: str, columns, conds, order, desc, limit):
     return out, date
 
 
+def _snapshot_hosts_note() -> str:
+    """What the confirmed-planet snapshot holds, counted from it (for the fallback warning)."""
+    snap = _snapshot("planets")[0]
+    rows = snap[np.asarray(_float_values(snap["default_flag"]) == 1)] if "default_flag" in snap.colnames else snap
+    return f"{len(rows)} of them, default parameter sets"
+
+
 def _run(kind: str, *, columns, conds, order_by, limit, cache_dir, offline, max_age, timeout,
          retries) -> QTable:
     tap_table, _, default_order, label = _TABLES[kind]
@@ -640,6 +699,20 @@ def _run(kind: str, *, columns, conds, order_by, limit, cache_dir, offline, max_
     if cached is not None and now - cached[1] <= max_age:
         return _finalize(cached[0], kind, {**base_meta, "source": "cache",
                                            "retrieved_at": cached[1].isoformat()})
+
+    def from_snapshot(why: str) -> QTable:
+        table, date = _snapshot_query(kind, cols, conds, order, desc, lim)
+        note = (f" The confirmed-planet snapshot holds only planets discovered by K2 "
+                f"({_snapshot_hosts_note()}); "
+                "a Kepler or TESS planet is not in it (query_koi / query_toi, or the 'koi' / "
+                "'toi' catalogues, hold those)." if kind == "planets" else "")
+        warnings.warn(
+            f"{why}: {label} from the bundled NASA Exoplanet Archive snapshot "
+            f"{_TABLES[kind][1]} exported {_age_text(date)}; newer dispositions and objects are "
+            f"missing.{note}", ArchiveSnapshotWarning, stacklevel=4)
+        return _finalize(table, kind, {**base_meta, "source": "snapshot",
+                                       "retrieved_at": date.isoformat()})
+
     if is_offline(offline):
         if cached is not None:
             warnings.warn(
@@ -647,22 +720,21 @@ def _run(kind: str, *, columns, conds, order_by, limit, cache_dir, offline, max_
                 f"{max_age.days}-day expiry).", ArchiveSnapshotWarning, stacklevel=3)
             return _finalize(cached[0], kind, {**base_meta, "source": "cache (expired)",
                                                "retrieved_at": cached[1].isoformat()})
-        table, date = _snapshot_query(kind, cols, conds, order, desc, lim)
-        note = (" It holds only planets discovered by K2 (Planetary Systems table, default "
-                "parameter sets); use query_koi/query_toi for Kepler and TESS objects."
-                if kind == "planets" else "")
-        warnings.warn(
-            f"offline: {label} from the bundled NASA Exoplanet Archive snapshot "
-            f"{_TABLES[kind][1]} exported {_age_text(date)}; newer dispositions and objects are "
-            f"missing.{note}", ArchiveSnapshotWarning, stacklevel=3)
-        return _finalize(table, kind, {**base_meta, "source": "snapshot",
-                                       "retrieved_at": date.isoformat()})
+        return from_snapshot("offline")
     try:
-        table = _net.call_with_retries(lambda: _tap_query(adql, timeout=timeout),
-                                       service="NASA Exoplanet Archive",
-                                       what=f"the {tap_table} query", retries=retries)
-    except ConnectionError:
+        # A permanent answer that is not a table (HTTP 400, an HTML page with status 200, a
+        # broken VOTable) becomes one ArchiveQueryError naming the query, not pyvo's traceback.
+        with error_boundary(f"the NASA Exoplanet Archive {tap_table} query", ArchiveQueryError,
+                            fix="The archive answered with an error or not with a table; retry "
+                                "later, or use the cache and bundled snapshots (--offline)."):
+            table = _net.call_with_retries(lambda: _tap_query(adql, timeout=timeout),
+                                           service="NASA Exoplanet Archive",
+                                           what=f"the {tap_table} query", retries=retries,
+                                           deadline=timeout)
+    except ConnectionError as err:
         if cached is None:
+            if isinstance(err, _net.NoNetworkError):
+                return from_snapshot("no network")
             raise
         warnings.warn(
             f"the NASA Exoplanet Archive could not be reached; {label} from the cache of "
@@ -737,7 +809,8 @@ def query_planets(
     max_age : datetime.timedelta or float (days), optional
         Reuse a cached answer younger than this (default :data:`CACHE_MAX_AGE`, 7 days).
     timeout, retries
-        Seconds per request; retries after a transient failure.
+        Seconds the query may take in all, retries included (the deadline); retries after a
+        transient failure.
 
     Returns
     -------
@@ -771,7 +844,7 @@ def query_planets(
     """
     conds: list[_Cond] = []
     if target is not None:
-        name = _check_string(str(target), "target")
+        name = _target_text(target)
         m = re.fullmatch(r"(?i)tic[ _-]?0*(\d+)", name)
         if m:
             conds.append(_Cond("tic_id", "=", f"TIC {m.group(1)}"))
@@ -791,7 +864,7 @@ def query_planets(
 def _koi_target_conds(target) -> list[_Cond]:
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         return [_Cond("kepid", "=", int(target))]
-    name = _check_string(str(target), "target")
+    name = _target_text(target)
     m = re.fullmatch(r"(?i)(?:kic|kplr)[ _-]?0*(\d+)", name)
     if m:
         return [_Cond("kepid", "=", int(m.group(1)))]
@@ -867,7 +940,7 @@ def query_koi(
 def _toi_target_conds(target) -> list[_Cond]:
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         return [_Cond("tid", "=", int(target))]
-    name = _check_string(str(target), "target")
+    name = _target_text(target)
     m = re.fullmatch(r"(?i)(?:tic|tess)[ _-]?0*(\d+)", name)
     if m:
         return [_Cond("tid", "=", int(m.group(1)))]
@@ -1139,7 +1212,7 @@ def _resolve(target: str, *, timeout, retries, cache_dir):
         return Mast.resolve_object(target)
 
     coord = _net.call_with_retries(mast, service="MAST name resolver", what=f"resolving {target!r}",
-                                   retries=retries)
+                                   retries=retries, deadline=timeout)
     if coord is None:  # pragma: no cover
         raise DataUnavailableError(f"MAST could not resolve {target!r}.")
     return coord, "MAST name resolver"
@@ -1174,7 +1247,8 @@ def archive_summary(
     offline : bool, optional
         Offline mode: raises :class:`~astrotinyml.errors.OfflineError` at once.
     timeout, retries
-        Seconds per request; retries after a transient failure.
+        Seconds the query may take in all, retries included (the deadline); retries after a
+        transient failure.
 
     Returns
     -------
@@ -1196,7 +1270,7 @@ def archive_summary(
     >>> t = archive_summary("Kepler-90")  # doctest: +SKIP
     >>> t["archive", "collection", "n_products"]  # doctest: +SKIP
     """
-    name = _check_string(str(target), "target")
+    name = _target_text(target)
     r = _finite(radius, "radius", "arcsec")
     if not r or r <= 0 or r > 3600:
         raise InvalidParameterError(f"radius must be in (0, 3600] arcsec, got {radius!r}.")
@@ -1216,7 +1290,7 @@ def archive_summary(
     def count(archive, collection, ptype, fn, snippet):
         try:
             n = int(_net.call_with_retries(fn, service=archive, what=f"{collection} near {name!r}",
-                                           retries=retries))
+                                           retries=retries, deadline=timeout))
             err = ""
         except Exception as exc:  # one failing service must not hide the others
             n, err = -1, f"{type(exc).__name__}: {exc}"

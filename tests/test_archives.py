@@ -266,8 +266,10 @@ def test_permanent_tap_error_is_not_retried(tap, tmp_path):
     from pyvo.dal import DALQueryError
 
     tap.fail_next = [DALQueryError("ORA-00904: invalid identifier")]
-    with pytest.raises(DALQueryError):
+    # one project error naming the query (issue 14, point 11), raised from pyvo's
+    with pytest.raises(archives.ArchiveQueryError, match="cumulative query: DALQueryError") as info:
         archives.query_koi("Kepler-90", cache_dir=tmp_path)
+    assert isinstance(info.value.__cause__, DALQueryError)
     assert tap.delays == []
 
 
