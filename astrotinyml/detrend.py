@@ -22,7 +22,7 @@ import numpy as np
 from ._util import target_name as _target_name
 from .errors import InvalidParameterError, LightCurveDataError
 
-__all__ = ["detrend", "default_window_length", "transit_mask", "DETREND_METHODS"]
+__all__ = ["detrend", "default_window_length", "transit_mask", "long_dip_mask", "DETREND_METHODS"]
 
 #: wotan methods accepted by :func:`detrend` (wotan's own list; ``"biweight"`` is the default).
 DETREND_METHODS = (
@@ -37,6 +37,15 @@ _CADENCE_METHODS = ("savgol", "medfilt")
 
 # Central-transit duration of a planet around a Sun-density star at P = 1 yr: 13.0 h.
 _T14_SUN_YEAR_DAYS = 13.0 / 24.0
+
+# Long-dip protection (see detrend's Notes).  A biweight window keeps >~ 95 % of the depth of
+# transits up to a third of its length (Hippke et al. 2019); longer dips are looked for on a
+# flattening with a window 3x the longest of them, and kept out of the short window's fit.
+_PROTECT_MAX_DURATION = 1.0   # d: longest dip protected (subgiant hosts, P ~ 100-300 d)
+_PROTECT_STEP = 1.4           # ratio of successive trial durations of the dip scan
+_PROTECT_SNR = 5.0            # box-mean dip significance (noise measured at that duration)
+_PROTECT_MARGIN = 1.25        # masked width around a flagged box, in box durations
+_PROTECT_MAX_FRACTION = 0.4   # more flagged than this: no clean baseline, protect nothing
 
 
 
@@ -145,6 +154,133 @@ def transit_mask(time, candidates, *, width_factor=1.5) -> np.ndarray:
     return mask
 
 
+def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
+                  snr_threshold=_PROTECT_SNR) -> np.ndarray:
+    """Points of significant dips too long for a biweight window (True = protect them).
+
+    A window of length ``w`` keeps >~ 95 % of the depth of a transit up to ``w / 3`` long
+    (Hippke et al. 2019) and eats longer ones: with the default ~0.7 d window a 14-h
+    transit (Kepler-90 h) keeps 3 % of its depth.  This scan looks for such dips on a
+    flattening with a window 3x the longest protected duration (1 d): for trial durations
+    ``D`` from ``w / 3`` to 1 d (steps of 40 %), the flux of that flattening is averaged
+    over ``D`` around every cadence and a box is flagged when its mean lies
+    ``snr_threshold`` times below the robust scatter of all such means, i.e. against the
+    noise measured at the duration ``D`` (red noise and left-over variability included,
+    not only the white per-point noise).  The flagged boxes, widened by 25 %, are returned.
+
+    Parameters
+    ----------
+    time : array-like or astropy.time.Time
+        Times in days (a ``Time`` is read as its ``value``).
+    flux : array-like
+        Normalized flux (median ~1).
+    window_length : float
+        The (short) detrending window in days the dips are to be protected from.
+    break_tolerance : float, optional
+        Gaps (days) splitting the light curve for the long flattening; default half of
+        ``window_length``, as :func:`detrend`.
+    snr_threshold : float
+        Significance of a flagged box mean (5: a false flag only makes the short window
+        interpolate its trend across that stretch).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True at the cadences of protected dips; all False when ``window_length / 3`` is
+        already >= 1 d, with fewer than 50 finite points, or when more than 40 % of the
+        points would be flagged (no clean baseline to judge dips against).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.arange(0, 27, 2 / 1440)
+    >>> flux = 1 + 5e-4 * rng.normal(size=t.size) + 2e-3 * np.sin(2 * np.pi * t / 5)
+    >>> flux[np.abs(t - 13.3) < 0.25] -= 2e-3        # a 12-h transit, 2000 ppm
+    >>> m = long_dip_mask(t, flux, window_length=0.54)
+    >>> bool(m[np.abs(t - 13.3) < 0.2].all()), bool(m[np.abs(t - 13.3) > 1.5].any())
+    (True, False)
+    """
+    import wotan
+
+    from ._transit import robust_std
+
+    t = np.asarray(getattr(time, "value", time), dtype=float)
+    f = np.asarray(getattr(flux, "value", flux), dtype=float)
+    mask = np.zeros(t.shape, dtype=bool)
+    d_min = float(window_length) / 3.0
+    if not d_min < _PROTECT_MAX_DURATION:
+        return mask
+    good = np.flatnonzero(np.isfinite(t) & np.isfinite(f))
+    if good.size < 50:
+        return mask
+    good = good[np.argsort(t[good], kind="stable")]
+    ts, fs = t[good], f[good]
+    cadence = float(np.median(np.diff(ts))) if ts.size > 1 else 0.0
+    if not cadence > 0:
+        return mask
+    bt = 0.5 * float(window_length) if break_tolerance is None else float(break_tolerance)
+
+    # The long trend on data binned to a quarter of the shortest duration (cheap on 2-min
+    # and 20-s data: a 3-d biweight over every cadence would cost more than the search).
+    bw = max(cadence, 0.25 * d_min)
+    ib = np.floor((ts - ts[0]) / bw).astype(np.int64)
+    counts = np.bincount(ib)
+    full = counts > 0
+    tb = (np.bincount(ib, weights=ts)[full] / counts[full])
+    fb = (np.bincount(ib, weights=fs)[full] / counts[full])
+    w_long = 3.0 * _PROTECT_MAX_DURATION
+    _, trend_b = wotan.flatten(tb, fb, method="biweight", window_length=w_long,
+                               break_tolerance=max(bt, 2.0 * bw), edge_cutoff=0.0,
+                               return_trend=True)
+    trend_b = np.asarray(trend_b, dtype=float)
+    okb = np.isfinite(trend_b) & (trend_b > 0)
+    if okb.sum() < 10:
+        return mask
+    resid = fs / np.interp(ts, tb[okb], trend_b[okb]) - 1.0
+
+    cs = np.concatenate([[0.0], np.cumsum(resid)])
+    best_z = np.full(ts.size, -np.inf)
+    best_d = np.zeros(ts.size)
+    n_dur = int(np.floor(np.log(_PROTECT_MAX_DURATION / d_min) / np.log(_PROTECT_STEP))) + 1
+    for k in range(n_dur):
+        dur = d_min * _PROTECT_STEP ** k
+        lo = np.searchsorted(ts, ts - 0.5 * dur, side="left")
+        hi = np.searchsorted(ts, ts + 0.5 * dur, side="right")
+        n = hi - lo
+        # Boxes at least half filled (no verdicts on the edges of gaps from a few points).
+        ok = n >= max(3.0, 0.5 * dur / cadence)
+        if ok.sum() < 20:
+            continue
+        means = (cs[hi] - cs[lo]) / np.maximum(n, 1)
+        centre = float(np.median(means[ok]))
+        # The scatter of the box means is the noise at this duration, correlated part included.
+        sigma = robust_std(means[ok])
+        if not (np.isfinite(sigma) and sigma > 0):
+            continue
+        z = np.where(ok, (centre - means) / sigma, -np.inf)
+        better = z > best_z
+        best_z[better] = z[better]
+        best_d[better] = dur
+    # One box per dip: every group of flagged centres (the boxes overlapping one dip, at all
+    # durations) masks only its most significant box, widened by 25 %.  Masking the union
+    # of all flagged boxes would hide ~2 d around a deep transit, too long a stretch for
+    # the short window to bridge.
+    hit = np.flatnonzero(best_z >= snr_threshold)
+    flagged = np.zeros(ts.size, dtype=bool)
+    if hit.size:
+        # Flagged centres less than half the longest duration apart belong to one dip (the
+        # significance of the long boxes flickers about the threshold at a dip's edges).
+        runs = np.split(hit, np.flatnonzero(np.diff(ts[hit]) > 0.5 * _PROTECT_MAX_DURATION) + 1)
+        for run in runs:
+            j = run[np.argmax(best_z[run])]
+            flagged |= np.abs(ts - ts[j]) <= 0.5 * _PROTECT_MARGIN * best_d[j]
+    if flagged.mean() > _PROTECT_MAX_FRACTION:
+        return mask
+    mask[good] = flagged
+    return mask
+
+
 def _as_float(column, unit: str) -> np.ndarray:
     import astropy.units as u
 
@@ -155,7 +291,7 @@ def _as_float(column, unit: str) -> np.ndarray:
 
 
 def detrend(lc, *, method="biweight", window_length=None, mask=None, break_tolerance=None,
-            edge_cutoff=0.0):
+            edge_cutoff=0.0, protect_long_dips=True):
     """Flatten a light curve with a robust wotan filter.
 
     Parameters
@@ -180,6 +316,10 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
         Default: half the window (wotan's default).
     edge_cutoff : float
         Days removed (set to NaN) at each segment edge, where the trend is least robust.
+    protect_long_dips : bool
+        Keep significant dips longer than a third of the window out of the trend fit
+        (:func:`long_dip_mask`), so that the window does not eat long transits; default
+        True.  Ignored by the cadence-based methods, which take no mask.
 
     Returns
     -------
@@ -188,7 +328,9 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
         holding the trend (in the input's flux units), so ``flat.flux * flat["trend"]``
         gives the input flux back.  Points with NaN flux stay NaN; no value is invented.
         ``meta`` is copied and records ``DETREND_METHOD``, ``DETREND_WINDOW`` (d),
-        ``DETREND_BREAK_TOLERANCE`` (d) and ``DETREND_N_MASKED``.
+        ``DETREND_BREAK_TOLERANCE`` (d), ``DETREND_N_MASKED`` (points kept out of the
+        fit, protected ones included) and ``DETREND_N_PROTECTED`` (points of protected
+        long dips).
 
     Raises
     ------
@@ -201,6 +343,17 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
     -----
     There is deliberately no ``return_trend`` flag (wotan and lightkurve have one that
     changes the return type): the trend is always in ``flat["trend"]``.
+
+    One window cannot suit every transit duration: short enough to remove rotational
+    modulation of active stars, it fits long transits away (the default ~0.54 d window
+    leaves 3 % of Kepler-90 h's 14-h, 8200-ppm transit, and TOI-813 b's single transit in
+    TESS sector 5 falls below the search's threshold).  The window is therefore chosen per
+    trial duration in two steps: durations up to a third of ``window_length`` are served by
+    the window itself; dips from there to 1 d long are searched for on a flattening with a
+    3-d window (:func:`long_dip_mask`), and those that stand out against the noise at
+    their own duration are masked from the short window's fit, which then interpolates
+    its trend across them.  Kepler-90 h keeps its depth (8200 ppm) and TOI-813 b its
+    single transit.
 
     Examples
     --------
@@ -265,11 +418,17 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
                 f"{name}: mask has {mask_arr.size} elements but the light curve has "
                 f"{time.size} points."
             )
-    if mask_arr is not None and not mask_arr.any():
-        mask_arr = None
-
     if break_tolerance is None:
         break_tolerance = 0.5 * window_length if method not in _CADENCE_METHODS else 0.5
+    n_protected = 0
+    if protect_long_dips and method not in _CADENCE_METHODS:
+        protected = long_dip_mask(time, flux, window_length=window_length,
+                                  break_tolerance=break_tolerance)
+        n_protected = int(protected.sum())
+        if n_protected:
+            mask_arr = protected if mask_arr is None else (mask_arr | protected)
+    if mask_arr is not None and not mask_arr.any():
+        mask_arr = None
     kwargs = dict(method=method, window_length=window_length, edge_cutoff=edge_cutoff,
                   break_tolerance=break_tolerance, return_trend=True)
     if mask_arr is not None and method not in _CADENCE_METHODS:
@@ -299,6 +458,7 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
         "DETREND_WINDOW": float(window_length),
         "DETREND_BREAK_TOLERANCE": float(break_tolerance),
         "DETREND_N_MASKED": int(mask_arr.sum()) if mask_arr is not None else 0,
+        "DETREND_N_PROTECTED": n_protected,
     })
     return flat
 
