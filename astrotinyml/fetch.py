@@ -19,9 +19,10 @@ How it works
    ``<cache>/mast/<mission>/<product file name>``.  The bytes go to a temporary file beside it;
    a download shorter than its ``Content-Length`` or not readable as FITS is discarded, and only a
    complete file is renamed into place (atomic).  Its size and sha256 go into the index.
-3. **Read** the cached file with :func:`astrotinyml.io.read_lightcurve`.  A cached file that no
-   longer matches its recorded size / sha256 or cannot be read is *corrupt*: online it is deleted
-   and downloaded again; offline it is an :class:`~astrotinyml.errors.OfflineError`.
+3. **Read** the cached file with :func:`astrotinyml.io.read_lightcurve`, after checking its size
+   and sha256 against the index *before* parsing.  A cached file that no longer matches them is
+   *corrupt*: online it is deleted and downloaded again; offline it is an
+   :class:`~astrotinyml.errors.OfflineError`.
 
 Local files
 -----------
@@ -37,9 +38,11 @@ made only by imports answers like a cached search (no MAST request) until ``refr
 which searches MAST and keeps the imported products.  An imported file cannot be downloaded
 again: if its cached copy goes missing or corrupt, the error says to import it again.
 
-Network behaviour: every request has a timeout (``timeout``, default 60 s); transient failures
-(connection errors, timeouts, HTTP 429/5xx) are retried ``retries`` times with exponential backoff
-(2, 4, 8 s), then :class:`~astrotinyml.errors.ArchiveConnectionError` is raised.  A target with no
+Network behaviour: each search or download has a deadline (``timeout``, default 60 s, retries
+included); transient failures (connection errors, timeouts, HTTP 429/5xx) are retried up to
+``retries`` times with exponential backoff (2, 4, 8 s) while the deadline allows, then
+:class:`~astrotinyml.errors.ArchiveConnectionError` is raised.  Without network (a host name
+that does not resolve) nothing is retried: one :class:`~astrotinyml._net.NoNetworkError` line.  A target with no
 matching product raises :class:`~astrotinyml.errors.DataUnavailableError`.  In offline mode
 (``offline=True`` or ``ASTROTINYML_OFFLINE=1``) nothing is requested: the call is answered from the
 cache or raises :class:`~astrotinyml.errors.OfflineError` naming what is missing, at once.
@@ -148,7 +151,8 @@ def fetch_lightcurve(
         Search MAST again even when the query is in the cache index (files already downloaded
         are not downloaded again).
     timeout : float
-        Seconds allowed for each request.
+        Deadline in seconds of each search or download, retries included (each request
+        waits at most what is left of it; a download that keeps receiving data is not cut).
     retries : int
         Retries of a request after a transient failure (exponential backoff from 2 s).
 
@@ -918,11 +922,11 @@ def _search_mast(q: _Query, *, timeout, retries) -> list[dict]:
     kwargs = q.search_kwargs()
 
     def run():
-        with _mast_timeout(timeout):
+        with _mast_timeout(_net.attempt_timeout(timeout)):
             return lk.search_lightcurve(q.target, **kwargs)
 
     result = _net.call_with_retries(run, service="MAST", what=f"the light-curve search for {q.describe()}",
-                                    retries=retries)
+                                    retries=retries, deadline=timeout)
     rows = _rows_of(result) if result is not None and len(result) else []
     log.info("MAST search for %s: %d product(s)", q.describe(), len(rows))
     return rows
@@ -986,7 +990,8 @@ def _download(product: dict, dest: Path, *, timeout: float) -> tuple[int, str]:
     sha = hashlib.sha256()
     size = 0
     with atomic_path(dest, overwrite=True) as tmp:
-        with requests.get(url, stream=True, timeout=(min(timeout, 30.0), timeout)) as resp:
+        wait = _net.attempt_timeout(timeout)
+        with requests.get(url, stream=True, timeout=(min(wait, 30.0), wait)) as resp:
             if resp.status_code in _net._TRANSIENT_STATUS:
                 raise _net.TransientError(f"HTTP {resp.status_code} from {url}")
             if resp.status_code == 404:
@@ -1028,19 +1033,22 @@ def _load_product(product: dict, q: _Query, store: _Store, *, offline, timeout, 
     problem = None
     if path.exists():
         size = path.stat().st_size
+        # The checksum is verified on the bytes before parsing: a flipped byte in a data column
+        # may parse (or fail with any error, TimeFormatError included), and either way the file
+        # is not what was downloaded.  Only a file that matches its record is parsed.
         if info.get("size") and size != info["size"]:
             problem = f"size {size} bytes, expected {info['size']}"
+        elif info.get("sha256") and sha256_file(path) != info["sha256"]:
+            problem = ("sha256 differs from the one recorded at "
+                       + ("import" if product.get("local") else "download"))
         else:
             try:
                 lc = read_lightcurve(path, quality_bitmask=quality_bitmask, flux_column=flux_column,
                                      **options)
             except LightCurveFormatError as err:
+                if info.get("sha256"):
+                    raise  # the very bytes downloaded: not corruption, and downloading again cannot help
                 problem = str(err)
-            else:
-                if info.get("sha256") and lc.meta.get("sha256") != info["sha256"]:
-                    problem = ("sha256 differs from the one recorded at "
-                               + ("import" if product.get("local") else "download"))
-                    lc = None
     if product.get("local") and lc is None:
         # an imported file has no archive copy to download again; never delete the evidence
         what = "is missing" if problem is None else f"is corrupt ({problem})"
@@ -1068,7 +1076,7 @@ def _load_product(product: dict, q: _Query, store: _Store, *, offline, timeout, 
         from_cache = False
         size, sha = _net.call_with_retries(
             lambda: _download(product, path, timeout=timeout), service="MAST",
-            what=f"the download of {product['filename']}", retries=retries)
+            what=f"the download of {product['filename']}", retries=retries, deadline=timeout)
         lc = read_lightcurve(path, quality_bitmask=quality_bitmask, flux_column=flux_column)
 
         def record(data):
