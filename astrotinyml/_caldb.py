@@ -73,6 +73,12 @@ def resolve(db) -> Path:
 
 
 def _fail(path: Path, exc: Exception) -> CalibrationDatabaseError:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return CalibrationDatabaseError(
+            f"{path}: the calibration database cannot be written ({exc}): the file or its directory "
+            f"is read-only.  Reading it needs no write access (detect, calibrate --history); to store "
+            f"a run make it writable, or pass db=/--db with another path (or --no-store).")
     return CalibrationDatabaseError(
         f"{path}: not a usable calibration database ({exc}).  Nothing was written to it.  Move the "
         f"file aside (or pass db=/--db with another path) and rerun calibrate to start a new database.")
@@ -85,7 +91,12 @@ def connect(db=None, *, timeout: float = 60.0, create: bool = True) -> sqlite3.C
         raise FileNotFoundError(path)
     if path.exists() and path.is_dir():
         raise CalibrationDatabaseError(f"{path} is a directory; pass the path of a .sqlite file.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CalibrationDatabaseError(
+            f"{path}: cannot create its directory ({exc.strerror or exc}); pass --db/db= with a "
+            f"writable path.") from None
     try:
         con = sqlite3.connect(str(path), timeout=timeout, isolation_level=None)
     except sqlite3.Error as exc:
@@ -119,6 +130,98 @@ def connect(db=None, *, timeout: float = 60.0, create: bool = True) -> sqlite3.C
         con.close()
         raise
     return con
+
+
+def _readonly_uris(path: Path) -> list[str]:
+    uri = path.resolve().as_uri()
+    # mode=ro never writes (no journal-mode switch, no schema); immutable=1 is the fallback for
+    # a WAL database in a directory we cannot write (ro would need to create its -shm file)
+    return [f"{uri}?mode=ro", f"{uri}?mode=ro&immutable=1"]
+
+
+def connect_readonly(db=None, *, timeout: float = 60.0) -> sqlite3.Connection | None:
+    """Open the database for reading only: nothing about the file changes (journal mode included).
+
+    Returns None for a file without tables (nothing stored yet).  A version-1 database is
+    migrated first through :func:`connect` (the only write a reader makes, and only if the
+    file is writable).  Every SQLite failure is a :class:`CalibrationDatabaseError` naming
+    the file.
+    """
+    path = resolve(db)
+    if not path.exists():
+        raise FileNotFoundError(path)
+    if path.is_dir():
+        raise CalibrationDatabaseError(f"{path} is a directory; pass the path of a .sqlite file.")
+    uris = _readonly_uris(path)
+    for i, uri in enumerate(uris):
+        con = None
+        try:
+            con = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+            con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            v = _version(con)
+        except sqlite3.OperationalError as exc:
+            if con is not None:
+                con.close()
+            if i + 1 < len(uris) and "unable to open" in str(exc).lower():
+                continue
+            raise _fail(path, exc) from None
+        except sqlite3.DatabaseError as exc:
+            if con is not None:
+                con.close()
+            raise _fail(path, exc) from None
+        break
+    if v is None:
+        con.close()
+        raise CalibrationDatabaseError(
+            f"{path}: an SQLite file without an astrotinyml calibration schema; nothing was read or "
+            f"written.  Pass db=/--db another path, or move the file aside.")
+    if v > SCHEMA_VERSION:
+        con.close()
+        raise CalibrationDatabaseError(
+            f"{path}: schema version {v} is newer than this astrotinyml understands ({SCHEMA_VERSION}); "
+            f"upgrade astrotinyml.")
+    if v == 0:
+        con.close()
+        return None
+    if v < SCHEMA_VERSION:
+        con.close()
+        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+            raise CalibrationDatabaseError(
+                f"{path}: schema version {v} needs migrating to {SCHEMA_VERSION}, which needs write "
+                f"access to the file and its directory.  Run 'astrotinyml calibrate --history' once "
+                f"where it is writable, or copy it somewhere writable and pass --db.")
+        return connect(path, timeout=timeout)
+    return con
+
+
+def check_writable(db=None, *, timeout: float = 60.0) -> Path:
+    """Raise :class:`CalibrationDatabaseError` now unless a run can be stored in ``db``.
+
+    Called before a calibration run (minutes of work) so that a read-only file, a read-only
+    directory or a foreign/corrupt file is reported before the work, not after it.  Creates
+    (and migrates) the database as storing would; takes the write lock and releases it.
+    """
+    path = resolve(db)
+    try:
+        con = connect(path, timeout=timeout)
+    except CalibrationDatabaseError:
+        raise
+    except OSError as exc:
+        raise CalibrationDatabaseError(
+            f"{path}: cannot create the calibration database ({exc.strerror or exc}).  Pass "
+            f"--db with a writable path, or --no-store.") from None
+    except sqlite3.Error as exc:  # pragma: no cover - connect() wraps these
+        raise _fail(path, exc) from None
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise CalibrationDatabaseError(
+            f"{path}: the calibration database cannot be written ({exc}); checked before the run, "
+            f"nothing was computed.  Make it writable, pass --db with another path, or --no-store.") from None
+    finally:
+        con.close()
+    return path
 
 
 def _version(con) -> int | None:

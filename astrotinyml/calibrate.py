@@ -52,7 +52,13 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .errors import CalibrationNotFoundError, InvalidParameterError, OfflineError
+from .errors import (
+    CalibrationDatabaseError,
+    CalibrationNotFoundError,
+    InvalidParameterError,
+    OfflineError,
+    error_boundary,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import QTable, Table
@@ -1237,6 +1243,11 @@ def calibrate(
         raise InvalidParameterError("calibrate: the reference set is empty.")
     if results is not None and len(results) != len(refs):
         raise InvalidParameterError(f"calibrate: {len(results)} results for {len(refs)} references")
+    if store:
+        # before the minutes of detection: a read-only or foreign database fails now, not after
+        from . import _caldb
+
+        _caldb.check_writable(db)
     opts = dict(detect_options or {})
     # Record the search passes (they change depths and durations) even when left at the default.
     import inspect
@@ -1429,6 +1440,13 @@ def with_probability_calibration(base: Calibration, *, temperature: float, thres
     return Calibration.from_dict(doc)
 
 
+def _db_boundary(path):
+    """A damaged row (bad JSON, a malformed page) becomes a CalibrationDatabaseError naming the file."""
+    return error_boundary(str(path), CalibrationDatabaseError,
+                          fix="The calibration database is damaged; move it aside (or pass db=/--db "
+                              "another path) and rerun calibrate.")
+
+
 def default_calibration() -> Calibration | None:
     """The calibration shipped with the package (``astrotinyml/models/calibration.json``).
 
@@ -1444,8 +1462,10 @@ def default_calibration() -> Calibration | None:
     """
     if not DEFAULT_CALIBRATION_PATH.is_file():
         return None
-    doc = json.loads(DEFAULT_CALIBRATION_PATH.read_text())
-    return Calibration.from_dict(doc, source=str(DEFAULT_CALIBRATION_PATH))
+    with error_boundary(str(DEFAULT_CALIBRATION_PATH), CalibrationDatabaseError,
+                        fix="The shipped calibration file is damaged; reinstall astrotinyml."):
+        doc = json.loads(DEFAULT_CALIBRATION_PATH.read_text())
+        return Calibration.from_dict(doc, source=str(DEFAULT_CALIBRATION_PATH))
 
 
 def load_calibration(db: str | os.PathLike | None = None, run_id: str | None = None, *,
@@ -1483,18 +1503,21 @@ def load_calibration(db: str | os.PathLike | None = None, run_id: str | None = N
 
     path = _caldb.resolve(db)
     doc = None
-    if path.exists():
-        con = _caldb.connect(path)
+    # read-only: detection needs no write access to the database (nor changes its journal mode)
+    con = _caldb.connect_readonly(path) if path.exists() else None
+    if con is not None:
         try:
-            ids = _caldb.run_ids(con)
-            if run_id is None and ids:
-                doc = _caldb.read_run(con, ids[-1])
-            elif run_id is not None and run_id in ids:
-                doc = _caldb.read_run(con, run_id)
+            with _db_boundary(path):
+                ids = _caldb.run_ids(con)
+                if run_id is None and ids:
+                    doc = _caldb.read_run(con, ids[-1])
+                elif run_id is not None and run_id in ids:
+                    doc = _caldb.read_run(con, run_id)
         finally:
             con.close()
     if doc is not None:
-        return Calibration.from_dict(doc, source=str(path))
+        with _db_boundary(path):
+            return Calibration.from_dict(doc, source=str(path))
     default = default_calibration()
     if run_id is not None:
         if default is not None and default.id == run_id:
@@ -1525,10 +1548,11 @@ def current_calibration_id(db: str | os.PathLike | None = None) -> str | None:
     from . import _caldb
 
     path = _caldb.resolve(db)
-    if path.exists():
-        con = _caldb.connect(path)
+    con = _caldb.connect_readonly(path) if path.exists() else None
+    if con is not None:
         try:
-            ids = _caldb.run_ids(con)
+            with _db_boundary(path):
+                ids = _caldb.run_ids(con)
         finally:
             con.close()
         if ids:
@@ -1570,10 +1594,11 @@ def calibration_history(db: str | os.PathLike | None = None, *, include_default:
         rows.append(dict(id=d.id, created=d.created, software_version=d.software_version,
                          model_sha256=d.model_sha256, reference_set=d.reference_summary, drift=False,
                          drift_detail={}, metrics=d.metrics))
-    if path.exists():
-        con = _caldb.connect(path)
+    con = _caldb.connect_readonly(path) if path.exists() else None
+    if con is not None:
         try:
-            rows += _caldb.history_rows(con)
+            with _db_boundary(path):
+                rows += _caldb.history_rows(con)
         finally:
             con.close()
     keys = list(DRIFT_TOLERANCES)
