@@ -52,7 +52,16 @@ def _bundle_readme(target: str, names: list[str]) -> str:
         unit = CONTRACT_UNITS.get(name)
         lines.append(f"  {name}{' [' + unit + ']' if unit else ''}: {desc}")
     lines += ["", "Times are BJD_TDB. Depth is in parts per million. Missing values are empty (CSV)",
-              "or null (JSON). The FITS file holds one folded light curve per candidate (TCE_n)."]
+              "or null (JSON). The FITS file holds one folded light curve per candidate (TCE_n)",
+              "and, for fitted candidates, the transit fit's posterior draws (POSTERIOR_n)."]
+    if any(n.startswith("params_planet_") for n in names):
+        from .exofop import CTOI_COLUMNS, CTOI_UNITS
+
+        lines += ["", "params_planet_YYYYMMDD_nnn.txt: ExoFOP bulk upload of planet parameters (candidates",
+                  "labelled planet), pipe-delimited, no header, fields in this order:",
+                  "  " + "|".join(CTOI_COLUMNS),
+                  "Units: " + ", ".join(f"{k} [{u}]" for k, (u, _) in CTOI_UNITS.items() if u) + ".",
+                  "Check it against ExoFOP's upload help before submitting."]
     return "\n".join(lines) + "\n"
 
 
@@ -75,7 +84,9 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
     submit_ready : bool
         Also write ``<name>_submission.zip`` holding every format (all four are written),
         a ``manifest.json`` with the sha256 of each file and of each input, and a README
-        describing the columns and units.
+        describing the columns and units; with a candidate labelled ``planet``, also an
+        ExoFOP planet-parameter upload file ``params_planet_YYYYMMDD_001.txt``
+        (:mod:`astrotinyml.report.exofop`; key ``"ctoi"``), in the directory and the bundle.
 
     Returns
     -------
@@ -98,8 +109,14 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
     out_dir = Path(out_dir)
     stem = safe_name(result.target)
     targets = {fmt: out_dir / f"{stem}{FORMATS[fmt]}" for fmt in chosen}
+    ctoi = []
     if submit_ready:
         targets["bundle"] = out_dir / f"{stem}_submission.zip"
+        from .exofop import ctoi_file_name, ctoi_lines
+
+        ctoi = ctoi_lines(result)
+        if ctoi:  # an ExoFOP upload file only for candidates labelled planet
+            targets["ctoi"] = out_dir / ctoi_file_name()
     # Refuse before writing anything, so a refused call leaves no partial set of files.
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing and not overwrite:
@@ -121,15 +138,19 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
         for fmt in chosen:
             writers[fmt](tmp[fmt])
         if submit_ready:
-            names = {fmt: targets[fmt].name for fmt in chosen}
+            from .exofop import write_ctoi
+
+            if ctoi:
+                write_ctoi(ctoi, tmp["ctoi"])
+            names = {fmt: targets[fmt].name for fmt in chosen + (["ctoi"] if ctoi else [])}
             manifest = {
                 "target": str(result.target),
-                "files": {names[fmt]: sha256_file(tmp[fmt]) for fmt in chosen},
+                "files": {names[fmt]: sha256_file(tmp[fmt]) for fmt in names},
                 "inputs": {i["name"]: i["sha256"] for i in report["inputs"]},
                 "provenance": report["provenance"],
             }
             with zipfile.ZipFile(tmp["bundle"], "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                for fmt in chosen:
+                for fmt in names:
                     zf.write(tmp[fmt], arcname=names[fmt])
                 zf.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
                 zf.writestr("README.txt", _bundle_readme(str(result.target), list(names.values())))

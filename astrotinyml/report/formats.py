@@ -48,7 +48,8 @@ def report_dict(result, *, extra_provenance: dict[str, Any] | None = None) -> di
         "inputs": inputs_of(result),
         "provenance": prov,
         "options": plain(dict(result.options)),
-        "search": plain(dict(table.meta)),
+        # The posterior draws are in the FITS file (POSTERIOR_n), not in the JSON.
+        "search": plain({k: v for k, v in table.meta.items() if k != "fit_posteriors"}),
         "units": {name: column_unit(table, name) for name in table.colnames
                   if column_unit(table, name)},
         "n_candidates": len(table),
@@ -119,7 +120,9 @@ def write_fits(result, path) -> None:
 
     The per-candidate extensions follow the TESS DV time-series files: header keywords
     TPERIOD [d], TEPOCH [BJD - BJDREFI - BJDREFF], TDUR [h], TDEPTH [ppm], TSNR, and
-    columns TIME, PHASE (days from mid-transit), LC_INIT, LC_DETREND(_ERR), MODEL_INIT.
+    columns TIME, PHASE (days from mid-transit), LC_INIT, LC_DETREND(_ERR), MODEL_INIT (the
+    fitted limb-darkened model of :func:`astrotinyml.transitfit.fit_transit` when the candidate
+    was fitted, else the box).  Fitted candidates add a POSTERIOR_n table of posterior draws.
     """
     from astropy.io import fits
     from astropy.table import Table
@@ -157,6 +160,17 @@ def write_fits(result, path) -> None:
     # The search settings in table.meta would become HIERARCH cards with warnings; the JSON
     # report carries them, the FITS file keeps standard 8-character keywords only.
     table.meta.clear()
+    plain_units = {}
+    for name in table.colnames:
+        unit = getattr(table[name], "unit", None)
+        if unit is None:
+            continue
+        try:
+            unit.to_string(format="fits")
+        except ValueError:  # earthRad and other non-FITS units: plain values, unit in a comment
+            plain_units[name] = str(unit)
+            table[name] = np.asarray(getattr(table[name], "value", table[name]), dtype=float)
+            table[name].unit = None
     for name in table.colnames:  # FITS string columns are ASCII too
         if table[name].dtype.kind in "US":
             table[name] = [_ascii(v) for v in table[name]]
@@ -164,7 +178,7 @@ def write_fits(result, path) -> None:
     cand_hdu.name = "CANDIDATES"
     for i, name in enumerate(table.colnames, start=1):
         unit = column_unit(result.candidates, name) if name in result.candidates.colnames else None
-        if unit in ("ppm", "R_earth", "R_sun"):
+        if unit in ("ppm", "R_earth", "R_sun") or name in plain_units:
             # No FITS units (readers would warn): say it in the column's comment instead.
             cand_hdu.header.comments[f"TTYPE{i}"] = f"[{unit}]"
         elif unit and not cand_hdu.header.get(f"TUNIT{i}"):
@@ -182,7 +196,14 @@ def write_fits(result, path) -> None:
         dur_d = (row.get("pl_trandurh") or np.nan) / 24.0
         depth = (row.get("pl_trandep") or np.nan) * 1e-6
         phase = _fold(t, period, t0)
-        model = np.where(np.abs(phase) < 0.5 * dur_d, 1.0 - depth, 1.0)
+        best = (result.candidates.meta.get("fit_best") or {}).get(i - 1)
+        if best is not None:  # the fitted limb-darkened model, else the box
+            from ..transitfit import model_flux
+
+            model = model_flux(t, best, exp_time=best.get("exp_time_d", 0.0),
+                               supersample=int(best.get("supersample", 1)))
+        else:
+            model = np.where(np.abs(phase) < 0.5 * dur_d, 1.0 - depth, 1.0)
         order = np.argsort(phase)
         cols = [
             fits.Column("TIME", "D", unit="d", array=(t - bjdref)[order]),
@@ -206,7 +227,20 @@ def write_fits(result, path) -> None:
         if row.get("label") is not None:
             h["TLABEL"] = (str(row["label"]), "classifier label")
         hdulist.append(hdu)
+    # The transit fit's posterior draws, one table per fitted candidate (corner plots, reuse).
+    for i, draws in sorted((result.candidates.meta.get("fit_posteriors") or {}).items()):
+        cols = [fits.Column(name.upper()[:68], "D", array=np.asarray(v, dtype=float),
+                            unit=_POSTERIOR_UNITS.get(name))
+                for name, v in draws.items()]
+        hdu = fits.BinTableHDU.from_columns(cols, name=f"POSTERIOR_{int(i) + 1}")
+        hdu.header["FITMETH"] = (_ascii(result.candidates["fit_method"][int(i)])[:68], "transit fit method")
+        hdu.header["CANDIDAT"] = (int(i) + 1, "row of the CANDIDATES table (1-based)")
+        hdulist.append(hdu)
     fits.HDUList(hdulist).writeto(path, overwrite=True, output_verify="exception")
+
+
+#: FITS units of the posterior columns (the rest are dimensionless).
+_POSTERIOR_UNITS = {"pl_orbper": "d", "pl_tranmid": "d", "pl_trandurh": "h"}
 
 
 __all__ = ["SCHEMA_VERSION", "load_schema", "report_dict", "write_json", "write_csv", "write_fits",

@@ -309,6 +309,162 @@ def _candidate_page(pdf, result, report, index, row, periodogram):
     pdf.savefig(fig)
 
 
+#: Rows of the fit page's parameter table: (column, label, format).
+_FIT_FIELDS = (
+    ("pl_orbper", "period P [d]", ".6f"), ("pl_tranmid", "mid-transit T0 [BJD_TDB]", ".5f"),
+    ("pl_ratror", "Rp/R*", ".4f"), ("pl_ratdor", "a/R*", ".3f"), ("pl_imppar", "impact parameter b", ".3f"),
+    ("pl_trandep", "depth [ppm]", ".0f"), ("pl_trandurh", "duration T14 [h]", ".3f"),
+    ("pl_rade", "planet radius [R_earth]", ".2f"), ("st_dens_implied", "implied ρ* [g/cm³]", ".3f"),
+)
+
+
+def _with_errors(row, name, fmt):
+    """(value, "+err1 / -err2") cells of a fitted column."""
+    value = plain(row[name])
+    if value is None:
+        return ["—", ""]
+    e1, e2 = plain(row[name + "err1"]), plain(row[name + "err2"])
+    if e1 is None or e2 is None:
+        return [_fmt(value, fmt), ""]
+    return [_fmt(value, fmt), f"+{_fmt(e1, '.2g')} / {_fmt(e2, '.2g')}"]
+
+
+def _fit_page(pdf, result, report, index, row):
+    """The transit fit: folded data with the model and residuals, the parameters with errors."""
+    from matplotlib.figure import Figure
+    from matplotlib.gridspec import GridSpec
+
+    from ..transitfit import model_flux
+
+    best = (result.candidates.meta.get("fit_best") or {}).get(index - 1)
+    fig = Figure(figsize=_PAGE)
+    fig.suptitle(f"{result.target} — candidate {index}: limb-darkened transit fit ({row['fit_method']})",
+                 fontsize=12, x=0.01, ha="left", y=0.985)
+    gs = GridSpec(3, 1, figure=fig, left=0.07, right=0.62, top=0.9, bottom=0.08, hspace=0.08)
+    ax = fig.add_subplot(gs[:2, 0])
+    axr = fig.add_subplot(gs[2, 0], sharex=ax)
+    t = np.asarray(result.flat.time.jd, dtype=float)
+    f = np.asarray(result.flat.flux.value, dtype=float)
+    keep = ~_others_mask(t, result.candidates, index - 1) & np.isfinite(f)
+    t, f = t[keep], f[keep]
+    period = float(plain(best["pl_orbper"]) if best else plain(row["pl_orbper"]) or np.nan)
+    t0 = float(best["pl_tranmid"] if best else plain(row["pl_tranmid"]) or np.nan)
+    dur = float(plain(row["pl_trandurh"]) or np.nan) / 24.0
+    phase = _fold(t, period, t0)
+    w = 2.0 * dur if np.isfinite(dur) else 0.5
+    near = np.abs(phase) < w
+    if best is None or not near.any():
+        ax.text(0.5, 0.5, "not fitted: " + str(row["fit_method"])[:120], ha="center", va="center",
+                transform=ax.transAxes, fontsize=8, wrap=True)
+    else:
+        model = model_flux(t[near], best, exp_time=best.get("exp_time_d", 0.0),
+                           supersample=int(best.get("supersample", 1)))
+        # The baseline is marginalised in the fit; for the plot, the residuals' median level.
+        level = float(np.median(f[near] - model))
+        x = phase[near] * 24.0
+        ax.plot(x, f[near], ".", ms=1.5, color="0.6", rasterized=True, label="data (detrended)")
+        bx, by = _binned(phase[near], f[near], -w, w, 61)
+        ax.plot(bx * 24.0, by, "o", ms=3, color="tab:blue", label="binned")
+        fine = np.linspace(-w, w, 800)
+        ref = {**best, "pl_tranmid": 0.0}
+        ax.plot(fine * 24.0, model_flux(fine, ref, exp_time=best.get("exp_time_d", 0.0),
+                                        supersample=int(best.get("supersample", 1))) + level,
+                color="tab:red", lw=1.2, label="fitted model (max. posterior)")
+        _zoom(ax, by, float(plain(row["pl_trandep"]) or np.nan))
+        ax.legend(fontsize=7, loc="lower left")
+        resid = f[near] - model - level
+        axr.plot(x, resid * 1e6, ".", ms=1.5, color="0.6", rasterized=True)
+        rbx, rby = _binned(phase[near], resid, -w, w, 61)
+        axr.plot(rbx * 24.0, rby * 1e6, "o", ms=3, color="tab:blue")
+        axr.axhline(0.0, color="tab:red", lw=0.8)
+        lim = 4.0 * (np.nanstd(rby) * 1e6 if len(rby) > 2 else 1.0) + 1.0
+        spread = np.nanpercentile(np.abs(resid * 1e6), 95) if resid.size else lim
+        axr.set_ylim(-max(lim, spread), max(lim, spread))
+    ax.set_ylabel("relative flux", fontsize=8)
+    ax.set_title("folded at the fitted ephemeris; transits of other candidates removed", fontsize=8, loc="left")
+    ax.tick_params(labelsize=7, labelbottom=False)
+    ax.ticklabel_format(axis="y", useOffset=False)
+    axr.set_xlabel("hours from mid-transit", fontsize=8)
+    axr.set_ylabel("residual [ppm]", fontsize=8)
+    axr.tick_params(labelsize=7)
+    ax_t = fig.add_axes([0.66, 0.08, 0.32, 0.82])
+    ax_t.axis("off")
+    colnames = result.candidates.colnames
+    cells = [[label, *_with_errors(row, name, fmt)] for name, label, fmt in _FIT_FIELDS if name in colnames]
+    diag = [("fit_converged", "converged"), ("fit_tau_max", "autocorr. time τ [steps]"),
+            ("fit_nsteps", "steps per walker"), ("fit_acceptance", "acceptance"),
+            ("fit_chi2_red", "χ²/dof"), ("fit_jitter_ppm", "jitter [ppm]"), ("fit_n_points", "points"),
+            ("fit_ld_u1", "limb darkening u1"), ("fit_ld_u2", "limb darkening u2")]
+    cells += [[label, _fmt(row[name], ".3g"), ""] for name, label in diag if name in colnames]
+    tab = ax_t.table(cellText=cells, loc="upper center", cellLoc="left", colWidths=[0.36, 0.28, 0.36],
+                     bbox=[0.0, 0.14, 1.0, 0.86])
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(7)
+    ax_t.set_title("posterior median, +1σ / −1σ", fontsize=8, loc="left")
+    st = report["options"].get("star") or {}
+    ld = str(row["fit_ld_source"]) if "fit_ld_source" in colnames else "?"
+    note = (f"star: R = {_fmt(st.get('st_rad'), '.3g')} R_sun ({st.get('st_rad_source', '?')})\n"
+            f"limb-darkening prior: {ld[:55]}\n{ld[55:110]}\n"
+            "Detrended with the transits masked (not fitted jointly):\n"
+            "the trend's uncertainty is not in the posteriors.")
+    ax_t.text(0.0, 0.0, note, fontsize=5.5, color="0.3", transform=ax_t.transAxes, va="bottom")
+    _footer(fig, report["provenance"], report["inputs"])
+    pdf.savefig(fig)
+
+
+#: Parameters of the corner page: (posterior key, label).
+_CORNER = (("pl_tranmid", "T0 − median [min]"), ("pl_orbper", "P − median [s]"), ("pl_ratror", "Rp/R*"),
+           ("pl_ratdor", "a/R*"), ("pl_imppar", "b"), ("pl_trandurh", "T14 [h]"))
+
+
+def _corner_page(pdf, result, report, index, draws):
+    """Pairwise posterior densities (a corner plot) of the fitted parameters."""
+    from matplotlib.figure import Figure
+
+    keys, cols = [], []
+    for key, label in _CORNER:
+        v = np.asarray(draws.get(key, []), dtype=float)
+        if v.size < 10 or not np.isfinite(v).all() or np.ptp(v) == 0:
+            continue  # fixed (a single event's period) or missing
+        if key == "pl_tranmid":
+            v = (v - np.median(v)) * 1440.0
+        elif key == "pl_orbper":
+            v = (v - np.median(v)) * 86400.0
+        keys.append(label)
+        cols.append(v)
+    n = len(cols)
+    fig = Figure(figsize=_PAGE)
+    fig.suptitle(f"{result.target} — candidate {index}: posterior ({len(cols[0]) if cols else 0} draws)",
+                 fontsize=12, x=0.01, ha="left", y=0.985)
+    if n < 2:
+        fig.text(0.5, 0.5, "fewer than two free parameters: no corner plot", ha="center")
+    else:
+        size = min(0.86 / n, 0.8 * 11.0 / 8.5 / n)
+        for i in range(n):
+            for j in range(i + 1):
+                ax = fig.add_axes([0.25 + j * size * 8.5 / 11.0, 0.92 - (i + 1) * size, size * 8.5 / 11.0 * 0.95,
+                                   size * 0.95])
+                if i == j:
+                    ax.hist(cols[i], bins=40, histtype="step", color="k", lw=0.8)
+                    q = np.percentile(cols[i], [16, 50, 84])
+                    for v in q:
+                        ax.axvline(v, color="tab:blue", lw=0.6, ls="--" if v != q[1] else "-")
+                    ax.set_yticks([])
+                else:
+                    ax.hist2d(cols[j], cols[i], bins=30, cmap="Greys", rasterized=True)
+                ax.tick_params(labelsize=5)
+                if i == n - 1:
+                    ax.set_xlabel(keys[j], fontsize=7)
+                else:
+                    ax.set_xticklabels([])
+                if j == 0 and i > 0:
+                    ax.set_ylabel(keys[i], fontsize=7)
+                elif i != j:
+                    ax.set_yticklabels([])
+    _footer(fig, report["provenance"], report["inputs"])
+    pdf.savefig(fig)
+
+
 def write_pdf(result, path, *, report) -> None:
     """Write the vetting sheet of ``result`` to ``path`` (summary page + one page per candidate)."""
     # Figures are built with the object-oriented API (no pyplot): no global backend switch,
@@ -319,5 +475,11 @@ def write_pdf(result, path, *, report) -> None:
                                   "Creator": f"astrotinyml {report['provenance']['software']['astrotinyml']}"}) as pdf:
         _summary_page(pdf, result, report)
         periodogram = _result_periodogram(result) if len(result.candidates) else None
+        fitted = "fit_method" in result.candidates.colnames
+        posteriors = result.candidates.meta.get("fit_posteriors") or {}
         for i, row in enumerate(result.candidates, start=1):
             _candidate_page(pdf, result, report, i, row, periodogram)
+            if fitted:
+                _fit_page(pdf, result, report, i, row)
+                if (i - 1) in posteriors and str(row["fit_method"]).startswith("mcmc"):
+                    _corner_page(pdf, result, report, i, posteriors[i - 1])
