@@ -7,11 +7,19 @@ Conversion goes through a SavedModel: with Keras 3 (TensorFlow >= 2.16)
 The helpers that read a converted model (:func:`count_macs`, :func:`estimate_arena`,
 :func:`cortex_m4_latency`, :func:`write_c_array`, :func:`write_model_card`) need only
 LiteRT (``ai-edge-litert``), not TensorFlow.
+
+With the PyPI package ``tflite-micro`` installed (the ``dev`` extra), an int8 conversion is run
+in TensorFlow Lite Micro's interpreter before it is returned and refused when TFLM cannot run
+it (:func:`check_tflm`), and :func:`measure_arena` records the arena TFLM actually needs.
+Without it, :func:`check_tflm` logs a warning and returns ``None``, and :func:`measure_arena`
+falls back to :func:`estimate_arena` and says so.  :mod:`astrotinyml.training.edge` has the
+measurements themselves (and the Cortex-M4 ones).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import tempfile
@@ -24,6 +32,8 @@ __all__ = [
     "convert_tflite",
     "count_macs",
     "estimate_arena",
+    "measure_arena",
+    "check_tflm",
     "cortex_m4_latency",
     "write_c_array",
     "write_model_card",
@@ -37,6 +47,8 @@ __all__ = [
 CYCLES_PER_MAC = 3.0
 #: Extra cycles per operator (dispatch, requantization set-up, pooling, reshape).
 CYCLES_PER_OP = 3000.0
+
+_log = logging.getLogger(__name__)
 
 
 def convert_tflite(model, representative: Callable[[], Iterable[dict]] | None = None, *,
@@ -77,7 +89,90 @@ def convert_tflite(model, representative: Callable[[], Iterable[dict]] | None = 
             conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             conv.inference_input_type = tf.int8
             conv.inference_output_type = tf.int8
-        return bytes(conv.convert())
+        buf = bytes(conv.convert())
+    if int8:
+        check_tflm(buf)
+    return buf
+
+
+def check_tflm(model: bytes | str | os.PathLike) -> dict[str, Any] | None:
+    """Refuse an int8 model that TensorFlow Lite Micro cannot run; compare it with LiteRT.
+
+    Runs :func:`astrotinyml.training.edge.tflm_check` (16 fixed pseudo-random int8 inputs, the
+    smallest arena by bisection).  The int8 outputs of TFLM and LiteRT may differ by one step
+    where a requantization lands on an exact tie (LiteRT's optimized kernels round ties toward
+    +infinity, TFLM's reference kernels away from zero); a larger difference is refused too.
+
+    Parameters
+    ----------
+    model : bytes or path
+        int8 TFLite flatbuffer.
+
+    Returns
+    -------
+    dict or None
+        The check (``arena_bytes``, ``max_abs_diff``, ...), or ``None`` when ``tflite-micro`` is
+        not installed (a warning is logged: the model is then exported unchecked).
+
+    Raises
+    ------
+    ModelIntegrityError
+        TFLM cannot allocate or run the model, or its outputs differ from LiteRT's by more than
+        one int8 step.
+
+    Examples
+    --------
+    >>> from astrotinyml.classify import load_model
+    >>> check_tflm(load_model().path)["max_abs_diff"] <= 1   # doctest: +SKIP
+    True
+    """
+    from ..errors import ModelIntegrityError
+    from .edge import EdgeToolMissing, tflm_check
+
+    try:
+        res = tflm_check(model)
+    except EdgeToolMissing as exc:
+        _log.warning("int8 model not checked with TensorFlow Lite Micro: %s", exc)
+        return None
+    if res["max_abs_diff"] > 1:
+        raise ModelIntegrityError(f"TensorFlow Lite Micro and LiteRT disagree on this int8 model by "
+                                  f"{res['max_abs_diff']} int8 steps ({res['n'] - res['identical']} of {res['n']} inputs)")
+    return res
+
+
+def measure_arena(model: bytes | str | os.PathLike) -> dict[str, Any]:
+    """Tensor arena of a converted model: measured by TFLM where possible, else estimated.
+
+    Parameters
+    ----------
+    model : bytes or path
+
+    Returns
+    -------
+    dict
+        With ``tflite-micro``: ``arena_bytes`` (the smallest arena with which TFLM's host
+        interpreter allocates and runs the model, by bisection to 16 B), ``method``
+        (``"tflm"``), ``tflite_micro`` (version), plus the :func:`estimate_arena` fields under
+        ``estimate``.  Without it: :func:`estimate_arena` with ``method`` ``"estimate"``.
+
+    Examples
+    --------
+    >>> from astrotinyml.classify import load_model
+    >>> measure_arena(load_model().path)["arena_bytes"] < 64 * 1024
+    True
+    """
+    from .edge import EdgeToolMissing, tflm_arena, tools
+
+    est = estimate_arena(model)
+    try:
+        n = tflm_arena(model)
+    except EdgeToolMissing:
+        return dict(est, method="estimate", note="tflite-micro not installed: liveness estimate")
+    return dict(arena_bytes=int(n), method="tflm", tflite_micro=tools()["tflite_micro"],
+                note="smallest arena with which the tflite-micro host interpreter (64-bit, reference kernels) "
+                     "allocates and runs the model, bisection to 16 B; a 32-bit Cortex-M build needs less for "
+                     "its per-tensor structs",
+                estimate=est)
 
 
 def _interpreter(model: bytes | str | os.PathLike):
@@ -356,21 +451,42 @@ def write_model_card(card: dict[str, Any], out_dir: str | os.PathLike, *, name: 
     g = card.get
     md = [f"# Model card: {g('name', '?')}", ""]
     md += [g("summary", ""), ""]
-    md += ["## Budget (counted from the converted int8 graph)", ""]
+    md += ["## Budget (from the converted int8 graph; measured where the row says so)", ""]
     tb = g("tflite_bytes", {})
     arena = g("arena", {})
     lat = g("latency_ms", {})
-    md.append(_fmt_table([
+    m4 = g("cortex_m4", {}) or {}
+    measured = arena.get("method") == "tflm"
+    rows = [
         ["parameters", g("params", "?")],
         ["multiply-accumulates / inference", g("macs", "?")],
         ["int8 flatbuffer bytes", tb.get("int8", "?")],
         ["float32 flatbuffer bytes", tb.get("float", "?")],
-        ["tensor arena estimate (bytes)", arena.get("arena_bytes", "?")],
-        *[[f"est. Cortex-M4 latency @ {k} (ms)", v] for k, v in lat.items() if k.endswith("MHz")],
-    ], ["quantity", "value"]))
-    md += ["", f"Latency assumption: {g('cycles_per_mac', CYCLES_PER_MAC)} cycles per MAC (CMSIS-NN int8 on a "
+        ["tensor arena, measured with TFLM (bytes)" if measured else "tensor arena estimate (bytes)",
+         arena.get("arena_bytes", "?")],
+    ]
+    if m4.get("instructions"):
+        ins = m4["instructions"]
+        rows += [["Cortex-M4 instructions / inference (measured, QEMU)",
+                  f"{min(ins)}-{max(ins)}" if min(ins) != max(ins) else ins[0]],
+                 ["Cortex-M4 code + weights / activations (bytes, arm-none-eabi-size)",
+                  f"{m4['size_model']['text']} / {m4['size_model']['data'] + m4['size_model']['bss']}"]]
+        rows += [[f"Cortex-M4 latency @ {k} (ms): CPI 1 bound / modelled / MLPerf-Tiny anchor", v]
+                 for k, v in sorted((m4.get("ms") or {}).items(), key=lambda kv: float(kv[0][:-3]))]
+    rows += [[f"est. Cortex-M4 latency @ {k} (ms), MAC-count model", v] for k, v in lat.items() if k.endswith("MHz")]
+    md.append(_fmt_table(rows, ["quantity", "value"]))
+    if measured:
+        md += ["", f"Arena: {arena.get('note', '')} (tflite-micro {arena.get('tflite_micro', '?')}; the liveness "
+               f"estimate was {arena.get('estimate', {}).get('arena_bytes', '?')} B)."]
+    if m4.get("how"):
+        md += ["", "Cortex-M4: " + str(m4["how"])]
+    if g("tflm_check"):
+        t = g("tflm_check")
+        md += ["", f"TFLM vs LiteRT on {t.get('n')} real views: {t.get('identical')} int8 outputs identical, "
+               f"largest difference {t.get('max_abs_diff')} step(s) of 1/256. {t.get('explanation', '')}"]
+    md += ["", f"MAC-count model: {g('cycles_per_mac', CYCLES_PER_MAC)} cycles per MAC (CMSIS-NN int8 on a "
            f"Cortex-M4 with DSP extension) + {CYCLES_PER_OP:.0f} cycles per operator; an estimate, not a "
-           "hardware measurement.", ""]
+           "measurement.", ""]
     md += ["## Classes and decision", "", f"Classes: {', '.join(g('classes', []))}.", "",
            str(g("threshold_note", "")), ""]
     if g("architecture"):

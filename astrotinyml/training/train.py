@@ -379,7 +379,7 @@ def train_model(
         raise ImportError("Training needs TensorFlow: pip install 'astrotinyml[train]'") from exc
 
     from ..config import cache_dir as _cache_dir
-    from .export import CYCLES_PER_MAC, cortex_m4_latency, count_macs, estimate_arena, write_c_array, write_model_card
+    from .export import CYCLES_PER_MAC, cortex_m4_latency, count_macs, measure_arena, write_c_array, write_model_card
     from .metrics import real_summary, summarize
     from .simulate import CLASSES, LONG_COUNTS, build_dataset, concat_datasets
     from .spec import default_spec, preprocess
@@ -472,7 +472,7 @@ def train_model(
         metrics["real_out_of_fold"]["epochs_per_fold"] = cv["epochs"]
         decision = metrics["real_out_of_fold"]["int8"]["calibration"]
     macs = count_macs(int8_buf)
-    arena = estimate_arena(int8_buf)
+    arena = measure_arena(int8_buf)  # TFLM-measured with tflite-micro installed, else the estimate
     latency = cortex_m4_latency(macs["macs"], macs["n_ops"])
     n_params = int(model.count_params())
     summary_lines: list[str] = []
