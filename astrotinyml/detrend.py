@@ -44,7 +44,7 @@ _T14_SUN_YEAR_DAYS = 13.0 / 24.0
 _PROTECT_MAX_DURATION = 1.0   # d: longest dip protected (subgiant hosts, P ~ 100-300 d)
 _PROTECT_STEP = 1.4           # ratio of successive trial durations of the dip scan
 _PROTECT_SNR = 5.0            # box-mean dip significance (noise measured at that duration)
-_PROTECT_MARGIN = 1.25        # masked width around a flagged box, in box durations
+_PROTECT_MARGIN = 1.5         # masked width around a flagged box, in box durations
 _PROTECT_MAX_FRACTION = 0.4   # more flagged than this: no clean baseline, protect nothing
 
 
@@ -160,13 +160,14 @@ def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
 
     A window of length ``w`` keeps >~ 95 % of the depth of a transit up to ``w / 3`` long
     (Hippke et al. 2019) and eats longer ones: with the default ~0.7 d window a 14-h
-    transit (Kepler-90 h) keeps 3 % of its depth.  This scan looks for such dips on a
-    flattening with a window 3x the longest protected duration (1 d): for trial durations
-    ``D`` from ``w / 3`` to 1 d (steps of 40 %), the flux of that flattening is averaged
-    over ``D`` around every cadence and a box is flagged when its mean lies
-    ``snr_threshold`` times below the robust scatter of all such means, i.e. against the
-    noise measured at the duration ``D`` (red noise and left-over variability included,
-    not only the white per-point noise).  The flagged boxes, widened by 25 %, are returned.
+    transit (Kepler-90 h) keeps 3 % of its depth.  This scan chooses the window per trial
+    duration: for durations ``D`` from ``w / 3`` to 1 d (steps of 40 %), the light curve is
+    flattened with a biweight window of ``3 D``, averaged over ``D`` around every cadence,
+    and a box is flagged when its mean lies ``snr_threshold`` times below the robust
+    scatter of all such means, i.e. against the noise measured at the duration ``D`` (red
+    noise and left-over variability included, not only the white per-point noise).  Each
+    dip's most significant box, widened by 50 %, is returned; boxes within one duration
+    of a segment end (gaps longer than ``break_tolerance``) are not judged.
 
     Parameters
     ----------
@@ -198,7 +199,7 @@ def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
     >>> flux = 1 + 5e-4 * rng.normal(size=t.size) + 2e-3 * np.sin(2 * np.pi * t / 5)
     >>> flux[np.abs(t - 13.3) < 0.25] -= 2e-3        # a 12-h transit, 2000 ppm
     >>> m = long_dip_mask(t, flux, window_length=0.54)
-    >>> bool(m[np.abs(t - 13.3) < 0.2].all()), bool(m[np.abs(t - 13.3) > 1.5].any())
+    >>> bool(m[np.abs(t - 13.3) < 0.15].all()), bool(m[np.abs(t - 13.3) > 1.5].any())
     (True, False)
     """
     import wotan
@@ -220,36 +221,42 @@ def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
     if not cadence > 0:
         return mask
     bt = 0.5 * float(window_length) if break_tolerance is None else float(break_tolerance)
+    # Segment ends (gaps > bt): no box is judged within one duration of them, where the
+    # trends are least robust (ramps after TESS orbit starts and Kepler safe modes).
+    cuts = np.flatnonzero(np.diff(ts) > bt)
+    seg_lo = np.concatenate([[ts[0]], ts[cuts + 1]])
+    seg_hi = np.concatenate([ts[cuts], [ts[-1]]])
+    seg = np.searchsorted(ts[cuts + 1], ts, side="right") if cuts.size else np.zeros(ts.size, int)
+    to_lo, to_hi = ts - seg_lo[seg], seg_hi[seg] - ts
 
-    # The long trend on data binned to a quarter of the shortest duration (cheap on 2-min
-    # and 20-s data: a 3-d biweight over every cadence would cost more than the search).
+    # The long trends on data binned to a quarter of the shortest duration (cheap on 2-min
+    # and 20-s data: biweights of up to 3 d over every cadence would cost more than the search).
     bw = max(cadence, 0.25 * d_min)
     ib = np.floor((ts - ts[0]) / bw).astype(np.int64)
     counts = np.bincount(ib)
     full = counts > 0
     tb = (np.bincount(ib, weights=ts)[full] / counts[full])
     fb = (np.bincount(ib, weights=fs)[full] / counts[full])
-    w_long = 3.0 * _PROTECT_MAX_DURATION
-    _, trend_b = wotan.flatten(tb, fb, method="biweight", window_length=w_long,
-                               break_tolerance=max(bt, 2.0 * bw), edge_cutoff=0.0,
-                               return_trend=True)
-    trend_b = np.asarray(trend_b, dtype=float)
-    okb = np.isfinite(trend_b) & (trend_b > 0)
-    if okb.sum() < 10:
-        return mask
-    resid = fs / np.interp(ts, tb[okb], trend_b[okb]) - 1.0
-
-    cs = np.concatenate([[0.0], np.cumsum(resid)])
     best_z = np.full(ts.size, -np.inf)
     best_d = np.zeros(ts.size)
     n_dur = int(np.floor(np.log(_PROTECT_MAX_DURATION / d_min) / np.log(_PROTECT_STEP))) + 1
     for k in range(n_dur):
         dur = d_min * _PROTECT_STEP ** k
+        # The window for this duration: 3x it, so that the dip keeps its depth while
+        # variability slower than that is removed.
+        _, trend_b = wotan.flatten(tb, fb, method="biweight", window_length=3.0 * dur,
+                                   break_tolerance=max(bt, 2.0 * bw), edge_cutoff=0.0,
+                                   return_trend=True)
+        trend_b = np.asarray(trend_b, dtype=float)
+        okb = np.isfinite(trend_b) & (trend_b > 0)
+        if okb.sum() < 10:
+            continue
+        cs = np.concatenate([[0.0], np.cumsum(fs / np.interp(ts, tb[okb], trend_b[okb]) - 1.0)])
         lo = np.searchsorted(ts, ts - 0.5 * dur, side="left")
         hi = np.searchsorted(ts, ts + 0.5 * dur, side="right")
         n = hi - lo
         # Boxes at least half filled (no verdicts on the edges of gaps from a few points).
-        ok = n >= max(3.0, 0.5 * dur / cadence)
+        ok = (n >= max(3.0, 0.5 * dur / cadence)) & (to_lo >= dur) & (to_hi >= dur)
         if ok.sum() < 20:
             continue
         means = (cs[hi] - cs[lo]) / np.maximum(n, 1)
@@ -263,7 +270,7 @@ def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
         best_z[better] = z[better]
         best_d[better] = dur
     # One box per dip: every group of flagged centres (the boxes overlapping one dip, at all
-    # durations) masks only its most significant box, widened by 25 %.  Masking the union
+    # durations) masks only its most significant box, widened by 50 %.  Masking the union
     # of all flagged boxes would hide ~2 d around a deep transit, too long a stretch for
     # the short window to bridge.
     hit = np.flatnonzero(best_z >= snr_threshold)
@@ -349,10 +356,10 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
     leaves 3 % of Kepler-90 h's 14-h, 8200-ppm transit, and TOI-813 b's single transit in
     TESS sector 5 falls below the search's threshold).  The window is therefore chosen per
     trial duration in two steps: durations up to a third of ``window_length`` are served by
-    the window itself; dips from there to 1 d long are searched for on a flattening with a
-    3-d window (:func:`long_dip_mask`), and those that stand out against the noise at
-    their own duration are masked from the short window's fit, which then interpolates
-    its trend across them.  Kepler-90 h keeps its depth (8200 ppm) and TOI-813 b its
+    the window itself; dips from there to 1 d long are searched for on flattenings with
+    windows of 3x each trial duration (:func:`long_dip_mask`), and those that stand out
+    against the noise at their own duration are masked from the short window's fit, which
+    then bridges them.  Kepler-90 h keeps its depth (8200 ppm) and TOI-813 b its
     single transit.
 
     Examples
@@ -437,6 +444,8 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
     _, trend = wotan.flatten(time, flux, **kwargs)
     trend = np.asarray(trend, dtype=float)
     trend = _fill_trend_gaps(time, flux, trend, break_tolerance)
+    if n_protected:
+        trend = _bridge(time, flux, trend, protected, mask_arr, window_length, break_tolerance)
 
     flat = lc.copy()
     ok = np.isfinite(trend) & (trend > 0)
@@ -461,6 +470,44 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
         "DETREND_N_PROTECTED": n_protected,
     })
     return flat
+
+
+def _bridge(time, flux, trend, protected, masked, window_length, break_tolerance):
+    """Trend under each protected dip from a quadratic fitted to the flux on both sides.
+
+    The short window cannot see through a masked stretch longer than itself: wotan leaves
+    it without a trend and :func:`_fill_trend_gaps` draws a straight line, which misses
+    the curvature of a rotating star's light curve over a day.  Here a quadratic in time
+    is fitted to the unmasked flux within ``max(window, stretch)`` on each side (both sides
+    needed, 10 points each, same segment), and replaces the trend inside the stretch.
+    """
+    trend = trend.copy()
+    order = np.flatnonzero(np.isfinite(time) & np.isfinite(flux))
+    order = order[np.argsort(time[order], kind="stable")]
+    ts = time[order]
+    prot = protected[order]
+    free = ~masked[order]
+    idx = np.flatnonzero(prot)
+    if not idx.size:
+        return trend
+    for run in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1):
+        t_lo, t_hi = ts[run[0]], ts[run[-1]]
+        reach = max(float(window_length), t_hi - t_lo)
+        left = free & (ts < t_lo) & (ts >= t_lo - reach)
+        right = free & (ts > t_hi) & (ts <= t_hi + reach)
+        if left.sum() < 10 or right.sum() < 10:
+            continue
+        # Both sides must be in the dip's segment (no bridging across a data gap).
+        lw, rw = np.flatnonzero(left), np.flatnonzero(right)
+        if (t_lo - ts[lw[-1]] > break_tolerance + (t_hi - t_lo)
+                or np.any(np.diff(ts[lw[0]:run[-1] + 1]) > break_tolerance)
+                or np.any(np.diff(ts[run[0]:rw[-1] + 1]) > break_tolerance)):
+            continue
+        side = np.concatenate([lw, rw])
+        tc = 0.5 * (t_lo + t_hi)
+        coef = np.polyfit(ts[side] - tc, flux[order[side]], 2)
+        trend[order[run]] = np.polyval(coef, ts[run] - tc)
+    return trend
 
 
 def _fill_trend_gaps(time, flux, trend, break_tolerance):
