@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ._version import __version__
 from .errors import AstroTinyMLError, InvalidParameterError
 
@@ -63,7 +65,7 @@ def _print_candidates(result, elapsed, *, out=None) -> None:
 
 def _add_detect_options(parser) -> None:
     """The detect() options shared by `detect` and `batch` (read back by :func:`_detect_options`)."""
-    parser.add_argument("--max-planets", type=int, default=5, help="most periodic signals (default: %(default)s)")
+    parser.add_argument("--max-planets", type=int, default=5, help="most signals reported, single events included (default: %(default)s)")
     parser.add_argument("--period-min", type=float, default=None, help="shortest period searched [d]")
     parser.add_argument("--period-max", type=float, default=None, help="longest period searched [d]")
     parser.add_argument("--sde-threshold", type=float, default=None, help="detection threshold on SDE")
@@ -73,10 +75,14 @@ def _add_detect_options(parser) -> None:
     parser.add_argument("--time-format", default=None,
                         help="time system of text files whose header does not say it (bkjd, btjd, bjd, ...)")
     parser.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
+    parser.add_argument("--fit", choices=["none", "lsq", "mcmc"], default="none",
+                        help="fit a limb-darkened transit to each candidate: least squares (~1 s each), MCMC "
+                             "posteriors (~20-60 s each) or none (default); reports then give Rp/R*, a/R*, b, "
+                             "the planet radius and uncertainties")
 
 
 def _detect_options(args) -> dict:
-    return dict(time_format=args.time_format, flux_column=args.flux_column,
+    return dict(time_format=args.time_format, flux_column=args.flux_column, fit=args.fit,
                 max_planets=args.max_planets, period_min=args.period_min,
                 period_max=args.period_max, sde_threshold=args.sde_threshold,
                 search_passes=args.search_passes)
@@ -131,7 +137,7 @@ def _cmd_detect(args) -> int:
                 name = f"{name}__{safe_name(Path(group[0]).stem)}"
             used.add(name)
             paths = write_report(result, out_dir / name, formats=args.formats,
-                                 overwrite=args.overwrite, submit_ready=args.submit_ready)
+                                 overwrite=args.overwrite, submit_ready=args.submit_ready, save_result=True)
             print("  wrote " + ", ".join(str(p) for p in paths.values()))
         except (AstroTinyMLError, OSError, ValueError) as err:
             # One bad input does not stop the others; it is reported on one line and counted.
@@ -141,6 +147,196 @@ def _cmd_detect(args) -> int:
     if failures:
         print(f"astrotinyml: {failures} of {len(groups)} input(s) failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _ephemerides_from_args(args):
+    """The ephemerides of `astrotinyml vet`: --toi/--koi from the archive (or its snapshot), or
+    --period/--epoch given by the user."""
+    from .ephemerides import catalog_ephemerides, ephemeris_table
+
+    chosen = [n for n, v in (("--toi", args.toi), ("--koi", args.koi), ("--epoch", args.epoch)) if v]
+    if len(chosen) != 1:
+        raise InvalidParameterError(
+            "astrotinyml vet needs exactly one of --toi NAME, --koi NAME or --epoch T0 [--period P] "
+            f"(got {', '.join(chosen) or 'none'}); e.g. --toi 185.01, --koi K00752.01, "
+            "--period 3.5 --epoch 2459000.123 --duration 2.5")
+    if args.toi or args.koi:
+        name = args.toi or args.koi
+        prefix = "TOI-" if args.toi else "K"
+        if args.toi and not name.upper().startswith(("TOI", "TIC")):
+            name = prefix + name
+        if args.koi and name[:1].isdigit():
+            name = prefix + name
+        eph = catalog_ephemerides(name, cache_dir=args.cache_dir, offline=args.offline or None)
+        if args.duration is not None:
+            eph["pl_trandurh"] = [args.duration] * len(eph) * eph["pl_trandurh"].unit
+        return eph
+    return ephemeris_table(period=args.period, epoch=args.epoch, duration=args.duration,
+                           period_err=args.period_err, epoch_err=args.epoch_err, name=args.name or "")
+
+
+def _cmd_vet(args) -> int:
+    from .detect import detect
+    from .report import safe_name, write_report
+
+    eph = _ephemerides_from_args(args)
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InvalidParameterError(f"--output {out_dir} is a file, not a directory; choose a directory")
+    if args.inputs:
+        files = _expand_inputs(args.inputs)
+        source = files if len(files) > 1 else files[0]
+        label = ", ".join(str(p) for p in files)
+    else:
+        host = str(eph["host"][0]) if "host" in eph.colnames and len(eph) else ""
+        if not host:
+            raise InvalidParameterError(
+                "astrotinyml vet: no light-curve file given and no host star known for the ephemeris; "
+                "pass the light-curve file(s) of the star.")
+        from .fetch import fetch_lightcurves
+
+        print(f"{host}: fetching its light curves (cache first) ...", file=sys.stderr)
+        source = fetch_lightcurves(host, cache_dir=args.cache_dir, offline=args.offline or None)
+        label = host
+    t0 = time.perf_counter()
+    result = detect(source, ephemerides=eph, fit=args.fit, fit_progress=args.progress,
+                    time_format=args.time_format, flux_column=args.flux_column)
+    _print_candidates(result, time.perf_counter() - t0)
+    if not len(result.candidates):
+        print(f"astrotinyml: error: {label}: nothing to vet", file=sys.stderr)
+        return 1
+    name = safe_name(result.target)
+    paths = write_report(result, out_dir / name, formats=args.formats, overwrite=args.overwrite,
+                         submit_ready=args.submit_ready, save_result=True)
+    print("  wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import safe_name, write_report
+    from .report.exofop import ctoi_file_name, ctoi_lines, write_ctoi
+    from .results import find_results, load_result
+
+    run_dir = Path(args.run_dir)
+    out_dir = Path(args.output) if args.output else run_dir
+    files = find_results(run_dir)
+    rows, ctoi, failures = [], [], 0
+    for path in files:
+        try:
+            result = load_result(path)
+        except AstroTinyMLError as err:
+            failures += 1
+            print(f"astrotinyml: error: {err}", file=sys.stderr)
+            continue
+        # In place: the target's own directory; elsewhere: OUTPUT/<target>/.
+        dest = path.parent if out_dir == run_dir else out_dir / safe_name(result.target)
+        paths = write_report(result, dest, formats=args.formats, overwrite=args.overwrite,
+                             submit_ready=args.submit_ready)
+        print(f"{result.target}: {len(result.candidates)} candidate(s); wrote "
+              + ", ".join(p.name for p in paths.values()))
+        for i, row in enumerate(result.candidates):
+            rows.append((result, i, row))
+        if args.submit_ready:
+            ctoi += ctoi_lines(result)
+    if rows:
+        _write_run_summary(out_dir, rows, overwrite=args.overwrite)
+    if ctoi:
+        name = ctoi_file_name()
+        target = out_dir / name
+        if target.exists() and not args.overwrite:
+            raise InvalidParameterError(f"{target} exists; pass --overwrite to replace it")
+        from ._atomic import atomic_path
+
+        with atomic_path(target, overwrite=True) as tmp:
+            write_ctoi(ctoi, tmp)
+        print(f"ExoFOP upload file ({len(ctoi)} planet candidate(s)): {target}")
+    if failures:
+        print(f"astrotinyml: {failures} of {len(files)} result file(s) could not be read", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _write_run_summary(out_dir: Path, rows, *, overwrite: bool) -> None:
+    """summary_candidates.csv: every candidate of the run, by calibrated p_planet (highest first)."""
+    from astropy.table import Table
+
+    from ._atomic import atomic_path
+
+    cols = ("pl_orbper", "pl_orbpererr1", "pl_tranmid", "pl_trandurh", "pl_trandep", "pl_ratror",
+            "pl_rade", "pl_radeerr1", "snr", "label", "p_planet", "vet_flags", "fit_method")
+    records = []
+    for result, i, row in rows:
+        rec = {"hostname": str(result.target), "candidate": i + 1}
+        for c in cols:
+            v = row[c] if c in row.colnames else None
+            v = getattr(v, "value", v)
+            rec[c] = v if not (isinstance(v, float) and not np.isfinite(v)) else None
+        records.append(rec)
+    records.sort(key=lambda r: -(r["p_planet"] if isinstance(r.get("p_planet"), float) else -1.0))
+    table = Table(rows=[[r.get(c) for c in ("hostname", "candidate") + cols] for r in records],
+                  names=("hostname", "candidate") + cols, dtype=[object] * (len(cols) + 2))
+    for c in table.colnames:
+        table[c] = ["" if v is None else str(v) for v in table[c]]
+    target = out_dir / "summary_candidates.csv"
+    if target.exists() and not overwrite:
+        raise InvalidParameterError(f"{target} exists; pass --overwrite to replace it")
+    with atomic_path(target, overwrite=True) as tmp:
+        table.write(tmp, format="ascii.csv", overwrite=True)
+    print(f"summary of {len(records)} candidate(s), by p_planet: {target}")
+
+
+def _add_report_parser(sub) -> None:
+    rep = sub.add_parser(
+        "report", help="rebuild reports from saved detections (a detect, vet or batch output directory)",
+        description="Reads every <target>.result.fits under RUN_DIR (saved by detect, vet and batch) and writes "
+                    "the reports again without detecting anything again, plus summary_candidates.csv (all "
+                    "candidates, by calibrated p_planet) and, with --submit-ready, one ExoFOP upload file of "
+                    "the candidates labelled planet.")
+    rep.add_argument("run_dir", metavar="RUN_DIR", help="output directory of detect, vet or batch")
+    rep.add_argument("--output", "-o", default=None, help="write here instead of in place (OUTPUT/<target>/)")
+    rep.add_argument("--formats", "--format", nargs="+", default=["pdf", "json", "fits", "csv"],
+                     choices=["pdf", "json", "fits", "csv"], help="report formats (default: all)")
+    rep.add_argument("--submit-ready", action="store_true",
+                     help="also the submission bundles and an ExoFOP CTOI upload file for the run")
+    rep.add_argument("--overwrite", action="store_true", help="replace existing reports (needed in place)")
+    rep.set_defaults(func=_cmd_report)
+
+
+def _add_vet_parser(sub) -> None:
+    vet = sub.add_parser(
+        "vet", help="vet and fit a known signal: a TOI, a KOI or your own ephemeris",
+        description="Skips the search: the ephemeris (--toi/--koi from the NASA Exoplanet Archive, or its "
+                    "bundled snapshot offline; or --period/--epoch) is propagated into the light curve, "
+                    "refined, vetted, classified, calibrated and fitted with a limb-darkened transit model "
+                    "(MCMC by default), and the same reports as `detect` are written to OUTPUT/<target>/. "
+                    "Without an input file the host star's light curves are fetched (from the cache offline).",
+        epilog="examples:\n  astrotinyml vet tess_WASP-18.fits --toi 185.01 -o out\n"
+               "  astrotinyml vet kplr.fits --koi K00752.01 --fit lsq -o out\n"
+               "  astrotinyml vet lc.fits --period 3.2 --epoch 2459001.53 --duration 2.4 -o out",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    vet.add_argument("inputs", nargs="*", metavar="INPUT",
+                     help="light-curve file(s) of the star (several: stitched); optional with --toi/--koi")
+    vet.add_argument("--toi", default=None, help="TOI designation, e.g. 185.01, TOI-185.01 (TOI-185: all its planets)")
+    vet.add_argument("--koi", default=None, help="KOI designation, e.g. K00752.01 or KOI-752.01")
+    vet.add_argument("--period", type=float, default=None, help="orbital period [d] (omit for a single transit)")
+    vet.add_argument("--epoch", type=float, default=None, help="mid-transit time [full BJD_TDB]")
+    vet.add_argument("--duration", type=float, default=None,
+                     help="transit duration [h] (default: the catalogue's, else fitted from the data)")
+    vet.add_argument("--period-err", type=float, default=None, help="1-sigma error of --period [d]")
+    vet.add_argument("--epoch-err", type=float, default=None, help="1-sigma error of --epoch [d]")
+    vet.add_argument("--name", default=None, help="name of your signal in the reports")
+    vet.add_argument("--fit", choices=["mcmc", "lsq", "none"], default="mcmc",
+                     help="transit fit: MCMC posteriors (default), least squares (fast) or none")
+    vet.add_argument("--progress", action="store_true", help="show the MCMC progress bar")
+    vet.add_argument("--output", "-o", required=True, help="output directory")
+    vet.add_argument("--formats", nargs="+", default=["pdf", "json", "fits", "csv"],
+                     choices=["pdf", "json", "fits", "csv"], help="report formats (default: all)")
+    vet.add_argument("--submit-ready", action="store_true",
+                     help="also write the submission bundle and an ExoFOP CTOI upload file")
+    vet.add_argument("--overwrite", action="store_true", help="replace existing reports")
+    vet.add_argument("--time-format", default=None, help="time system of text files (bkjd, btjd, bjd, ...)")
+    vet.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
+    _add_network_options(vet)
+    vet.set_defaults(func=_cmd_vet)
 
 
 def _cmd_demo(args) -> int:
@@ -464,6 +660,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_detect_options(det)
     det.set_defaults(func=_cmd_detect)
 
+    _add_vet_parser(sub)
+    _add_report_parser(sub)
     _add_batch_parser(sub)
 
     cal = sub.add_parser(

@@ -66,7 +66,7 @@ def _bundle_readme(target: str, names: list[str]) -> str:
 
 
 def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), overwrite=False,
-                 submit_ready=False) -> dict[str, Path]:
+                 submit_ready=False, save_result=False) -> dict[str, Path]:
     """Write the reports of one detection.
 
     Parameters
@@ -87,6 +87,10 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
         describing the columns and units; with a candidate labelled ``planet``, also an
         ExoFOP planet-parameter upload file ``params_planet_YYYYMMDD_001.txt``
         (:mod:`astrotinyml.report.exofop`; key ``"ctoi"``), in the directory and the bundle.
+    save_result : bool
+        Also save the detection itself as ``<name>.result.fits``
+        (:func:`astrotinyml.results.save_result`; key ``"result"``), from which
+        ``astrotinyml report`` rebuilds the reports without detecting again.
 
     Returns
     -------
@@ -110,6 +114,10 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
     stem = safe_name(result.target)
     targets = {fmt: out_dir / f"{stem}{FORMATS[fmt]}" for fmt in chosen}
     ctoi = []
+    if save_result:
+        from ..results import RESULT_SUFFIX
+
+        targets["result"] = out_dir / f"{stem}{RESULT_SUFFIX}"
     if submit_ready:
         targets["bundle"] = out_dir / f"{stem}_submission.zip"
         from .exofop import ctoi_file_name, ctoi_lines
@@ -137,6 +145,10 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
     with atomic_paths(targets, overwrite=True) as tmp:
         for fmt in chosen:
             writers[fmt](tmp[fmt])
+        if save_result:  # after the PDF, which computes the periodogram it then holds
+            from ..results import save_result as _save
+
+            _save(result, tmp["result"])
         if submit_ready:
             from .exofop import write_ctoi
 
