@@ -27,13 +27,17 @@ a target whose marker holds the same key and whose listed output files are all p
 with their recorded sizes; anything else is redone (the outputs listed by an outdated
 marker are removed first).  A run killed at any point therefore loses at most the targets
 in flight: their directory has no valid marker and is redone next time, and stale
-``.part`` files are removed.  Targets that failed for a reason that does not go away by
-itself (a corrupt file, a too-short light curve) are skipped on a rerun too unless
-``retry_failed=True``; transient failures (network, out of memory, a worker that died) are
-always retried.
+``.part`` files are removed.  Only a success counts as done: a target that failed, for
+whatever reason, is redone on every rerun (its cause may have been fixed without any input
+changing).  The model identity in the key includes the sha256 of the model files' bytes, so
+a repaired or replaced model file redoes every target.
 
-One run per output directory at a time: two concurrent runs into the same ``out_dir``
-would race on the same task directories.
+One run per output directory at a time: a run holds an exclusive lock on
+``out_dir/.batch.lock`` (released by the kernel if the process dies); a second run into the
+same directory is refused at once with :class:`~astrotinyml.errors.BatchLockedError`.
+
+Each target has a time limit (``target_timeout``, default one hour): past it the target is
+recorded as failed (``TargetTimeoutError``) and the batch goes on.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ import inspect
 import json
 import math
 import os
+import socket
+import stat
 import sys
 import time
 import uuid
@@ -54,7 +60,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ._atomic import OutputExistsError, atomic_path
-from .errors import InvalidParameterError
+from .errors import BatchLockedError, InvalidParameterError, TargetTimeoutError
 
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import QTable, Table
@@ -349,6 +355,8 @@ def model_identity() -> dict[str, Any]:
       ``astrotinyml/models/registry.json`` (top-level ``"sha256"`` or, when it lists several
       model files, the sha256 of the registry file itself, which records each model's hash);
       None when no model ships yet;
+    * ``model_files``: the sha256 of the bytes of each model file the registry lists (a
+      model file repaired or replaced under an unchanged registry changes it);
     * ``calibration_id``: ``astrotinyml.calibrate.current_calibration_id()`` (the calibration
       the pipeline applies: the user's latest run or the shipped default); None when the
       calibration module does not exist yet or holds no calibration.
@@ -356,17 +364,18 @@ def model_identity() -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"model_sha256": str or None, "calibration_id": str or None}``
+        ``{"model_sha256": str or None, "model_files": {file name: sha256}, "calibration_id": str or None}``
 
     Examples
     --------
     >>> from astrotinyml.batch import model_identity
     >>> sorted(model_identity())
-    ['calibration_id', 'model_sha256']
+    ['calibration_id', 'model_files', 'model_sha256']
     """
     from .report._common import sha256_file
 
     model = None
+    files: dict[str, str | None] = {}
     registry = Path(__file__).resolve().parent / "models" / "registry.json"
     if registry.is_file():
         try:
@@ -375,6 +384,14 @@ def model_identity() -> dict[str, Any]:
         except (OSError, ValueError):
             doc = None
         model = model or sha256_file(registry)
+        # The bytes of every model file the registry lists, not only the hashes it records: a
+        # model file repaired (or damaged) under an unchanged registry must change the key.
+        entries = (doc or {}).get("models", {}) if isinstance(doc, dict) else {}
+        for entry in entries.values() if isinstance(entries, dict) else ():
+            for spec in ((entry or {}).get("files") or {}).values():
+                name = spec.get("file") if isinstance(spec, dict) else None
+                if isinstance(name, str) and "/" not in name and "\\" not in name:
+                    files[name] = _sha256_or_none(str(registry.parent / name))
     calibration = None
     try:
         from .calibrate import current_calibration_id  # type: ignore[attr-defined]
@@ -386,7 +403,7 @@ def model_identity() -> dict[str, Any]:
             calibration = None if value is None else str(value)
         except Exception:  # noqa: BLE001 - an unreadable calibration store means "unknown"
             calibration = "unreadable"
-    return {"model_sha256": model, "calibration_id": calibration}
+    return {"model_sha256": model, "model_files": files, "calibration_id": calibration}
 
 
 def _jsonable(value):
@@ -534,6 +551,10 @@ def _sha256_or_none(path: str) -> str | None:
     from .report._common import sha256_file
 
     try:
+        # a FIFO or device is never opened here (it would block or never end); the reader's
+        # gate reports it as the target's failure
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         return sha256_file(path)
     except OSError:
         return None
@@ -596,8 +617,10 @@ def _run_task(task: BatchTask, index: int, out_dir: str, config: dict) -> dict:
             # result was lost with a worker that died later (dask reruns lost results):
             # report it as run, not as skipped.
             this_run = marker.get("run_id") == config["run_id"]
-            if this_run or marker.get("outcome") == "ok" or not (config["retry_failed"]
-                                                                 or marker.get("transient")):
+            # Only a success counts as done: a failed target is always redone on a rerun (its
+            # cause may have been fixed without any input changing: a repaired model file, a
+            # package installed, a permission granted).
+            if this_run or marker.get("outcome") == "ok":
                 kept = {k: marker[k] for k in _MARKER_FIELDS if k in marker and k not in ("task", "source")}
                 if this_run:  # the worker and times of the run that did the work
                     kept["status"] = marker.get("outcome", "failed")
@@ -612,7 +635,7 @@ def _run_task(task: BatchTask, index: int, out_dir: str, config: dict) -> dict:
             if "/" not in name and not name.startswith("."):
                 with contextlib.suppress(FileNotFoundError):
                     (task_dir / name).unlink()
-        summary = _process(task, index, task_dir, config, worker)
+        summary = _process_with_timeout(task, index, task_dir, config, worker)
     except Exception as err:  # noqa: BLE001 - isolating failures is the point
         etype = type(err).__name__
         summary = _summary(task, index, error_type=etype, message=_error_message(task, err),
@@ -634,7 +657,44 @@ def _run_task(task: BatchTask, index: int, out_dir: str, config: dict) -> dict:
     return summary
 
 
-def _process(task: BatchTask, index: int, task_dir: Path, config: dict, worker: str) -> dict:
+def _process_with_timeout(task: BatchTask, index: int, task_dir: Path, config: dict, worker: str) -> dict:
+    """:func:`_process` with the per-target time limit (``config["target_timeout"]`` seconds).
+
+    The target runs in a thread of its own; past the limit the task gives up on it and fails
+    with :class:`~astrotinyml.errors.TargetTimeoutError`, so one hung input (a file on a
+    stalled network mount, a pathological light curve) cannot block the batch.  A thread
+    cannot be killed: the abandoned one is told to stop and writes no report when its
+    detection returns.
+    """
+    import threading
+
+    limit = config.get("target_timeout")
+    if not limit:
+        return _process(task, index, task_dir, config, worker)
+    box: dict[str, Any] = {}
+    cancel = threading.Event()
+
+    def run():
+        try:
+            box["summary"] = _process(task, index, task_dir, config, worker, cancel=cancel)
+        except BaseException as err:  # noqa: BLE001 - handed to the task below
+            box["error"] = err
+
+    thread = threading.Thread(target=run, name=f"astrotinyml-batch-{task.task_id}", daemon=True)
+    thread.start()
+    thread.join(float(limit))
+    if thread.is_alive():
+        cancel.set()
+        raise TargetTimeoutError(
+            f"{task.source}: still running after the per-target limit of {float(limit):g} s "
+            f"(target_timeout=, --target-timeout); recorded as failed and redone on the next run.")
+    if "error" in box:
+        raise box["error"]
+    return box["summary"]
+
+
+def _process(task: BatchTask, index: int, task_dir: Path, config: dict, worker: str, *,
+             cancel=None) -> dict:
     """Read/fetch, detect and write the reports of one target (raises on failure)."""
     import logging
 
@@ -657,8 +717,10 @@ def _process(task: BatchTask, index: int, task_dir: Path, config: dict, worker: 
             t = time.perf_counter()
             result = detect_func(source, **config["detect_options"])
             detect_s = time.perf_counter() - t
+            if cancel is not None and cancel.is_set():
+                raise TargetTimeoutError(f"{task.source}: finished after its time limit; no report written.")
             paths = write_report(result, task_dir, formats=config["formats"], overwrite=True,
-                                 submit_ready=config["submit_ready"])
+                                 submit_ready=config["submit_ready"], save_result=True)
         finally:
             lk_log.setLevel(old_level)
     rows, units, kinds = _candidate_rows(result.candidates)
@@ -903,6 +965,47 @@ def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
                 "(run_batch then owns the sub-directories it writes).")
 
 
+#: Lock file of a batch directory (held while a run writes into it).
+LOCK_NAME = ".batch.lock"
+#: Default per-target time limit of :func:`run_batch` in seconds (generous: a full-mission
+#: Kepler light curve takes minutes; only a hung target reaches it).
+TARGET_TIMEOUT_S = 3600.0
+
+
+@contextlib.contextmanager
+def _run_lock(out_dir: Path):
+    """Hold an exclusive lock on ``out_dir`` for one run; a second run is refused at once.
+
+    ``flock`` on ``out_dir/.batch.lock``: released by the kernel when the process ends, so a
+    killed run never leaves a stale lock.  The file says who holds it, for the message.
+    """
+    path = out_dir / LOCK_NAME
+    fh = open(path, "a+")
+    try:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks here
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = " ".join(fh.read(300).split()) or "another process"
+                raise BatchLockedError(
+                    f"run_batch: {out_dir} is in use by another batch run ({holder}); two runs into "
+                    f"one directory would overwrite each other's files.  Wait for it to finish, or "
+                    f"choose another output directory.") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()}, started "
+                 f"{datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()  # releases the lock
+
+
 def run_batch(
     sources,
     *,
@@ -923,6 +1026,7 @@ def run_batch(
     progress: bool = True,
     dashboard: bool = False,
     overwrite: bool = False,
+    target_timeout: float | None = TARGET_TIMEOUT_S,
 ) -> BatchResult:
     """Run :func:`astrotinyml.detect` over many targets on Dask, writing reports per target.
 
@@ -958,8 +1062,8 @@ def run_batch(
         Skip targets whose ``_done.json`` key matches and whose outputs are complete.
         False redoes every target (replacing its outputs).
     retry_failed : bool
-        On resume, also redo targets that failed for a lasting reason (corrupt file, ...).
-        Transient failures (network, memory, dead worker) are always redone.
+        Kept for compatibility; failed targets are always redone on a rerun (only a success
+        counts as done), whatever the reason they failed.
     formats : sequence of str
         Report formats per target (:func:`astrotinyml.write_report`): ``"json"``, ``"csv"``,
         ``"fits"``, ``"pdf"``.  Default JSON and CSV; the PDF costs about a second a target.
@@ -990,6 +1094,10 @@ def run_batch(
         Serve the Dask dashboard of the local cluster on a free port (default off).
     overwrite : bool
         Allow a non-empty ``out_dir`` that is not a batch directory.
+    target_timeout : float or None
+        Seconds one target may take (reading, detection, reports); past it the target is
+        recorded as failed (``TargetTimeoutError``) and the batch goes on.  Default
+        :data:`TARGET_TIMEOUT_S` (one hour); None: no limit.
 
     Returns
     -------
@@ -1002,6 +1110,8 @@ def run_batch(
         Bad arguments (unknown format or detect option, a directory without light curves).
     OutputExistsError
         ``out_dir`` is a non-empty directory not made by ``run_batch`` (see ``overwrite``).
+    BatchLockedError
+        Another run is writing into ``out_dir`` (one run per directory at a time).
 
     Examples
     --------
@@ -1041,8 +1151,27 @@ def run_batch(
                            fetch_options=fetch_options)
     if not tasks:
         raise InvalidParameterError("run_batch: no targets in sources.")
+    if target_timeout is not None and not (isinstance(target_timeout, (int, float))
+                                           and math.isfinite(target_timeout) and target_timeout > 0):
+        raise InvalidParameterError(
+            f"run_batch: target_timeout must be a positive number of seconds or None, got {target_timeout!r}.")
     _check_out_dir(out_dir, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with _run_lock(out_dir):
+        return _locked_run(tasks, out_dir, formats=formats, tformats=tformats, options=options,
+                           detect_func=detect_func, submit_ready=submit_ready, resume=resume,
+                           retry_failed=retry_failed, target_timeout=target_timeout, client=client,
+                           workers=workers, memory_limit=memory_limit, dashboard=dashboard,
+                           progress=progress, t_start=t_start)
+
+
+def _locked_run(tasks, out_dir: Path, *, formats, tformats, options, detect_func, submit_ready, resume,
+                retry_failed, target_timeout, client, workers, memory_limit, dashboard, progress,
+                t_start) -> BatchResult:
+    """The body of :func:`run_batch`, under the directory's run lock."""
+    from ._version import __version__
+
+    # only now: the .part files of a run that holds the lock are that run's, not stale
     _clean_parts(out_dir)
     model = model_identity()
     key_common = {"detect": _func_name(detect_func), "detect_options": options,
@@ -1050,7 +1179,8 @@ def run_batch(
                   "model": model, "astrotinyml": __version__}
     config = {"key_common": key_common, "detect_options": options, "detect_func": detect_func,
               "formats": formats, "submit_ready": bool(submit_ready), "resume": bool(resume),
-              "retry_failed": bool(retry_failed), "run_id": uuid.uuid4().hex}
+              "retry_failed": bool(retry_failed), "run_id": uuid.uuid4().hex,
+              "target_timeout": None if target_timeout is None else float(target_timeout)}
     started_utc = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     batch_doc = {"astrotinyml_batch": 1, "astrotinyml": __version__, "started_utc": started_utc,
                  "finished_utc": None, "n_targets": len(tasks), "detect_options": _jsonable(options),

@@ -137,17 +137,18 @@ def test_rerun_with_nothing_changed_does_no_work(first_run, thread_client, count
     out = _copy(out, tmp_path)
     before = _mtimes(out)
     again = run_batch(SOURCES, out_dir=out, client=thread_client, **FAST)
-    assert counted == []
-    assert again.n_skipped == 11 and again.n_ok == again.n_failed == 0
-    assert _mtimes(out) == before
+    # Only a success counts as done (issue 14, point 6): the failed target is redone, alone.
+    assert counted == [BAD.name]
+    assert again.n_skipped == 10 and again.n_failed == 1 and again.n_ok == 0
+    bad_task = str(result.status["task"][list(result.status["outcome"]).index("failed")])
+    after = _mtimes(out)
+    assert {k for k in set(before) | set(after) if before.get(k) != after.get(k)} <= {
+        f"{bad_task}/_done.json"}
     # The standing outcomes and the candidates are rebuilt from the markers, unchanged.
     assert list(again.status["outcome"]) == list(result.status["outcome"])
     assert list(again.candidates["task"]) == list(result.candidates["task"])
     np.testing.assert_array_equal(again.candidates["pl_orbper"].value, result.candidates["pl_orbper"].value)
     assert again.candidates.colnames == result.candidates.colnames
-    # retry_failed redoes the lasting failure only.
-    retried = run_batch(SOURCES, out_dir=out, client=thread_client, retry_failed=True, **FAST)
-    assert counted == [BAD.name] and retried.n_failed == 1 and retried.n_skipped == 10
 
 
 def test_resume_after_a_crash_redoes_exactly_the_unfinished_targets(first_run, thread_client, counted, tmp_path):
@@ -162,10 +163,11 @@ def test_resume_after_a_crash_redoes_exactly_the_unfinished_targets(first_run, t
     b = out / GOOD[5].stem
     next(b.glob("*.csv")).unlink()
     again = run_batch(SOURCES, out_dir=out, client=thread_client, **FAST)
-    assert sorted(counted) == sorted([GOOD[0].name, GOOD[5].name])
+    # (and the failed target: only a success counts as done)
+    assert sorted(counted) == sorted([GOOD[0].name, GOOD[5].name, BAD.name])
     redone = again.status[again.status["status"] == "ok"]
     assert sorted(redone["task"]) == sorted([GOOD[0].stem, GOOD[5].stem])
-    assert again.n_skipped == 9 and not list(out.rglob("*.part"))
+    assert again.n_skipped == 8 and not list(out.rglob("*.part"))
     assert (a / MARKER_NAME).exists() and list(b.glob("*.csv"))
     assert list(again.candidates["task"]) == list(result.candidates["task"])
     np.testing.assert_allclose(again.candidates["pl_orbper"].value, result.candidates["pl_orbper"].value, rtol=1e-9)
