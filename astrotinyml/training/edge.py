@@ -305,7 +305,7 @@ def tflm_arena(model, *, lo: int = 256, hi: int = 1 << 20, step: int = 16) -> in
     _need("tflite_micro")
     buf = _model_bytes(model)
     it0 = _litert(buf)
-    zeros = [np.zeros(d["shape"], np.int8) for d in it0.get_input_details()]
+    zeros = [np.zeros(d["shape"], d["dtype"]) for d in it0.get_input_details()]
 
     def ok(n: int) -> bool:
         try:
@@ -317,15 +317,38 @@ def tflm_arena(model, *, lo: int = 256, hi: int = 1 << 20, step: int = 16) -> in
         except (RuntimeError, ValueError):
             return False
 
-    if not ok(hi):
-        raise ModelIntegrityError(f"TensorFlow Lite Micro cannot allocate or run this model even with a {hi} B arena")
-    while hi - lo > step:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return int(hi)
+    # In units of `step`: the answer is the smallest multiple of `step` that works.
+    k_lo, k_hi = max(lo // step, 1) - 1, -(-hi // step)
+    with _quiet_stderr():  # TFLM reports each failed allocation on stderr
+        if not ok(k_hi * step):
+            raise ModelIntegrityError(f"TensorFlow Lite Micro cannot allocate or run this model even with a "
+                                      f"{k_hi * step} B arena")
+        while k_hi - k_lo > 1:
+            mid = (k_lo + k_hi) // 2
+            if ok(mid * step):
+                k_hi = mid
+            else:
+                k_lo = mid
+    return int(k_hi * step)
+
+
+class _quiet_stderr:
+    """Send file descriptor 2 to /dev/null for a while (TFLM's C++ logs there directly)."""
+
+    def __enter__(self):
+        import sys
+
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        self._null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(self._null, 2)
+        return self
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        os.close(self._null)
+        return False
 
 
 def tflm_check(model, x8: Sequence[np.ndarray] | None = None, *, arena: bool = True) -> dict[str, Any]:
@@ -363,7 +386,8 @@ def tflm_check(model, x8: Sequence[np.ndarray] | None = None, *, arena: bool = T
     buf = _model_bytes(model)
     if x8 is None:
         rng = np.random.default_rng(0)
-        x8 = [rng.integers(-128, 128, size=(16, *d["shape"][1:]), dtype=np.int8)
+        x8 = [rng.integers(-128, 128, size=(16, *d["shape"][1:]), dtype=np.int8) if d["dtype"] == np.int8
+              else rng.standard_normal((16, *d["shape"][1:])).astype(d["dtype"])
               for d in _litert(buf).get_input_details()]
     a = litert_outputs(buf, x8)
     b = tflm_outputs(buf, x8)
