@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .views import Views
 
-__all__ = ["detect", "DetectionResult", "search_masked", "SearchPasses", "FIT_CHOICES"]
+__all__ = ["detect", "DetectionResult", "search_masked", "SearchPasses", "FIT_CHOICES", "correlated_snr",
+           "SNR_THRESHOLD"]
 
 # Suffixes of light-curve files: a string ending in one of them is a (missing) path, not a name.
 _FILE_SUFFIXES = {".fits", ".fit", ".fts", ".fz", ".gz", ".csv", ".tsv", ".txt", ".dat", ".tbl",
@@ -188,6 +189,60 @@ def _target(lc, source) -> str:
 #: Values of ``detect(fit=...)``.
 FIT_CHOICES = ("none", "lsq", "mcmc")
 
+#: Correlated-noise SNR a search candidate needs to be reported (``snr``, see
+#: :func:`correlated_snr`); Kepler's pipeline used MES 7.1 on its correlated-noise scale.
+#: Catalogue ephemerides given to detect() are never dropped.
+SNR_THRESHOLD = 7.1
+
+
+def correlated_snr(candidates):
+    """Report the correlated-noise SNR as ``snr``; the search's white-noise SNR as ``snr_white``.
+
+    ``snr`` becomes vet's ``mes_red`` (one home for the number:
+    :func:`astrotinyml.vet.vet`): the mean in-transit depth over the noise of the flux
+    averaged over the transit duration, ``sqrt(sigma_w**2 / n_in + sigma_r**2 / N_tr)``
+    (Pont et al. 2006), with ``sigma_w`` the per-point scatter, ``sigma_r`` the red noise
+    at the duration (``noise_red_ppm``), ``n_in`` the in-transit points and ``N_tr`` the
+    transits with data.  On white noise it equals the search's box SNR within a few
+    per cent; on K2 or spotted-star residuals it is lower, like the Kepler pipeline's MES.
+    The search's own ``sqrt(dchi2)`` (white noise assumed) is kept as ``snr_white``
+    (NaN for rows that did not come from the search).
+
+    Parameters
+    ----------
+    candidates : astropy.table.QTable
+        Vetted candidates (with ``mes_red``); changed in place and returned.
+
+    Returns
+    -------
+    astropy.table.QTable
+        The same table, ``snr_white`` inserted after ``snr``.
+
+    Examples
+    --------
+    >>> from astropy.table import QTable
+    >>> tab = correlated_snr(QTable({"snr": [12.0], "mes_red": [9.5]}))
+    >>> float(tab["snr"][0]), float(tab["snr_white"][0])
+    (9.5, 12.0)
+    """
+    if "snr_white" in candidates.colnames or "mes_red" not in candidates.colnames:
+        return candidates  # already done, or not vetted
+    n = len(candidates)
+    white = (np.asarray(candidates["snr"], dtype=float) if "snr" in candidates.colnames
+             else np.full(n, np.nan))
+    red = np.asarray(candidates["mes_red"], dtype=float)
+    if "snr" in candidates.colnames:
+        pos = candidates.colnames.index("snr")
+        candidates["snr"] = red
+    else:
+        pos = len(candidates.colnames) - 1
+        candidates["snr"] = red
+    candidates.add_column(white, name="snr_white", index=pos + 1)
+    candidates["snr"].description = ("correlated-noise SNR: depth over white + red noise at the "
+                                     "transit duration (vet's mes_red)")
+    candidates["snr_white"].description = "search SNR sqrt(dchi2), white noise assumed"
+    return candidates
+
 
 def _known_signals(raw, flat0, ephemerides, *, detrend_method, window_length):
     """(flat, candidates, place_s, redetrend_s) of known ephemerides: placed and refined on the
@@ -204,6 +259,11 @@ def _known_signals(raw, flat0, ephemerides, *, detrend_method, window_length):
     redetrend_s = _time.perf_counter() - t
     t = _time.perf_counter()
     candidates = ephemerides_in_data(flat1, first)
+    # The catalogue's propagated epoch and its uncertainty come from the first placement (the
+    # second starts from the refined epoch, which has no catalogue error any more).
+    if len(first) == len(candidates):  # else one was left out: keep the second placement's
+        for col in ("pl_tranmid_pred", "pl_tranmid_prederr", "pl_orbpererr1"):
+            candidates[col] = first[col]
     place_s += _time.perf_counter() - t
     t = _time.perf_counter()
     flat = detrend(raw, method=detrend_method, window_length=window_length, mask=candidates)
@@ -358,6 +418,260 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
                         redetrend_s=redetrend_s)
 
 
+#: Columns :func:`merge_secondaries` adds (one definition each; see the column table of the book).
+MERGED_SECONDARY_COLUMNS = (
+    ("merged_secondary_index", "", "planet_index of a search signal at this row's period and another "
+                                   "phase, merged into this row as its secondary eclipse (0: none)"),
+    ("merged_secondary_phase", "", "phase of that signal after this row's transit (0..1; NaN: none)"),
+    ("merged_secondary_depth_ppm", "ppm", "its search (box) depth, comparable with pl_trandep"),
+    ("merged_secondary_depth_err_ppm", "ppm", "error of that depth"),
+    ("merged_secondary_snr", "", "its search SNR"),
+    ("eb_secondary", "", "the merged secondary is a stellar eclipse: no planet's occultation can be "
+                         "that deep (>= 10 % of pl_trandep, or geometric albedo > 1), and it is not two "
+                         "equal dips half an orbit apart (a planet at half the period); flag EB_SECONDARY"),
+)
+
+#: Periods closer than this (relative) are the same orbit (the search's own tolerance).
+_SAME_PERIOD = 2e-3
+
+
+def _num(value) -> float:
+    value = getattr(value, "value", value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def merge_secondaries(candidates) -> QTable:
+    """Merge search signals that are another signal's secondary eclipse into that signal's row.
+
+    A second periodic signal at the period of an earlier (stronger) one and at another phase
+    is the same system's secondary eclipse: two planets cannot share an orbit, and the
+    search already discards dips right beside an earlier signal's transits.  Its row is
+    removed and the primary's row records it in the ``merged_secondary_*`` columns
+    (:data:`MERGED_SECONDARY_COLUMNS`), so an eclipsing binary is one candidate, not two.
+
+    Parameters
+    ----------
+    candidates : astropy.table.QTable
+        :func:`astrotinyml.search.search` output (``pl_orbper``, ``pl_tranmid``,
+        ``pl_trandep``, ``snr``, ``planet_index``).
+
+    Returns
+    -------
+    astropy.table.QTable
+        A copy without the merged rows, with the ``merged_secondary_*`` columns on every
+        row (0 / NaN where nothing was merged); ``eb_secondary`` is decided by :func:`vet`'s
+        numbers in :func:`characterize` (False here).
+
+    Examples
+    --------
+    >>> from astropy.table import QTable
+    >>> import astropy.units as u
+    >>> t = QTable(dict(planet_index=[1, 2], pl_orbper=[10.0, 10.0] * u.d,
+    ...                 pl_tranmid=[2455000.0, 2455005.2] * u.d, pl_trandurh=[4.0, 4.0] * u.h,
+    ...                 pl_trandep=[20000.0, 8000.0], snr=[300.0, 120.0]))
+    >>> out = merge_secondaries(t)
+    >>> len(out), int(out["merged_secondary_index"][0]), round(float(out["merged_secondary_phase"][0]), 2)
+    (1, 2, 0.52)
+    """
+    from astropy.table import QTable
+
+    table = QTable(candidates, copy=True)
+    n = len(table)
+    index = np.zeros(n, dtype=int)
+    phase, depth, depth_err, snr = (np.full(n, np.nan) for _ in range(4))
+    drop: list[int] = []
+    if n and {"pl_orbper", "pl_tranmid"} <= set(table.colnames):
+        per = np.array([_num(x) for x in table["pl_orbper"]])
+        mid = np.array([_num(x) for x in table["pl_tranmid"]])
+        pidx = (np.asarray(table["planet_index"], dtype=int) if "planet_index" in table.colnames
+                else np.arange(1, n + 1))
+        for j in range(n):
+            if not np.isfinite(per[j]):
+                continue
+            for i in range(j):  # earlier rows are the stronger signals
+                if i in drop or index[i] or not np.isfinite(per[i]) or abs(per[j] / per[i] - 1.0) > _SAME_PERIOD:
+                    continue
+                index[i] = pidx[j]
+                phase[i] = ((mid[j] - mid[i]) / per[i]) % 1.0
+                depth[i] = _num(table["pl_trandep"][j]) if "pl_trandep" in table.colnames else np.nan
+                depth_err[i] = _num(table["depth_err_ppm"][j]) if "depth_err_ppm" in table.colnames else np.nan
+                snr[i] = _num(table["snr"][j]) if "snr" in table.colnames else np.nan
+                drop.append(j)
+                break
+    table["merged_secondary_index"] = index
+    table["merged_secondary_phase"] = phase
+    table["merged_secondary_depth_ppm"] = depth
+    table["merged_secondary_depth_err_ppm"] = depth_err
+    table["merged_secondary_snr"] = snr
+    table["eb_secondary"] = np.zeros(n, dtype=bool)
+    if drop:
+        table.remove_rows(drop)
+    return table
+
+
+def _eb_secondary(vetted) -> None:
+    """Decide ``eb_secondary`` (in place) from the merged secondary and vet's ``ars_implied``."""
+    if "merged_secondary_index" not in vetted.colnames:
+        return
+    flags = [str(f) for f in vetted["vet_flags"]] if "vet_flags" in vetted.colnames else None
+    for i in range(len(vetted)):
+        if not int(vetted["merged_secondary_index"][i]):
+            continue
+        ds, dp = _num(vetted["merged_secondary_depth_ppm"][i]), _num(vetted["pl_trandep"][i])
+        if not (np.isfinite(ds) and np.isfinite(dp) and dp > 0):
+            continue
+        ars = _num(vetted["ars_implied"][i]) if "ars_implied" in vetted.colnames else np.nan
+        # A planet's occultation is a small fraction of its transit (hot Jupiters: ~3 %) and
+        # needs a geometric albedo <= 1 (the same test as vet's SECONDARY / MODSHIFT flags).
+        occultation = ds < 0.1 * dp and not (np.isfinite(ars) and ds / dp * ars**2 > 1.0)
+        ep = _num(vetted["depth_err_ppm"][i]) if "depth_err_ppm" in vetted.colnames else np.nan
+        err = np.hypot(ep, _num(vetted["merged_secondary_depth_err_ppm"][i]))
+        # Two equal dips half an orbit apart: a twin binary or a planet at half the period,
+        # which vet's odd/even test at P/2 tells apart -- not evidence either way.
+        twin = (abs(_num(vetted["merged_secondary_phase"][i]) - 0.5) < 0.02
+                and np.isfinite(err) and abs(ds - dp) < 3.0 * err)
+        if not occultation and not twin:
+            vetted["eb_secondary"][i] = True
+            if flags is not None:
+                flags[i] = ",".join([f for f in flags[i].split(",") if f] + ["EB_SECONDARY"])
+    if flags is not None:
+        vetted["vet_flags"] = flags
+
+
+def _progress_bar(source):
+    """(callback, tqdm bar) showing detect's stages and their seconds on stderr."""
+    from tqdm import tqdm
+
+    name = source if isinstance(source, str) else Path(os.fspath(source)).name if isinstance(
+        source, os.PathLike) else "detect"
+    bar = tqdm(total=None, desc=str(name), unit=" stage", bar_format="{desc}: {postfix}", leave=True)
+    done: list[str] = []
+
+    def callback(stage, seconds):
+        done.append(f"{stage} {seconds:.1f} s")
+        bar.set_postfix_str(", ".join(done))
+        bar.update(1)
+
+    return callback, bar
+
+
+class Characterized(NamedTuple):
+    """Result of :func:`characterize`."""
+
+    #: The candidates with the vet, classifier and calibration columns.
+    candidates: Any
+    #: :func:`astrotinyml.views.fold_views` of each row, in table order.
+    views: list
+    #: The host star as used (:class:`~astrotinyml.star.StellarParameters`).
+    star: Any
+    #: Seconds per stage (``vet``, ``views``, ``classify``, ``calibrate``).
+    timings: dict
+    #: SHA-256 of the classifier model ("" when not classified).
+    model_sha256: str
+    #: Calibration applied (None: none).
+    calibration_id: Any
+
+
+def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: Any = None,
+                 global_bins: int = 201, local_bins: int = 61, model: Any = None, calibration: Any = None,
+                 classify: bool = True, merge: bool = True, progress=None) -> Characterized:
+    """Everything :func:`detect` does after the search: merge, vet, fold, classify, calibrate.
+
+    :func:`detect` and the pipeline notebooks call this one function, so a run of the
+    notebooks gives the same candidates, labels, probabilities, model SHA-256 and
+    calibration id as :func:`detect` on the same light curve.
+
+    Parameters
+    ----------
+    raw : lightkurve.LightCurve
+        The light curve as read (its header gives the star; Lomb-Scargle variability).
+    flat : lightkurve.LightCurve
+        The light curve detrended with the candidates' transits masked.
+    candidates : astropy.table.QTable
+        The search's candidates (:func:`search_masked`).
+    star, stellar_density, global_bins, local_bins, model, calibration
+        As in :func:`detect`.
+    classify : bool
+        Run the classifier (False: vet and views only).
+    merge : bool
+        :func:`merge_secondaries` first (detect turns it off for ephemerides the user gave).
+    progress : callable, optional
+        Called as ``progress(stage, seconds)`` when each stage ends.
+
+    Returns
+    -------
+    Characterized
+        ``candidates``, ``views``, ``star``, ``timings``, ``model_sha256``, ``calibration_id``.
+
+    Examples
+    --------
+    >>> import numpy as np, lightkurve as lk
+    >>> from astrotinyml.detrend import detrend
+    >>> rng = np.random.default_rng(3)
+    >>> t = 2458000 + np.arange(0, 12, 0.01)
+    >>> flux = 1 + 5e-4 * rng.normal(size=t.size)
+    >>> flux[np.abs((t - 2458000.7 + 1.25) % 2.5 - 1.25) < 0.05] -= 0.01
+    >>> lc = lk.LightCurve(time=t, flux=flux)
+    >>> found = search_masked(lc, detrend(lc), max_planets=1)
+    >>> res = characterize(lc, found.flat, found.candidates)
+    >>> len(res.views), res.candidates.meta["classifier_calibrated"]
+    (1, True)
+    """
+    from .vet import vet
+    from .views import fold_all
+
+    timings: dict[str, float] = {}
+
+    def lap(name, t_start):
+        timings[name] = _time.perf_counter() - t_start
+        if progress is not None:
+            progress(name, timings[name])
+
+    t = _time.perf_counter()
+    if merge:
+        candidates = merge_secondaries(candidates)
+    stellar = stellar_parameters(raw, star=star)
+    vetted = vet(flat, candidates, raw_lc=raw, star=stellar, stellar_density=stellar_density)
+    _eb_secondary(vetted)
+    if merge and len(vetted):
+        # The detection threshold on the correlated-noise scale (the search's own thresholds
+        # assume white noise, which K2 and spotted-star residuals are not).
+        keep = ~(np.asarray(vetted["mes_red"], dtype=float) < SNR_THRESHOLD)
+        vetted = vetted[keep]
+    lap("vet", t)
+
+    t = _time.perf_counter()
+    views = fold_all(flat, vetted, global_bins=global_bins, local_bins=local_bins)
+    lap("views", t)
+
+    calibration_id = None
+    if classify:
+        from .classify import classify as run_classifier
+
+        t = _time.perf_counter()
+        vetted = run_classifier(flat, vetted, views=views, model=model, calibration=False)
+        lap("classify", t)
+        if calibration is not False:
+            # The latest calibration run (or the one named, or the default shipped beside the
+            # model): calibrated p_* / label, depth and duration corrected for detrending
+            # losses -- what classify() does by default, timed apart.
+            from .calibrate import apply_calibration
+
+            t = _time.perf_counter()
+            vetted = apply_calibration(vetted, calibration)
+            calibration_id = vetted.meta.get("calibration_id")
+            lap("calibrate", t)
+    # After the classifier: its log_snr input stays what it was trained on (vet_snr, else
+    # the search's snr).
+    vetted = correlated_snr(vetted)
+    return Characterized(candidates=vetted, views=views, star=stellar, timings=timings,
+                         model_sha256=str(vetted.meta.get("classifier_sha256", "")),
+                         calibration_id=calibration_id)
+
+
 def detect(
     source: Any,
     *,
@@ -381,6 +695,7 @@ def detect(
     ephemerides: Any = None,
     fit: str = "none",
     fit_progress: bool = False,
+    progress: Any = None,
 ) -> DetectionResult:
     """Find and vet transit candidates in one star's light curve.
 
@@ -451,6 +766,11 @@ def detect(
         the search's box width.  Classification always uses the search's (box) values.
     fit_progress : bool
         Show the MCMC's progress bar (stderr).
+    progress : callable or True, optional
+        Called as ``progress(stage, seconds)`` as each stage ends (``read``, ``detrend``,
+        ``search``, ``redetrend``, ``vet``, ``views``, ``classify``, ``calibrate``, ``fit``);
+        the command line prints these times to stderr.  True shows them on a tqdm bar
+        (stderr; a notebook shows it under the cell).
 
     Returns
     -------
@@ -481,16 +801,18 @@ def detect(
     >>> round(float(res.candidates["pl_orbper"][0].value), 2), len(res.views)
     (2.5, 1)
     """
-    from .classify import classify
     from .detrend import detrend
-    from .vet import vet
-    from .views import fold_all
 
     timings: dict[str, float] = {}
     t_all = _time.perf_counter()
+    bar = None
+    if progress is True:
+        progress, bar = _progress_bar(source)
 
     def lap(name, t_start):
         timings[name] = _time.perf_counter() - t_start
+        if progress is not None:
+            progress(name, timings[name])
 
     t = _time.perf_counter()
     raw, described = _load(source, time_format=time_format, flux_column=flux_column, mission=mission)
@@ -515,30 +837,17 @@ def detect(
         flat, candidates = passes.flat, passes.candidates
         timings["search"], timings["redetrend"] = passes.search_s, passes.redetrend_s
         passes_run = passes.passes_run
+    if progress is not None:
+        progress("search", timings["search"])
+        progress("redetrend", timings["redetrend"])
 
-    t = _time.perf_counter()
-    stellar = stellar_parameters(raw, star=star)
-    vetted = vet(flat, candidates, raw_lc=raw, star=stellar, stellar_density=stellar_density)
-    lap("vet", t)
-
-    t = _time.perf_counter()
-    views = fold_all(flat, vetted, global_bins=global_bins, local_bins=local_bins)
-    lap("views", t)
-
-    t = _time.perf_counter()
-    vetted = classify(flat, vetted, views=views, model=model)
-    lap("classify", t)
-
-    calibration_id = None
-    if calibration is not False:
-        # The latest calibration run (or the one named, or the default shipped beside the
-        # model): calibrated p_* / label, depth and duration corrected for detrending losses.
-        from .calibrate import apply_calibration
-
-        t = _time.perf_counter()
-        vetted = apply_calibration(vetted, calibration)
-        calibration_id = vetted.meta.get("calibration_id")
-        lap("calibrate", t)
+    # Merge secondaries, vet, fold, classify, calibrate: one function, which the pipeline
+    # notebooks call too (same answer from both).  Known ephemerides are never merged.
+    stage = characterize(raw, flat, candidates, star=star, stellar_density=stellar_density,
+                         global_bins=global_bins, local_bins=local_bins, model=model,
+                         calibration=calibration, merge=ephemerides is None, progress=progress)
+    vetted, views, stellar, calibration_id = stage.candidates, stage.views, stage.star, stage.calibration_id
+    timings.update(stage.timings)
 
     if fit != "none" and len(vetted):
         from .transitfit import fit_transit
@@ -548,6 +857,8 @@ def detect(
         lap("fit", t)
 
     timings["total"] = _time.perf_counter() - t_all
+    if bar is not None:
+        bar.close()
     from ._version import __version__
 
     meta = getattr(flat, "meta", {}) or {}

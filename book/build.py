@@ -39,7 +39,7 @@ PACKAGE = REPO / "astrotinyml"
 
 #: Executed notebooks the book renders, in tutorials/.
 PIPELINE = ("01_fetch_and_inspect", "02_detrend_and_search", "03_vet_and_classify", "04_report")
-EXTRA = ("tutorial_kepler90", "explore")
+EXTRA = ("tutorial_kepler90", "vet_a_toi", "explore")
 TUTORIALS = PIPELINE + EXTRA
 
 

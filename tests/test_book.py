@@ -87,7 +87,8 @@ def test_book_pages_exist(html):
                 "howto/calibration.html", "howto/microcontroller.html", "tutorials/index.html",
                 "tutorials/01_fetch_and_inspect.html", "tutorials/02_detrend_and_search.html",
                 "tutorials/03_vet_and_classify.html", "tutorials/04_report.html",
-                "tutorials/tutorial_kepler90.html", "tutorials/explore.html"):
+                "tutorials/tutorial_kepler90.html", "tutorials/vet_a_toi.html",
+                "tutorials/explore.html"):
         assert (html / rel).is_file(), rel
     if (book_builder().BOOK / "howto" / "batch.md").is_file():
         assert (html / "howto" / "batch.html").is_file()
