@@ -68,8 +68,8 @@ def _card_fields(rep: dict) -> dict:
                  f"one instruction per cycle), 'modelled' adds the Cortex-M4 TRM extra cycles (load +1, branch "
                  f"+2, LDM/STM +1 per register; zero wait states) = CPI {cyc['cpi_modelled']}; the MLPerf-Tiny "
                  f"anchor is {lo}-{hi} cycles/MAC with vendor (CMSIS-NN) kernels. Flash = model object .text "
-                 f"(code + weights), RAM = .data + .bss (activation buffers). Outputs equal LiteRT's within "
-                 f"{c['outputs_max_diff_litert']} step."))
+                 f"(code + weights), RAM = .data + .bss (activation buffers). Largest difference of the board's int8 "
+                 f"outputs from LiteRT's: {c['outputs_max_diff_litert']} steps."))
     return out
 
 
@@ -84,9 +84,9 @@ def write_models(rep: dict, models_dir: Path) -> None:
     reg = json.loads(reg_p.read_text())
     entry = reg["models"][reg["default"]]
     if "arena" in fields:
-        fields["arena"]["estimate"] = {k: v for k, v in card.get("arena", {}).items()
-                                       if k in ("activations_peak", "scratch", "overhead", "arena_bytes")} or \
-            card.get("arena", {}).get("estimate")
+        from astrotinyml.training.export import estimate_arena
+
+        fields["arena"]["estimate"] = estimate_arena(models_dir / entry["files"]["int8"]["file"])
     for k, v in fields.items():
         card[k] = v
         entry[k] = v
