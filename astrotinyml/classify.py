@@ -6,10 +6,12 @@ maps them to the model inputs of the registry's input spec and runs the int8 (de
 float32 TFLite model with LiteRT (``ai-edge-litert``).  It returns the candidates table with
 ``label`` and ``p_planet, p_eb, p_variability, p_instrumental, p_noise``.
 
-The probabilities are the model's softmax outputs and are **not calibrated** yet; the
-``unknown`` label comes from a default threshold stored in ``registry.json`` (highest
-probability below it).  Calibration (temperature/isotonic, per-class thresholds) arrives with
-the calibration module.
+By default the probabilities are **calibrated**, exactly as :func:`astrotinyml.detect.detect`
+gives them: :func:`astrotinyml.calibrate.apply_calibration` rescales the network's softmax
+with the latest calibration run (else the default shipped beside the model) and re-decides
+``label`` with the calibrated threshold (``unknown`` when the highest probability is below
+it); ``meta['calibration_id']`` and ``meta['classifier_calibrated']`` say what was applied.
+``calibration=False`` returns the raw softmax with the registry's default threshold.
 
 Loading a model checks the SHA-256 of its ``.tflite`` file against ``registry.json``; a
 mismatch raises :class:`~astrotinyml.errors.ModelIntegrityError`.
@@ -253,6 +255,12 @@ def _resolve_model(model) -> TFLiteModel:
         f"model must be None (shipped int8), 'int8', 'float32', a model directory or a TFLiteModel; got {model!r}")
 
 
+def _labels(probs: np.ndarray, classes, threshold: float) -> list[str]:
+    """Most probable class per row, ``unknown`` where that probability is below ``threshold``."""
+    best = probs.argmax(axis=1) if len(probs) else np.empty(0, dtype=int)
+    return [classes[b] if probs[i, b] >= threshold else "unknown" for i, b in enumerate(best)]
+
+
 def classify(
     lc: lightkurve.LightCurve,
     candidates: Any,
@@ -261,6 +269,7 @@ def classify(
     views: list | None = None,
     raw_lc: lightkurve.LightCurve | None = None,
     threshold: float | None = None,
+    calibration: Any = None,
 ) -> QTable:
     """Classify candidates: add ``label`` and ``p_*`` columns to the candidates table.
 
@@ -282,16 +291,24 @@ def classify(
     raw_lc : lightkurve.LightCurve, optional
         Un-detrended light curve, passed to ``vet`` when it has to be run.
     threshold : float, optional
-        ``unknown`` below this highest probability; default: the registry's value
-        (uncalibrated, see the module docstring).
+        ``unknown`` below this highest probability.  Default: the calibration's threshold
+        (the registry's value with ``calibration=False``).  Given, it decides the label
+        from the (calibrated) probabilities instead.
+    calibration : None, str, Calibration or False
+        As in :func:`astrotinyml.detect.detect`: None applies the latest calibration run
+        (else the default shipped with the model), a run id or a
+        :class:`~astrotinyml.calibrate.Calibration` that one, False none (raw softmax).
 
     Returns
     -------
     astropy.table.QTable
         A copy of the table with ``label`` (a class name or ``unknown``) and
         ``p_planet, p_eb, p_variability, p_instrumental, p_noise``; ``meta`` gains
-        ``classifier_model``, ``classifier_sha256``, ``classifier_variant`` and
-        ``classifier_threshold``.
+        ``classifier_model``, ``classifier_sha256``, ``classifier_variant``,
+        ``classifier_threshold``, ``classifier_calibrated`` and ``calibration_id``
+        (None without calibration).  With a calibration the table also gains
+        ``pl_trandep_cal`` and ``pl_trandurh_cal`` (see
+        :func:`astrotinyml.calibrate.apply_calibration`).
 
     Raises
     ------
@@ -310,6 +327,8 @@ def classify(
     >>> tab = classify(lk.LightCurve(time=t, flux=f), [dict(pl_orbper=3.2, pl_tranmid=2458000.4, pl_trandurh=2.4)])
     >>> tab["label"][0] in ("planet", "eb", "variability", "instrumental", "noise", "unknown")
     True
+    >>> tab.meta["classifier_calibrated"], tab.meta["calibration_id"] is not None
+    (True, True)
     """
     from astropy.table import QTable
 
@@ -317,14 +336,14 @@ def classify(
     from .views import fold_all
 
     m = _resolve_model(model)
+    if threshold is not None and not (0.0 <= float(threshold) <= 1.0):
+        raise InvalidParameterError(f"threshold must be in [0, 1], got {threshold}")
     if isinstance(candidates, (list, tuple)):
         table = QTable(rows=list(candidates)) if candidates else QTable()
     else:
         table = QTable(candidates, copy=True)
     n = len(table)
-    thr = m.threshold if threshold is None else float(threshold)
-    if not (0.0 <= thr <= 1.0):
-        raise InvalidParameterError(f"threshold must be in [0, 1], got {thr}")
+    thr = m.threshold if threshold is None or calibration is not False else float(threshold)
     if n == 0:
         probs = np.empty((0, len(m.classes)))
     else:
@@ -335,9 +354,7 @@ def classify(
         elif len(views) != n:
             raise InvalidParameterError(f"{len(views)} views given for {n} candidates")
         probs = m.predict_views(list(views))
-    best = probs.argmax(axis=1) if n else np.empty(0, dtype=int)
-    labels = [m.classes[b] if probs[i, b] >= thr else "unknown" for i, b in enumerate(best)]
-    table["label"] = np.array(labels, dtype="U12") if n else np.array([], dtype="U12")
+    table["label"] = np.array(_labels(probs, m.classes, thr), dtype="U12")
     for j, col in enumerate(f"p_{c}" for c in m.classes):
         table[col] = probs[:, j].astype(float) if n else np.array([], dtype=float)
     table.meta["classifier_model"] = m.name
@@ -345,6 +362,17 @@ def classify(
     table.meta["classifier_variant"] = m.variant
     table.meta["classifier_threshold"] = thr
     table.meta["classifier_calibrated"] = False
+    table.meta["calibration_id"] = None
+    if calibration is not False:
+        # The same calibrated answer as detect(): one code path (apply_calibration also
+        # applies vet's physics veto after re-deciding the labels).
+        from .calibrate import apply_calibration
+
+        table = apply_calibration(table, calibration)
+    if threshold is not None and calibration is not False and n:
+        probs = np.array([[float(table[f"p_{c}"][i]) for c in m.classes] for i in range(n)])
+        table["label"] = np.array(_labels(probs, m.classes, float(threshold)), dtype="U12")
+        table.meta["classifier_threshold"] = float(threshold)
     # The network cannot know every star; vet's physics tests (companion larger than any
     # planet, ingress too short for the depth) overrule a 'planet' label.
     return physics_veto(table)

@@ -721,8 +721,12 @@ def load_result(out_dir):
     # recompute it.
     periodogram = (QTable.read(out / "periodogram.ecsv", format="ascii.ecsv")
                    if (out / "periodogram.ecsv").is_file() else None)
+    # The classifier's provenance travels in the vetted table's meta (classify / calibrate
+    # wrote it there), so the reports of a pipeline run name the model and the calibration.
     return DetectionResult(target=str(target), raw=raw, flat=flat, candidates=candidates, views=views,
                            options=options.get("options", options), timings=timings,
+                           model_sha256=str(candidates.meta.get("classifier_sha256") or ""),
+                           calibration_id=candidates.meta.get("calibration_id"),
                            _periodogram=periodogram)
 
 

@@ -117,6 +117,22 @@ def test_detect_classifies_kic2306740_as_eb(kic2306740):
     assert max(probs, key=probs.get) == "eb", probs
 
 
+def test_classify_alone_is_calibrated_as_detect_is(kic2306740):
+    # classify() and detect() give one answer: calibrated by default, raw softmax on request.
+    res = kic2306740
+    out = classify(res.flat, res.candidates, views=res.views)
+    assert out.meta["classifier_calibrated"] is True and out.meta["calibration_id"] == res.calibration_id
+    assert out.meta["classifier_threshold"] == res.candidates.meta["classifier_threshold"]
+    np.testing.assert_allclose(np.asarray(out["p_eb"], float), np.asarray(res.candidates["p_eb"], float))
+    assert list(out["label"]) == list(res.candidates["label"])
+    raw = classify(res.flat, res.candidates, views=res.views, calibration=False)
+    assert raw.meta["classifier_calibrated"] is False and raw.meta["calibration_id"] is None
+    assert raw.meta["classifier_threshold"] == load_model().threshold
+    assert not np.allclose(np.asarray(raw["p_planet"], float), np.asarray(out["p_planet"], float))
+    # An explicit threshold decides the labels from the calibrated probabilities.
+    assert set(classify(res.flat, res.candidates, views=res.views, threshold=1.0)["label"]) == {"unknown"}
+
+
 def test_classify_is_thread_safe():
     """Threaded Dask workers share the cached interpreter; concurrent calls must not mix inputs."""
     from concurrent.futures import ThreadPoolExecutor
@@ -128,7 +144,7 @@ def test_classify_is_thread_safe():
     expected = np.asarray(res.candidates["p_eb"], dtype=float)
 
     def one(_):
-        out = classify(res.flat, res.candidates, views=res.views)
+        out = classify(res.flat, res.candidates, views=res.views, calibration=False)
         return np.allclose(np.asarray(out["p_eb"], dtype=float), expected)
 
     with ThreadPoolExecutor(4) as pool:

@@ -69,6 +69,65 @@ def test_eclipsing_binary_list_source_flags_secondary():
     assert abs(best["secondary_phase"] - 0.5) > 0.01
 
 
+@pytest.mark.parametrize("source, period, phase", [
+    # KIC 2306740 (bundled Q2; KEBC P = 10.307 d): the secondary eclipse at phase 0.515 came
+    # back as candidate #2 at the same period; KIC 1026032 (Q17 SAP, P = 8.457 d) likewise at 0.526.
+    ("kic-2306740", 10.306987, 0.515),
+    ("tests/data/kepler_KIC1026032_Q17_enosair_sapflux.csv", 8.4574, 0.526),
+])
+def test_eb_secondary_is_merged_into_its_primary(source, period, phase):
+    from pathlib import Path
+
+    from astrotinyml.datasets import sample_path
+    from astrotinyml.detect import detect
+
+    path = sample_path(source) if not source.endswith(".csv") else Path(__file__).parent.parent / source
+    res = detect(path, max_planets=2)
+    c = res.candidates
+    same = [i for i in range(len(c)) if abs(c["pl_orbper"][i].to_value("d") / period - 1) < 2e-3]
+    assert len(same) == 1, c["pl_orbper", "pl_tranmid", "pl_trandep"]  # one system, one candidate
+    row = c[same[0]]
+    assert row["merged_secondary_index"] > 0
+    assert row["merged_secondary_phase"] == pytest.approx(phase, abs=0.01)
+    # The secondary (10-94 % of the primary's depth) is no planet's occultation: strong EB evidence.
+    assert 0.1 * row["pl_trandep"] < row["merged_secondary_depth_ppm"] < row["pl_trandep"]
+    assert row["eb_secondary"] and "EB_SECONDARY" in row["vet_flags"]
+    assert row["label"] != "planet"
+    assert len(res.views) == len(c)
+
+
+def test_hot_jupiter_occultation_is_not_eb_evidence(wasp18_result):
+    row = wasp18_result.candidates[0]
+    assert not row["eb_secondary"] and "EB_SECONDARY" not in row["vet_flags"]
+
+
+def test_merge_secondaries_keeps_other_periods_and_single_events():
+    import astropy.units as u
+    from astropy.table import QTable
+
+    from astrotinyml.detect import merge_secondaries
+
+    t = QTable(dict(planet_index=[1, 2, 3, 4], pl_orbper=[5.0, 7.0, np.nan, 5.004] * u.d,
+                    pl_tranmid=[2455000.0, 2455001.0, 2455003.0, 2455002.5] * u.d,
+                    pl_trandurh=[3.0, 3.0, 5.0, 3.0] * u.h, pl_trandep=[900.0, 300.0, 2000.0, 400.0],
+                    snr=[40.0, 12.0, 15.0, 11.0], depth_err_ppm=[20.0, 25.0, 100.0, 30.0]))
+    out = merge_secondaries(t)
+    assert list(out["planet_index"]) == [1, 2, 3]
+    assert list(out["merged_secondary_index"]) == [4, 0, 0]
+    assert out["merged_secondary_phase"][0] == pytest.approx(0.5)
+    assert np.isnan(out["merged_secondary_phase"][1]) and not out["eb_secondary"].any()
+
+
+def test_progress_callback_sees_every_stage(wasp18_result):
+    from astrotinyml.detect import detect
+
+    seen = []
+    res = detect(wasp18_result.raw, max_planets=1, progress=lambda stage, s: seen.append((stage, s)))
+    assert [s for s, _ in seen] == ["read", "detrend", "search", "redetrend", "vet", "views", "classify",
+                                    "calibrate"]
+    assert all(s >= 0 for _, s in seen) and sum(s for _, s in seen) <= res.timings["total"]
+
+
 @pytest.mark.parametrize("source, error, match", [
     ("Kepler-90", "OfflineError", "Kepler-90"),  # the tests run offline with an empty cache
     ("no_such_file.fits", "LightCurveFileNotFoundError", "no_such_file"),

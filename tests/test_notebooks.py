@@ -158,7 +158,32 @@ def test_classification_step_is_honest(executed):
         assert "label" not in vetted.colnames and not any(c.startswith("p_") for c in vetted.colnames)
 
 
-@pytest.mark.parametrize("name", ["tutorial_kepler90", "explore"])
+def test_pipeline_gives_what_detect_gives(executed):
+    # One code path: the notebooks call detect's search_masked and characterize, so the run
+    # directory holds detect()'s answer on the same bundled file (smoke: max_planets 2).
+    from astrotinyml import datasets, detect
+
+    run = executed["run_dir"]
+    piped = pipeline.load_result(run)
+    direct = detect(datasets.sample_path("wasp-18"), max_planets=2)
+    assert len(piped.candidates) == len(direct.candidates) >= 1
+    for col in ("pl_orbper", "pl_tranmid", "p_planet", "p_eb"):
+        np.testing.assert_allclose(np.asarray(getattr(piped.candidates[col], "value", piped.candidates[col]), float),
+                                   np.asarray(getattr(direct.candidates[col], "value", direct.candidates[col]), float),
+                                   rtol=1e-9, err_msg=col)
+    assert list(piped.candidates["label"]) == list(direct.candidates["label"])
+    assert piped.candidates.meta["classifier_calibrated"] is True
+    assert piped.candidates.meta["classifier_threshold"] == direct.candidates.meta["classifier_threshold"]
+    assert piped.model_sha256 == direct.model_sha256 and len(piped.model_sha256) == 64
+    assert piped.calibration_id == direct.calibration_id is not None
+    status = json.loads((run / "classification.json").read_text())
+    assert status["calibration_id"] == direct.calibration_id and status["model_sha256"] == direct.model_sha256
+    report = json.loads(next((run / "report").glob("*.json")).read_text())
+    assert report["provenance"]["model_sha256"] == direct.model_sha256
+    assert report["provenance"]["calibration_id"] == direct.calibration_id
+
+
+@pytest.mark.parametrize("name", ["tutorial_kepler90", "vet_a_toi", "explore"])
 def test_tutorial_and_explorer_notebooks_execute(executed, name):
     nb = nbformat.read(executed["paths"][name], as_version=4)
     assert not _errors(nb)
