@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install benchmarks book chromium clean
+.PHONY: demo test install benchmarks book chromium clean edge
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ book: $(STAMP)
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/search_vs_peers.py
+
+# Edge deployment measured (benchmarks/edge.py): TFLM check and arena (tflite-micro, dev extra), the
+# generated C on the host (gcc) and on a Cortex-M4 under QEMU (Debian gcc-arm-none-eabi, qemu-system-arm).
+# Steps whose tools are missing are skipped with the package named; EDGE_ARGS=--write records the
+# numbers in astrotinyml/models.
+edge: $(STAMP)
+	@command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1 || \
+	  echo "note: Cortex-M4 step needs 'apt-get install gcc-arm-none-eabi qemu-system-arm'; it will be skipped"
+	nice -n 10 $(PY) benchmarks/edge.py $(EDGE_ARGS)
 
 clean:
 	rm -rf $(VENV) demo_output build *.egg-info .pytest_cache book/_build runs

@@ -975,7 +975,7 @@ def real_corpus_inputs(model=None, *, n: int | None = None, cache_dir: str | Non
     Examples
     --------
     >>> x, source = real_corpus_inputs(n=2)   # doctest: +SKIP
-    >>> x["global_view"].shape
+    >>> x["global_view"].shape   # doctest: +SKIP
     (2, 201, 1)
     """
     from ..classify import load_model

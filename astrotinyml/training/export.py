@@ -451,7 +451,7 @@ def write_model_card(card: dict[str, Any], out_dir: str | os.PathLike, *, name: 
     g = card.get
     md = [f"# Model card: {g('name', '?')}", ""]
     md += [g("summary", ""), ""]
-    md += ["## Budget (from the converted int8 graph; measured where the row says so)", ""]
+    md += ["## Budget (counted from the converted int8 graph; measured where the row says so)", ""]
     tb = g("tflite_bytes", {})
     arena = g("arena", {})
     lat = g("latency_ms", {})
