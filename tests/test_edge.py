@@ -61,21 +61,34 @@ def test_registry_arena_is_the_tflm_measurement():
                           arena_size=n - 16)
 
 
-def test_check_tflm_refuses_a_model_tflm_cannot_run(tmp_path):
+def _with_last_op_replaced(buf: bytes, builtin: int) -> bytes:
+    """The flatbuffer with its last operator's code replaced (schema object API, re-serialized)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as S
+
+    m = S.ModelT.InitFromObj(S.Model.GetRootAsModel(buf, 0))
+    oc = S.OperatorCodeT()
+    oc.builtinCode = oc.deprecatedBuiltinCode = builtin
+    oc.version = 1
+    m.operatorCodes.append(oc)
+    m.subgraphs[0].operators[-1].opcodeIndex = len(m.operatorCodes) - 1
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def test_check_tflm_refuses_a_model_tflm_cannot_run():
     pytest.importorskip("tflite_micro")
-    tf = pytest.importorskip("tensorflow")
+    from ai_edge_litert.schema_py_generated import BuiltinOperator
+
     from astrotinyml.training.export import check_tflm
 
-    # TFLM has no REDUCE_PROD kernel: a one-operator model with it.
-    @tf.function(input_signature=[tf.TensorSpec([1, 8], tf.float32)])
-    def prod(x):
-        return tf.reduce_prod(x, axis=1)
-
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([prod.get_concrete_function()], prod)
-    buf = conv.convert()
-    with pytest.raises(ModelIntegrityError, match="TensorFlow Lite Micro"):
-        check_tflm(buf)
-    assert check_tflm(load_model().path)["max_abs_diff"] <= 1
+    good = load_model().path.read_bytes()
+    assert check_tflm(good)["max_abs_diff"] <= 1
+    # TFLM has no REDUCE_PROD kernel: the shipped graph ending in one instead of its softmax.
+    bad = _with_last_op_replaced(good, BuiltinOperator.REDUCE_PROD)
+    with pytest.raises(ModelIntegrityError, match="TensorFlow Lite Micro cannot run.*REDUCE_PROD"):
+        check_tflm(bad)
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="no host C compiler (gcc)")

@@ -262,16 +262,20 @@ def tflm_outputs(model, x8: Sequence[np.ndarray], *, arena_size: int = 64 * 1024
     """
     _need("tflite_micro")
     buf = _model_bytes(model)
+    err = _quiet_stderr()
     try:
-        it = _tflm(buf, arena_size)
-        rows = []
-        for j in range(len(x8[0])):
-            for i, x in enumerate(x8):
-                it.set_input(x[j:j + 1], i)
-            it.invoke()
-            rows.append(np.asarray(it.get_output(0)).reshape(-1).copy())
+        with err:
+            it = _tflm(buf, arena_size)
+            rows = []
+            for j in range(len(x8[0])):
+                for i, x in enumerate(x8):
+                    it.set_input(x[j:j + 1], i)
+                it.invoke()
+                rows.append(np.asarray(it.get_output(0)).reshape(-1).copy())
     except (RuntimeError, ValueError) as exc:
-        raise ModelIntegrityError(f"TensorFlow Lite Micro cannot run this model (arena {arena_size} B): {exc}") from exc
+        why = " ".join(ln.strip() for ln in err.text.splitlines() if ln.strip())
+        raise ModelIntegrityError(f"TensorFlow Lite Micro cannot run this model (arena {arena_size} B): {exc}"
+                                  + (f" ({why})" if why else "")) from exc
     return np.array(rows, dtype=np.int8)
 
 
@@ -333,21 +337,24 @@ def tflm_arena(model, *, lo: int = 256, hi: int = 1 << 20, step: int = 16) -> in
 
 
 class _quiet_stderr:
-    """Send file descriptor 2 to /dev/null for a while (TFLM's C++ logs there directly)."""
+    """Capture file descriptor 2 for a while (TFLM's C++ logs its errors there directly)."""
 
     def __enter__(self):
         import sys
 
         sys.stderr.flush()
         self._saved = os.dup(2)
-        self._null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(self._null, 2)
+        self._file = tempfile.TemporaryFile()
+        os.dup2(self._file.fileno(), 2)
+        self.text = ""
         return self
 
     def __exit__(self, *exc):
         os.dup2(self._saved, 2)
         os.close(self._saved)
-        os.close(self._null)
+        self._file.seek(0)
+        self.text = self._file.read().decode(errors="replace")
+        self._file.close()
         return False
 
 
@@ -389,8 +396,8 @@ def tflm_check(model, x8: Sequence[np.ndarray] | None = None, *, arena: bool = T
         x8 = [rng.integers(-128, 128, size=(16, *d["shape"][1:]), dtype=np.int8) if d["dtype"] == np.int8
               else rng.standard_normal((16, *d["shape"][1:])).astype(d["dtype"])
               for d in _litert(buf).get_input_details()]
+    b = tflm_outputs(buf, x8)  # first: a model TFLM cannot run is refused with TFLM's reason
     a = litert_outputs(buf, x8)
-    b = tflm_outputs(buf, x8)
     d = np.abs(a.astype(np.int32) - b.astype(np.int32)).max(axis=1)
     out = dict(n=int(len(a)), identical=int((d == 0).sum()), max_abs_diff=int(d.max()) if len(d) else 0,
                differing=[int(i) for i in np.flatnonzero(d)], tflite_micro=tools()["tflite_micro"])
