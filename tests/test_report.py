@@ -29,7 +29,9 @@ def written(hot_jupiter_result, tmp_path_factory):
 
 def test_all_formats_written(written):
     paths, _ = written
-    assert set(paths) == {"pdf", "json", "fits", "csv", "bundle"}
+    # WASP-18 b is labelled planet: the bundle comes with an ExoFOP upload file.
+    assert set(paths) == {"pdf", "json", "fits", "csv", "bundle", "ctoi"}
+    assert paths["ctoi"].name.startswith("params_planet_") and paths["ctoi"].name.endswith("_001.txt")
     for path in paths.values():
         assert path.stat().st_size > 0
     # No temporary files left beside the reports.

@@ -35,7 +35,9 @@ CONTRACT_DESCRIPTIONS = {
     "pl_tranmid": "mid-transit time of the first transit in the data [BJD_TDB, d]",
     "pl_trandurh": "transit duration, first to fourth contact [h]",
     "pl_trandep": "transit depth [ppm]",
-    "snr": "search signal-to-noise ratio",
+    "snr": "correlated-noise signal-to-noise ratio: depth over the white + red noise of the flux "
+           "averaged over the transit duration (Pont et al. 2006; vet's mes_red)",
+    "snr_white": "the search's signal-to-noise ratio, white noise assumed (>= snr on red noise)",
     "sde": "signal detection efficiency of the periodogram peak",
     "n_transits": "number of transits with data",
     "label": "classifier label (planet, eb, variability, instrumental, noise, unknown)",
@@ -50,6 +52,9 @@ CONTRACT_DESCRIPTIONS = {
 }
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+# Device names Windows reserves whatever the extension ("con.json" is the console there).
+_WINDOWS_RESERVED = re.compile(r"^(?:CON|PRN|AUX|NUL|CONIN\$|CONOUT\$|COM[0-9]|LPT[0-9])(?:\..*)?$",
+                               re.IGNORECASE)
 
 
 def safe_name(name: Any, *, max_length: int = 80) -> str:
@@ -66,12 +71,18 @@ def safe_name(name: Any, *, max_length: int = 80) -> str:
     'TIC_100100827'
     >>> safe_name("../../etc/passwd")
     'etc_passwd'
+    >>> safe_name("CON"), safe_name("com1.x")
+    ('_CON', '_com1.x')
     """
     text = unicodedata.normalize("NFKC", str(name))
     text = _UNSAFE.sub("_", text)
     text = re.sub(r"\.{2,}", "_", text)
     text = re.sub(r"_+", "_", text).strip("._-")
-    return text[:max_length].rstrip("._-") or "target"
+    text = text[:max_length].rstrip("._-") or "target"
+    if _WINDOWS_RESERVED.match(text):
+        # CON, NUL, COM1, LPT9 ... (with any extension) name devices on Windows, never files
+        text = "_" + text
+    return text
 
 
 
@@ -127,7 +138,8 @@ def inputs_of(result) -> list[dict[str, Any]]:
         sha = hashes[i] if i < len(hashes) and hashes[i] else None
         if sha is None and Path(path).is_file():
             sha = sha256_file(path)
-        out.append({"path": str(path), "name": Path(str(path)).name, "sha256": sha})
+        # The file's name and checksum, not the machine's absolute path (reports travel).
+        out.append({"name": Path(str(path)).name, "sha256": sha})
     return out
 
 

@@ -79,11 +79,18 @@ def _csv_table(result):
 
 def write_csv(result, path) -> None:
     table = _csv_table(result)
+    prov = provenance(result)
     comments = [f"astrotinyml candidates for {result.target}; NASA Exoplanet Archive column names",
-                "columns and units:"]
+                "software: " + ", ".join(f"{k} {v}" for k, v in prov["software"].items()),
+                f"model_sha256: {prov['model_sha256'] or 'none'}",
+                f"calibration_id: {prov['calibration_id'] or 'none'}",
+                f"generated_utc: {prov['generated_utc']}"]
+    comments += [f"input: {i['name']} sha256 {i['sha256'] or 'unknown'}" for i in inputs_of(result)]
+    comments.append("columns and units:")
     for name in table.colnames:
         unit = column_unit(table, name)
-        desc = CONTRACT_DESCRIPTIONS.get(name, "diagnostic")
+        desc = (CONTRACT_DESCRIPTIONS.get(name) or getattr(result.candidates[name].info, "description", None)
+                if name in result.candidates.colnames else CONTRACT_DESCRIPTIONS.get(name)) or "diagnostic"
         comments.append(f"  {name}" + (f" [{unit}]" if unit else "") + f": {desc}")
     table.meta["comments"] = comments
     table.write(path, format="ascii.csv", overwrite=True, comment="# ")
@@ -219,7 +226,8 @@ def write_fits(result, path) -> None:
         h["TEPOCH"] = (plain(t0 - bjdref if np.isfinite(t0) else None), "[BJD - BJDREFI - BJDREFF] epoch")
         h["TDUR"] = (row.get("pl_trandurh"), "[h] transit duration")
         h["TDEPTH"] = (row.get("pl_trandep"), "[ppm] transit depth")
-        h["TSNR"] = (row.get("snr"), "transit signal-to-noise")
+        h["TSNR"] = (row.get("snr"), "transit SNR, correlated noise at T14")
+        h["TSNRW"] = (row.get("snr_white"), "transit SNR, white noise assumed")
         h["TSDE"] = (row.get("sde"), "signal detection efficiency")
         h["NTRANS"] = (row.get("n_transits"), "transits with data")
         h["BJDREFI"], h["BJDREFF"] = bjdrefi, bjdreff

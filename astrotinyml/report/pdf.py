@@ -74,14 +74,25 @@ def _zoom(ax, by, depth):
 def _lc_panel(ax, t, f, ref, candidates, title, *, highlight=None):
     ax.plot(t - ref, f, ".", ms=1.2, color="0.25", rasterized=True)
     lo, hi = np.nanpercentile(f, [0.2, 99.8]) if np.isfinite(f).any() else (0.99, 1.01)
+    # Never cut a candidate's transit off the bottom of the panel (a few deep points are
+    # below the 0.2 % percentile when transits are rare).
+    depths = [_candidate_values(r)[3] for r in candidates]
+    deepest = max([d for d in depths if np.isfinite(d)], default=0.0) * 1e-6
+    if deepest > 0 and np.nanmedian(f) - 1.15 * deepest < lo:
+        lo = float(np.nanmedian(f) - 1.15 * deepest)
     span = hi - lo
+    shown = []
     for i, row in enumerate(candidates):
         period, t0, _, _ = _candidate_values(row)
         if highlight is not None and i != highlight:
             continue
         color = _COLORS[i % len(_COLORS)]
-        for tt in _transit_times(t, period, t0):
-            ax.plot(tt - ref, hi + 0.08 * span, "v", color=color, ms=4)
+        times = _transit_times(t, period, t0)
+        ax.plot(times - ref, np.full(times.size, hi + 0.08 * span), "v", color=color, ms=4,
+                label=f"candidate {i + 1}")
+        shown.append(i)
+    if shown:
+        ax.legend(fontsize=6, loc="lower right", ncol=min(len(shown), 6), markerscale=0.8, framealpha=0.7)
     ax.set_ylim(lo - 0.1 * span, hi + 0.2 * span)
     ax.set_title(title, fontsize=8, loc="left")
     ax.tick_params(labelsize=7)
@@ -128,9 +139,11 @@ def _footer(fig, prov, inputs):
     names = ", ".join(f"{i['name'][:40]} ({str(i['sha256'])[:8]})" for i in inputs[:2])
     if len(inputs) > 2:
         names += f" +{len(inputs) - 2} more"
-    text = (f"astrotinyml {prov['software']['astrotinyml']} · model {prov['model_sha256'] or 'none'}"
+    model = (prov["model_sha256"] or "none")[:16]
+    text = (f"astrotinyml {prov['software']['astrotinyml']} · model {model}"
             f" · calibration {prov['calibration_id'] or 'none'} · {prov['generated_utc']} · inputs: {names}")
-    fig.text(0.01, 0.008, text, fontsize=6, color="0.35")
+    # One line that stays on the page (the full provenance is in the JSON and FITS reports).
+    fig.text(0.01, 0.008, text if len(text) <= 190 else text[:187] + "...", fontsize=6, color="0.35")
 
 
 def _periodogram_panel(ax, pg, row):
@@ -148,6 +161,9 @@ def _periodogram_panel(ax, pg, row):
                 ax.axvline(period * k, color="tab:red", lw=0.8, alpha=alpha)
         ax.set_xlabel("period [d]", fontsize=7)
         ax.set_ylabel("SDE", fontsize=7)
+        if not np.isfinite(period):
+            ax.text(0.98, 0.9, "single event: no period", ha="right", transform=ax.transAxes, fontsize=7,
+                    color="0.4")
     ax.set_title("periodogram (red: P, P/2, 2P)", fontsize=8, loc="left")
     ax.tick_params(labelsize=7)
 
@@ -159,6 +175,14 @@ def _result_periodogram(result):
         return result.periodogram()
     except AstroTinyMLError:  # e.g. a light curve too short for any period range
         return None
+
+
+def _not_applicable(ax, why):
+    """An empty panel that says why, instead of bare 0-1 axes."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, f"n/a\n({why})", ha="center", va="center", transform=ax.transAxes, fontsize=8,
+            color="0.4")
 
 
 def _folded_panels(axes, t, f, row, colnames):
@@ -174,7 +198,11 @@ def _folded_panels(axes, t, f, row, colnames):
         _zoom(ax_global, by, depth)
         ax_global.set_xlim(-0.5, 0.5)
         ax_global.set_xlabel("phase", fontsize=7)
+    else:
+        _not_applicable(ax_global, "no period: single event")
     ax_global.set_title("global view", fontsize=8, loc="left")
+    ax_global.set_ylabel("rel. flux", fontsize=7)
+    ax_local.set_ylabel("rel. flux", fontsize=7)
     # Local view: +- 2 durations, hours, with the box model.
     w = 2.0 * dur if np.isfinite(dur) else 0.5
     near = np.abs(phase) < w
@@ -201,6 +229,8 @@ def _folded_panels(axes, t, f, row, colnames):
             ax_oddeven.axhline(1 - depth * 1e-6, color="tab:red", lw=0.6, ls="--")
         _zoom(ax_oddeven, _binned(phase, f, -w, w, 41)[1], depth)
         ax_oddeven.legend(fontsize=6, loc="lower right")
+    else:
+        _not_applicable(ax_oddeven, "no period: single event")
     ax_oddeven.set_title("odd (left) vs even (right)", fontsize=8, loc="left")
     ax_oddeven.set_xlabel("hours (shifted)", fontsize=7)
     # Secondary eclipse window at the vetted secondary phase (0.5 when unknown).
@@ -215,6 +245,8 @@ def _folded_panels(axes, t, f, row, colnames):
         bx, by = _binned(xs, f, -w, w, 41)
         ax_sec.plot(bx * 24, by, "o-", ms=2, color="tab:purple", lw=0.8)
         _zoom(ax_sec, by, np.nan)
+    else:
+        _not_applicable(ax_sec, "no period: single event")
     ax_sec.set_title(f"secondary window (phase {sec_phase:.3f})", fontsize=8, loc="left")
     ax_sec.set_xlabel("hours from secondary", fontsize=7)
     for ax in axes:
@@ -254,9 +286,9 @@ def _summary_page(pdf, result, report):
     else:
         ax_tab.text(0, 0.8, "No candidate passed the detection threshold.", fontsize=11)
     ref = np.floor(np.nanmin(raw_t))
-    ax1 = fig.add_axes([0.06, 0.34, 0.92, 0.24])
+    ax1 = fig.add_axes([0.07, 0.34, 0.91, 0.24])
     _lc_panel(ax1, raw_t, np.asarray(result.raw.flux.value, float), ref, cands, "light curve (normalized)")
-    ax2 = fig.add_axes([0.06, 0.06, 0.92, 0.24])
+    ax2 = fig.add_axes([0.07, 0.06, 0.91, 0.24])
     flat_t = np.asarray(result.flat.time.jd, dtype=float)
     _lc_panel(ax2, flat_t, np.asarray(result.flat.flux.value, float), ref, cands,
               "detrended light curve; ▼ transits of each candidate")
@@ -279,8 +311,8 @@ def _candidate_page(pdf, result, report, index, row, periodogram):
              color="darkred" if "label" in colnames else "0.3")
     if "vet_flags" in colnames:
         flags = str(row["vet_flags"]).replace(",", ", ") or "none"
-        fig.text(0.45, 0.945, f"vetting flags: {flags}", fontsize=9, color="0.15")
-    gs = GridSpec(4, 4, figure=fig, left=0.05, right=0.99, top=0.92, bottom=0.06, hspace=0.65, wspace=0.3)
+        fig.text(0.01, 0.925, f"vetting flags: {flags}"[:200], fontsize=8, color="0.15")
+    gs = GridSpec(4, 4, figure=fig, left=0.06, right=0.99, top=0.9, bottom=0.06, hspace=0.65, wspace=0.3)
     raw_t = np.asarray(result.raw.time.jd, dtype=float)
     ref = np.floor(np.nanmin(raw_t))
     _lc_panel(fig.add_subplot(gs[0, :]), raw_t, np.asarray(result.raw.flux.value, float), ref,
