@@ -166,3 +166,23 @@ def test_cli_vet_then_report_rebuilds_without_detecting(tmp_path, capsys):
     # Exactly one way to give the ephemeris.
     assert main(["vet", str(lc_file), "--toi", "185.01", "--epoch", "2458354.5", "-o", str(out)]) == 1
     assert "exactly one of" in capsys.readouterr().err
+
+
+def test_cli_vet_toi_offline_from_the_cache_without_a_file(tmp_path, monkeypatch):
+    # A TOI of the bundled snapshot whose light curve is in the cache: no file, no network.
+    import socket
+
+    from astrotinyml import fetch
+
+    cache = tmp_path / "cache"
+    fetch.import_to_cache([datasets.sample_path("wasp-18")], cache_dir=cache)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    out = tmp_path / "out"
+    assert main(["vet", "--toi", "185.01", "--fit", "lsq", "--offline", "--cache-dir", str(cache),
+                 "-o", str(out), "--formats", "csv"]) == 0
+    rows = (out / "TIC_100100827" / "TIC_100100827.csv").read_text()
+    assert "TOI-185.01" in rows and "planet" in rows
