@@ -631,9 +631,10 @@ def generate_c(model, out_dir: str | os.PathLike, *, name: str = "astrotinyml_ed
             mq = [_quantize_multiplier(float(np.float64(xs) * np.float64(s) / np.float64(ys))) for s in ws]
             lo, hi = _act_range(opt.fusedActivationFunction, ys, yz)
             decls += [_c_array(f"w{ins_[1]}", "int8_t", w.data),
+                      _c_array(f"ws{o}", "int32_t", w.data.reshape(oc, -1).astype(np.int64).sum(axis=1)),
                       _c_array(f"b{o}", "int32_t", b.data) if b is not None else "",
                       _c_array(f"m{o}", "int32_t", [a for a, _ in mq]), _c_array(f"s{o}", "int32_t", [s for _, s in mq])]
-            body.append(f"  atm_conv2d_s8({ref(ins_[0])}, {ih}, {iw}, {ic}, w{ins_[1]}, {kh}, {kw}, "
+            body.append(f"  atm_conv2d_s8({ref(ins_[0])}, {ih}, {iw}, {ic}, w{ins_[1]}, ws{o}, {kh}, {kw}, "
                         f"{'b%d' % o if b is not None else 'NULL'}, {ref(o)}, {oh}, {ow}, {oc}, {opt.strideH}, "
                         f"{opt.strideW}, {opt.dilationHFactor}, {opt.dilationWFactor}, {ph}, {pw}, {-xz}, {yz}, "
                         f"m{o}, s{o}, {lo}, {hi});  /* op {k} */")
@@ -664,9 +665,10 @@ def generate_c(model, out_dir: str | os.PathLike, *, name: str = "astrotinyml_ed
                 mq = [_quantize_multiplier(float(np.float64(xs) * np.float64(w.scales[0]) / np.float64(ys)))]
             lo, hi = _act_range(opt.fusedActivationFunction, ys, yz)
             decls += [_c_array(f"w{ins_[1]}", "int8_t", w.data),
+                      _c_array(f"ws{o}", "int32_t", w.data.astype(np.int64).sum(axis=1)),
                       _c_array(f"b{o}", "int32_t", b.data) if b is not None else "",
                       _c_array(f"m{o}", "int32_t", [a for a, _ in mq]), _c_array(f"s{o}", "int32_t", [s for _, s in mq])]
-            body.append(f"  atm_fc_s8({ref(ins_[0])}, {n_in}, w{ins_[1]}, {'b%d' % o if b is not None else 'NULL'}, "
+            body.append(f"  atm_fc_s8({ref(ins_[0])}, {n_in}, w{ins_[1]}, ws{o}, {'b%d' % o if b is not None else 'NULL'}, "
                         f"{ref(o)}, {units}, {-xz}, {-int(w.zps[0]) if len(w.zps) else 0}, {yz}, m{o}, s{o}, {per}, "
                         f"{lo}, {hi});  /* op {k} */")
             macs += units * n_in

@@ -35,13 +35,44 @@ static inline int32_t atm_mbqm(int32_t x, int32_t multiplier, int shift) {
   return atm_rdbpot(atm_srdhm((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
+/* sum of w[i] * (x[i] + x_offset): the multiply-accumulate loop of the convolution and dense
+ * kernels, unrolled by four (the int32 sum is the same in any order). */
+static inline int32_t atm_dot_s8(const int8_t *w, const int8_t *x, int n, int32_t x_offset) {
+  int32_t acc = 0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    acc += (int32_t)w[i] * ((int32_t)x[i] + x_offset);
+    acc += (int32_t)w[i + 1] * ((int32_t)x[i + 1] + x_offset);
+    acc += (int32_t)w[i + 2] * ((int32_t)x[i + 2] + x_offset);
+    acc += (int32_t)w[i + 3] * ((int32_t)x[i + 3] + x_offset);
+  }
+  for (; i < n; ++i) acc += (int32_t)w[i] * ((int32_t)x[i] + x_offset);
+  return acc;
+}
+
+/* sum of w[i] * x[i]; with the filter sum `wsum` precomputed, sum w * (x + offset) is
+ * dot + offset * wsum exactly (integer arithmetic), one addition per MAC less (CMSIS-NN's
+ * "kernel sum"). */
+static inline int32_t atm_dot0_s8(const int8_t *w, const int8_t *x, int n) {
+  int32_t acc = 0;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    acc += (int32_t)w[i] * (int32_t)x[i];
+    acc += (int32_t)w[i + 1] * (int32_t)x[i + 1];
+    acc += (int32_t)w[i + 2] * (int32_t)x[i + 2];
+    acc += (int32_t)w[i + 3] * (int32_t)x[i + 3];
+  }
+  for (; i < n; ++i) acc += (int32_t)w[i] * (int32_t)x[i];
+  return acc;
+}
+
 /* reference_integer_ops::ConvPerChannel, NHWC input, OHWI filter, batch 1.  The reference loops
  * skip filter taps outside the input one by one; here the valid tap range is computed once per
  * output position and, with dilation 1, the taps (fx, ic) of one filter row are one contiguous run
  * in both input and filter.  The int32 sums are the same (integer addition is exact), so the
  * outputs are those of the reference kernel. */
 static void atm_conv2d_s8(const int8_t *in, int in_h, int in_w, int in_c,
-                          const int8_t *filt, int k_h, int k_w, const int32_t *bias,
+                          const int8_t *filt, const int32_t *wsum, int k_h, int k_w, const int32_t *bias,
                           int8_t *out, int out_h, int out_w, int out_c,
                           int stride_h, int stride_w, int dil_h, int dil_w, int pad_h, int pad_w,
                           int32_t in_offset, int32_t out_offset,
@@ -55,16 +86,23 @@ static void atm_conv2d_s8(const int8_t *in, int in_h, int in_w, int in_c,
         fx0 = atm_max32(0, -ix0);
         fx1 = atm_min32(k_w, in_w - ix0);
       }
+      /* The whole filter window inside the input: the kernel-sum form. */
+      const int inside = wsum && dil_w == 1 && fx0 == 0 && fx1 == k_w && iy0 >= 0 &&
+                         iy0 + (k_h - 1) * dil_h < in_h;
       for (int oc = 0; oc < out_c; ++oc) {
         int32_t acc = 0;
-        for (int fy = 0; fy < k_h; ++fy) {
+        if (inside) {
+          for (int fy = 0; fy < k_h; ++fy)
+            acc += atm_dot0_s8(filt + (oc * k_h + fy) * k_w * in_c, in + ((iy0 + dil_h * fy) * in_w + ix0) * in_c,
+                               k_w * in_c);
+          acc += in_offset * wsum[oc];
+        } else for (int fy = 0; fy < k_h; ++fy) {
           const int iy = iy0 + dil_h * fy;
           if (iy < 0 || iy >= in_h) continue;
           if (dil_w == 1) {
             const int8_t *x = in + (iy * in_w + ix0 + fx0) * in_c;
             const int8_t *w = filt + ((oc * k_h + fy) * k_w + fx0) * in_c;
-            const int n = (fx1 - fx0) * in_c;
-            for (int i = 0; i < n; ++i) acc += (int32_t)w[i] * ((int32_t)x[i] + in_offset);
+            acc += atm_dot_s8(w, x, (fx1 - fx0) * in_c, in_offset);
           } else {
             for (int fx = 0; fx < k_w; ++fx) {
               const int ix = ix0 + dil_w * fx;
@@ -110,14 +148,15 @@ static void atm_maxpool_s8(const int8_t *in, int in_h, int in_w, int c, int8_t *
 }
 
 /* reference_integer_ops::FullyConnected (per-tensor: one multiplier) and FullyConnectedPerChannel. */
-static void atm_fc_s8(const int8_t *in, int n_in, const int8_t *w, const int32_t *bias, int8_t *out, int n_out,
+static void atm_fc_s8(const int8_t *in, int n_in, const int8_t *w, const int32_t *wsum, const int32_t *bias,
+                      int8_t *out, int n_out,
                       int32_t in_offset, int32_t w_offset, int32_t out_offset,
                       const int32_t *mult, const int32_t *shift, int per_channel, int32_t act_min, int32_t act_max) {
   for (int o = 0; o < n_out; ++o) {
     int32_t acc = 0;
     const int8_t *row = w + o * n_in;
-    if (w_offset == 0) {  /* symmetric int8 weights, as TFLite's converter writes them */
-      for (int i = 0; i < n_in; ++i) acc += (int32_t)row[i] * ((int32_t)in[i] + in_offset);
+    if (w_offset == 0 && wsum) {  /* symmetric int8 weights, as TFLite's converter writes them */
+      acc += atm_dot0_s8(row, in, n_in) + in_offset * wsum[o];
     } else {
       for (int i = 0; i < n_in; ++i) acc += ((int32_t)row[i] + w_offset) * ((int32_t)in[i] + in_offset);
     }
