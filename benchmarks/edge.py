@@ -56,14 +56,15 @@ def _card_fields(rep: dict) -> dict:
         ms = {f"{f}MHz": f"{cyc['lower'] / (f * 1e3):.2f} / {cyc['modelled'] / (f * 1e3):.2f} / "
                          f"{rep['macs'] * lo / (f * 1e3):.2f}-{rep['macs'] * hi / (f * 1e3):.2f}" for f in CLOCKS_MHZ}
         out["cortex_m4"] = dict(
-            instructions=c["instructions"], views=c["n"], loads=c["loads"], stores=c["stores"],
+            instructions=c["instructions"], instructions_trace=c.get("instructions_trace"), views=c["n"], loads=c["loads"], stores=c["stores"],
             branches=c["branches"], multiplies=c["multiplies"], multi_register=c["multi_register"],
             size_model=c["size_model"], size_image=c["size_image"], cycles=cyc, cpi_model=CPI_MODEL,
             mlperf_tiny_cycles_per_mac=list(MLPERF_TINY_CYCLES_PER_MAC), ms=ms, tools=c["tools"],
             outputs_max_diff_litert=c["outputs_max_diff_litert"],
             how=(f"plain C generated from the flatbuffer (astrotinyml.training.edge, TFLM reference arithmetic), "
                  f"arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -O2, run under qemu-system-arm -M mps2-an386 on "
-                 f"{c['n']} real views; instructions counted by a QEMU plugin between two marker functions. "
+                 f"{c['n']} real views; instructions counted by a QEMU plugin between two marker functions "
+                 f"(first view cross-checked with QEMU's -singlestep exec trace: {c.get('instructions_trace')}). "
                  f"QEMU counts instructions, not cycles: 'CPI 1' is a lower bound (a Cortex-M4 retires at most "
                  f"one instruction per cycle), 'modelled' adds the Cortex-M4 TRM extra cycles (load +1, branch "
                  f"+2, LDM/STM +1 per register; zero wait states) = CPI {cyc['cpi_modelled']}; the MLPerf-Tiny "

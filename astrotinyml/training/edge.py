@@ -830,7 +830,7 @@ def _logits_bytes(info, buf) -> int:
 
 
 def cortex_m4_run(model, x8: Sequence[np.ndarray], *, workdir: str | os.PathLike | None = None,
-                  timeout: float = 300) -> dict[str, Any]:
+                  timeout: float = 300, cross_check: bool = False) -> dict[str, Any]:
     """Cross-compile the generated C for a Cortex-M4, run it in QEMU, count instructions per inference.
 
     ``arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -O2`` (soft float: the model has no float
@@ -848,6 +848,10 @@ def cortex_m4_run(model, x8: Sequence[np.ndarray], *, workdir: str | os.PathLike
         Keep the build here (default: a temporary directory, removed).
     timeout : float
         Seconds for the QEMU run.
+    cross_check : bool
+        Count the instructions of the first inference a second way, independent of the plugin:
+        QEMU with ``-singlestep -d nochain,exec`` logs every executed instruction as its own
+        block; the log lines between the two markers are counted (``instructions_trace``).
 
     Returns
     -------
@@ -924,13 +928,44 @@ def cortex_m4_run(model, x8: Sequence[np.ndarray], *, workdir: str | os.PathLike
                                f"{len(outs)}; stdout: {text[-500:]!r} log: {log[-500:]!r}")
         per = counts[1:] - counts[0]
         mean = per.mean(axis=0)
-        return dict(n=int(n), instructions=[int(v) for v in per[:, 0]], loads=float(mean[1]), stores=float(mean[2]),
+        extra = {}
+        if cross_check:
+            extra["instructions_trace"] = _trace_count(qemu, elf, wd, syms["atm_mark_begin"], syms["atm_mark_end"],
+                                                       timeout)
+        return dict(**extra, n=int(n), instructions=[int(v) for v in per[:, 0]], loads=float(mean[1]), stores=float(mean[2]),
                     branches=float(mean[3]), multiplies=float(mean[4]), multi_register=float(mean[5]),
                     outputs=np.array([np.frombuffer(o, dtype=np.int8) for o in outs]), **sizes,
                     tools=dict(gcc=_version([arm_gcc, "--version"]), qemu=_version([qemu, "--version"])))
     finally:
         if tmp:
             tmp.cleanup()
+
+
+def _trace_count(qemu: str, elf: Path, wd: Path, begin: int, end: int, timeout: float) -> int:
+    """Instructions of the first inference from QEMU's one-instruction-per-block exec log."""
+    log = wd / "exec_trace.log"
+    _run([qemu, "-M", "mps2-an386", "-cpu", "cortex-m4", "-nographic", "-monitor", "none", "-serial", "none",
+          "-semihosting-config", "enable=on,target=native", "-singlestep", "-d", "nochain,exec", "-D", str(log),
+          "-kernel", str(elf)], what="qemu-system-arm exec trace", timeout=timeout)
+    pat = re.compile(r"^Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/")
+    marks = []  # (line number, which marker), in execution order
+    k = 0
+    with open(log) as f:
+        for line in f:
+            mt = pat.match(line)
+            if not mt:
+                continue
+            pc = int(mt.group(1), 16)
+            if pc in (begin, end):
+                marks.append((k, pc == begin))
+                if len(marks) == 4:
+                    break
+            k += 1
+    log.unlink()
+    # Marks: begin/end of the empty pair, then of the first inference.
+    if len(marks) < 4 or [m[1] for m in marks] != [True, False, True, False]:
+        raise RuntimeError("qemu-system-arm exec trace: the marker functions were not seen in order")
+    return int((marks[3][0] - marks[2][0]) - (marks[1][0] - marks[0][0]))
 
 
 def _version(cmd) -> str:
@@ -1083,7 +1118,7 @@ def edge_report(model=None, *, inputs: dict[str, np.ndarray] | None = None, sour
     say("Cortex-M4 under QEMU")
     try:
         sub = [x[:n_m4] for x in x8]
-        m4 = cortex_m4_run(buf, sub)
+        m4 = cortex_m4_run(buf, sub, cross_check=True)
         ref = litert_outputs(buf, sub)
         m4["outputs_max_diff_litert"] = int(np.abs(m4.pop("outputs").astype(int) - ref.astype(int)).max())
         m4["cycles"] = modelled_cycles(m4)
@@ -1131,6 +1166,8 @@ def format_edge_table(rep: dict[str, Any]) -> str:
         cyc = c["cycles"]
         rows += [["Cortex-M4 instructions / inference (QEMU, plain C -O2)",
                   f"{min(ins)}" + (f"-{max(ins)}" if max(ins) != min(ins) else "") + f" ({c['n']} views)"],
+                 *([["same, first view, from QEMU's -singlestep exec trace (plugin: "
+                     f"{ins[0]})", c["instructions_trace"]]] if "instructions_trace" in c else []),
                  ["instructions / MAC", f"{np.mean(ins) / rep['macs']:.2f}"],
                  ["code + weights (flash, model object .text)", f"{c['size_model']['text']} B"],
                  ["activations (RAM, model object .data + .bss)",
