@@ -328,7 +328,7 @@ def test_bad_arguments_fail_before_any_work(tmp_path):
 
     with pytest.raises(AstroTinyMLError, match="not a batch directory"):
         run_batch(SOURCES[:1], out_dir=busy, workers=1, progress=False)
-    assert sorted(model_identity()) == ["calibration_id", "model_sha256"]
+    assert sorted(model_identity()) == ["calibration_id", "model_files", "model_sha256"]
 
 
 def test_importing_batch_does_not_import_dask():
