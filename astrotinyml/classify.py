@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._util import sha256_file as _sha256
-from .errors import InvalidParameterError, ModelIntegrityError
+from .errors import InvalidParameterError, ModelIntegrityError, error_boundary
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
@@ -128,7 +128,9 @@ class TFLiteModel:
         """
         n = len(next(iter(inputs.values())))
         out = np.empty((n, len(self.classes)), dtype=np.float64)
-        with self._lock:
+        with self._lock, error_boundary(f"model {self.name!r} ({self.path.name})", ModelIntegrityError,
+                                        fix="The model file does not run (altered or built for another "
+                                            "runtime); reinstall astrotinyml or retrain it."):
             self._predict_into(inputs, out, n, batch_size)
         return out
 
@@ -232,8 +234,14 @@ def load_model(name: str | None = None, *, variant: str | None = None,
         raise ModelIntegrityError(
             f"SHA-256 mismatch for {f}: file {digest[:16]}..., registry {files[variant]['sha256'][:16]}....  "
             "The model file was modified or corrupted; reinstall astrotinyml (or retrain and rewrite the registry).")
-    return TFLiteModel(f, spec=entry["input_spec"], classes=entry["classes"], threshold=entry.get("threshold", 0.5),
-                       sha256=digest, name=name, variant=variant, registry=entry)
+    # A registry entry without its input spec (KeyError) or a model file that matches its hash
+    # but does not load (LiteRT's "CONV_2D failed to prepare") is one ModelIntegrityError.
+    with error_boundary(f"model {name!r} ({f.name}, {directory / 'registry.json'})", ModelIntegrityError,
+                        fix="The model or its registry entry is damaged or inconsistent; reinstall "
+                            "astrotinyml, or retrain and rewrite the registry."):
+        return TFLiteModel(f, spec=entry["input_spec"], classes=entry["classes"],
+                           threshold=entry.get("threshold", 0.5), sha256=digest, name=name,
+                           variant=variant, registry=entry)
 
 
 _CACHE: dict[tuple, TFLiteModel] = {}
