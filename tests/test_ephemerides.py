@@ -186,3 +186,20 @@ def test_cli_vet_toi_offline_from_the_cache_without_a_file(tmp_path, monkeypatch
                  "-o", str(out), "--formats", "csv"]) == 0
     rows = (out / "TIC_100100827" / "TIC_100100827.csv").read_text()
     assert "TOI-185.01" in rows and "planet" in rows
+
+
+def test_kepler90_d_from_its_koi_matches_the_dr25_fit():
+    # KOI cumulative table (DR25): K00351.03 = Kepler-90 d, depth 566 +- 13 ppm, T14 8.0006 +-
+    # 0.0951 h, Rp 2.84 +0.46/-0.38 R_earth (R* 1.20).  Three bundled quarters hold 4 transits.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        eph = catalog_ephemerides("K00351.03", offline=True)
+        res = detect(datasets.load_sample("kepler-90"), ephemerides=eph, fit="lsq")
+    c = res.candidates
+    assert int(c["n_transits"][0]) == 4 and str(c["label"][0]) == "planet"
+    assert abs(float(c["pl_orbper"][0].value) / 59.7371443 - 1) < 1e-3
+    for col, ref, ref_err in (("pl_trandep", 566.0, 13.0), ("pl_trandurh", 8.0006, 0.0951),
+                              ("pl_rade", 2.84, 0.46)):
+        v = float(getattr(c[col][0], "value", c[col][0]))
+        e = float(getattr(c[col + "err1"][0], "value", c[col + "err1"][0]))
+        assert abs(v - ref) < 3 * math.hypot(e, ref_err), (col, v, e)
