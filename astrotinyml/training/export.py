@@ -103,8 +103,8 @@ def convert_tflite(model, representative: Callable[[], Iterable[dict]] | None = 
 def check_tflm(model: bytes | str | os.PathLike) -> dict[str, Any] | None:
     """Refuse an int8 model that TensorFlow Lite Micro cannot run; compare it with LiteRT.
 
-    Runs ``astrotinyml.training.edge.tflm_check`` (16 fixed pseudo-random int8 inputs, the
-    smallest arena by bisection).  The int8 outputs of TFLM and LiteRT may differ where a
+    Runs ``astrotinyml.training.edge.tflm_check`` on 16 fixed pseudo-random int8 inputs (with a
+    64 KiB arena; :func:`measure_arena` finds the smallest).  The int8 outputs of TFLM and LiteRT may differ where a
     requantization lands on an exact tie (LiteRT's optimized kernels round ties toward
     +infinity, TFLM's reference kernels away from zero): one step in a layer, which the softmax
     can widen to a few output steps.  A difference above :data:`TFLM_MAX_DIFF` steps is not
@@ -118,7 +118,7 @@ def check_tflm(model: bytes | str | os.PathLike) -> dict[str, Any] | None:
     Returns
     -------
     dict or None
-        The check (``arena_bytes``, ``max_abs_diff``, ...), or ``None`` when ``tflite-micro`` is
+        The check (``n``, ``identical``, ``max_abs_diff``, ...), or ``None`` when ``tflite-micro`` is
         not installed (a warning is logged: the model is then exported unchecked).
 
     Raises
@@ -137,7 +137,7 @@ def check_tflm(model: bytes | str | os.PathLike) -> dict[str, Any] | None:
     from .edge import EdgeToolMissing, tflm_check
 
     try:
-        res = tflm_check(model)
+        res = tflm_check(model, arena=False)  # measure_arena bisects the arena separately
     except EdgeToolMissing as exc:
         _log.warning("int8 model not checked with TensorFlow Lite Micro: %s", exc)
         return None
