@@ -234,6 +234,14 @@ def _as_inputs(source, candidates):
         f"pipeline run directory; got {type(source).__name__}")
 
 
+def _widen(slider, value: float) -> None:
+    """Widen ``slider``'s range to include ``value`` (ipywidgets would clamp it silently)."""
+    if value > slider.max:
+        slider.max = value + 0.25 * (value - slider.min)
+    if value < slider.min:
+        slider.min = value - 0.25 * (slider.max - value)
+
+
 class Explorer(w.VBox):
     """The explorer widget returned by :func:`explore` (an ``ipywidgets.VBox``).
 
@@ -384,15 +392,53 @@ class Explorer(w.VBox):
 
     def set_ephemeris(self, *, period: float | None = None, epoch_shift_h: float | None = None,
                       duration_h: float | None = None) -> None:
-        """Set sliders programmatically and re-fold once (same as moving them)."""
+        """Set the ephemeris programmatically and re-fold once (same as moving the sliders).
+
+        A value outside a slider's range widens the range to include it: the explorer
+        folds on exactly the value given, never on a clamped one.
+
+        Parameters
+        ----------
+        period : float, optional
+            Period [d] (> 0; ignored for a single event).
+        epoch_shift_h : float, optional
+            Shift of the mid-transit time from the candidate's, in hours.
+        duration_h : float, optional
+            Transit duration [h] (> 0).
+
+        Raises
+        ------
+        InvalidParameterError
+            A period or duration that is not a positive finite number.
+
+        Examples
+        --------
+        >>> ex.set_ephemeris(period=2 * ex.period)  # doctest: +SKIP
+        >>> ex.period_slider.min < ex.period < ex.period_slider.max  # doctest: +SKIP
+        True
+        """
+        if not math.isfinite(self._base["period"]):
+            period = None  # a single event has no period to set
+        for name, value in (("period", period), ("duration_h", duration_h)):
+            if value is not None and not (math.isfinite(float(value)) and float(value) > 0):
+                raise InvalidParameterError(f"set_ephemeris: {name} must be a positive number, got {value!r}")
+        if epoch_shift_h is not None and not math.isfinite(float(epoch_shift_h)):
+            raise InvalidParameterError(f"set_ephemeris: epoch_shift_h must be finite, got {epoch_shift_h!r}")
         self._busy = True
         try:
-            if period is not None:
+            if period is not None and math.isfinite(self._base["period"]):
+                period = float(period)
+                if not self.period_slider.min <= period <= self.period_slider.max:
+                    # Re-centred on the new value (a doubled period is a new search window).
+                    self.period_factor *= period / self.period
+                    self._set_period_range(period)
                 self.period_slider.value = period
             if epoch_shift_h is not None:
-                self.epoch_slider.value = epoch_shift_h
+                _widen(self.epoch_slider, float(epoch_shift_h))
+                self.epoch_slider.value = float(epoch_shift_h)
             if duration_h is not None:
-                self.duration_slider.value = duration_h
+                _widen(self.duration_slider, float(duration_h))
+                self.duration_slider.value = float(duration_h)
         finally:
             self._busy = False
         self.refold()
@@ -442,23 +488,11 @@ class Explorer(w.VBox):
             self.classification.value = f"<i>Classification is not available yet: {why}.</i>"
             self.classification_result = None
             return None
-        from astropy.table import QTable
-
         from .classify import classify
 
-        from .vet import VET_COLUMNS
-
-        # The whole table, this row's ephemeris as edited: the other candidates' transits are
-        # left out of this one's views (as detect() does), and the vet columns are dropped so
-        # that vet measures the edited ephemeris instead of reusing the old numbers.
-        vet_cols = {name for name, _, _ in VET_COLUMNS}
-        names = [c for c in self.candidates.colnames if c not in vet_cols and c != "label" and not c.startswith("p_")]
-        rows = [candidate_row(self.candidates, i) for i in range(len(self.candidates))]
-        rows[self.index] = candidate_row(self.candidates, self.index, period=self.period, t0=self.t0,
-                                         duration_h=self.duration_h)
-        table = QTable(rows=[[r[c] for c in names] for r in rows], names=names)
         try:
-            out = classify(self.flat, table, raw_lc=self.raw)
+            # Calibrated, as detect() gives it (classify's default).
+            out = classify(self.flat, self._edited_table(), raw_lc=self.raw)
         except AstroTinyMLError as err:  # shown in the widget: a button callback must not die silently
             self.classification.value = f"<i>classification failed: {err}</i>"
             self.classification_result = None
@@ -506,46 +540,51 @@ class Explorer(w.VBox):
         """Recompute the fold and the statistics for the current ephemeris and redraw."""
         t = np.asarray(self.flat.time.jd, dtype=float)
         f = np.asarray(self.flat.flux.value, dtype=float)
-        sec_phase = 0.5
-        # vet's secondary phase belongs to the candidate's period, not to a doubled or halved one.
-        if "secondary_phase" in self.candidates.colnames and self.period_factor == 1.0:
-            v = _plain(self.candidates["secondary_phase"][self.index])
-            if v is not None and not _ms_mask(v) and math.isfinite(v) and 0 <= v < 1:
-                sec_phase = float(v)
+        self.stats = self._stats(t, f)
+        sec_phase = self.stats.get("secondary_phase", 0.5)
+        if not (isinstance(sec_phase, float) and math.isfinite(sec_phase)):
+            sec_phase = 0.5
         d = folded_data(t, f, period=self.period, t0=self.t0, duration_h=self.duration_h,
                         secondary_phase=sec_phase, nbins=self.nbins)
         self.data = d
-        self.stats = self._stats(d, t, f, sec_phase)
+        self.stats["n_transits"] = len(d["transit_times"])
         self._draw(t, d, sec_phase)
         self.info.value = self._info_html()
 
-    def _stats(self, d, t, f, sec_phase) -> dict[str, float]:
-        dur = self.duration_h / 24.0
+    def _edited_table(self):
+        """The candidates with this row's ephemeris as edited and without the vet/classifier columns."""
+        from astropy.table import QTable
+
+        from .vet import VET_COLUMNS
+
+        # The whole table: the other candidates' transits are left out of this one's
+        # measurement as in detect(); the vet columns are dropped so that vet measures the
+        # edited ephemeris instead of reusing the old numbers.
+        vet_cols = {name for name, _, _ in VET_COLUMNS}
+        names = [c for c in self.candidates.colnames if c not in vet_cols and c != "label"
+                 and not c.startswith("p_") and c != "label_note"]
+        rows = [candidate_row(self.candidates, i) for i in range(len(self.candidates))]
+        rows[self.index] = candidate_row(self.candidates, self.index, period=self.period, t0=self.t0,
+                                         duration_h=self.duration_h)
+        return QTable(rows=[[r[c] for c in names] for r in rows], names=names)
+
+    def _stats(self, t, f) -> dict[str, float]:
+        """vet's numbers for the current ephemeris: the same definitions as the reports'."""
+        from .vet import vet
+
+        # One definition of each statistic: astrotinyml.vet's (central-half depths, red-noise
+        # errors, the secondary at the phase where it is most significant), so the explorer
+        # and the PDF/JSON report agree on the same fold.
+        row = vet(self.flat, self._edited_table(), modshift=False)[self.index]
+        out = {"depth_ppm": float(row["vet_depth_ppm"]), "depth_err_ppm": float(row["vet_depth_err_ppm"]),
+               "vet_snr": float(row["vet_snr"])}
         dt = fold_phase(t, self.period, self.t0)
-        inn = np.abs(dt) < 0.25 * dur
-        oot = (np.abs(dt) > dur) & (np.abs(dt) < 3 * dur)
-        base = float(np.nanmedian(f[oot])) if oot.sum() > 3 else float(np.nanmedian(f))
-        sigma = 1.4826 * float(np.nanmedian(np.abs(f[oot] - base))) if oot.sum() > 3 else float(np.nanstd(f))
-
-        def depth(sel):
-            n = int(np.count_nonzero(sel))
-            if n == 0:
-                return math.nan, math.nan
-            return (base - float(np.nanmean(f[sel]))) * 1e6, sigma / math.sqrt(n) * 1e6
-
-        dep, err = depth(inn)
-        out = {"depth_ppm": dep, "depth_err_ppm": err, "n_in_transit": int(inn.sum())}
+        out["n_in_transit"] = int(np.count_nonzero(np.abs(dt) < 0.25 * self.duration_h / 24.0))
         if math.isfinite(self.period):
-            epoch = np.round((t - self.t0) / self.period).astype(int)
-            odd, even = depth(inn & (epoch % 2 == 0)), depth(inn & (epoch % 2 == 1))
-            comb = math.hypot(odd[1], even[1])
-            ds = fold_phase(t, self.period, self.t0 + sec_phase * self.period)
-            sec = depth(np.abs(ds) < 0.25 * dur)
-            out.update(depth_odd_ppm=odd[0], depth_even_ppm=even[0],
-                       oddeven_sigma=abs(odd[0] - even[0]) / comb if comb > 0 else math.nan,
-                       secondary_phase=sec_phase, secondary_depth_ppm=sec[0],
-                       secondary_sigma=sec[0] / sec[1] if sec[1] and sec[1] > 0 else math.nan,
-                       n_transits=len(d["transit_times"]))
+            out.update(depth_odd_ppm=float(row["depth_odd_ppm"]), depth_even_ppm=float(row["depth_even_ppm"]),
+                       oddeven_sigma=float(row["oddeven_sigma"]), secondary_phase=float(row["secondary_phase"]),
+                       secondary_depth_ppm=float(row["secondary_depth_ppm"]),
+                       secondary_sigma=float(row["secondary_sigma"]))
         return out
 
     def _info_html(self) -> str:
