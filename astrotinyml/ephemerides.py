@@ -294,7 +294,7 @@ def ephemerides_in_data(lc: lightkurve.LightCurve, ephemerides: Any, *, refine: 
         The columns of :func:`astrotinyml.search.search` (``planet_index``, ``pl_orbper``,
         ``pl_tranmid`` at the first transit with data, ``pl_trandurh``, ``pl_trandep`` = box
         depth [ppm], ``snr`` = box SNR on the white noise, ``sde`` NaN, ``n_transits`` with data,
-        ``single_event``, ``harmonic_of`` 0, ``depth_err_ppm``, ``odd_even_sigma`` NaN,
+        ``single_event``, ``harmonic_of`` 0, ``depth_err_ppm``,
         ``n_in_transit``) plus ``name``, ``pl_orbpererr1`` (catalogue, d),
         ``pl_tranmid_pred`` (the propagated epoch before refinement, d) and
         ``pl_tranmid_prederr`` (its 1-sigma uncertainty, d).  ``meta["search_method"]`` is
@@ -406,7 +406,6 @@ def ephemerides_in_data(lc: lightkurve.LightCurve, ephemerides: Any, *, refine: 
     table["single_event"] = np.array([r["single"] for r in rows], dtype=bool)
     table["harmonic_of"] = np.zeros(len(rows), dtype=int)
     table["depth_err_ppm"] = np.array([sigma / math.sqrt(r["n_in"]) * 1e6 for r in rows], float)
-    table["odd_even_sigma"] = np.full(len(rows), nan)
     table["n_in_transit"] = np.array([r["n_in"] for r in rows], dtype=int)
     table["pl_orbpererr1"] = np.array([r["per_err"] for r in rows], float) * u.day
     table["pl_tranmid_pred"] = np.array([r["pred"] for r in rows], float) * u.day

@@ -387,7 +387,7 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         ``harmonic_of`` (``planet_index`` of an earlier signal whose period is a
         1, 2, 3, 1/2, 1/3, 3/2, 2/3, 4, 1/4, 5 or 1/5 multiple of this one (within
         0.2 %), else 0; 1 with the same period means e.g. a secondary eclipse),
-        ``depth_err_ppm``, ``odd_even_sigma`` (odd/even depth difference in sigma),
+        ``depth_err_ppm`` (the odd/even test is :func:`astrotinyml.vet.vet`'s ``oddeven_sigma``),
         ``n_in_transit`` (points in the box).  ``meta`` holds the target name, the grid
         size, the thresholds and the run time.  An empty table (same columns) means
         nothing passed.
@@ -539,7 +539,6 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     table["single_event"] = np.array([r["single"] for r in rows], dtype=bool)
     table["harmonic_of"] = np.array([r["harmonic_of"] for r in rows], dtype=int)
     table["depth_err_ppm"] = np.array([r["depth_err"] * 1e6 for r in rows], dtype=float)
-    table["odd_even_sigma"] = np.array([r.get("odd_even", nan) for r in rows], dtype=float)
     table["n_in_transit"] = np.array([r["n_in"] for r in rows], dtype=int)
     table["pl_trandep"].description = "transit depth (ppm; mean in-box depth)"
     table["pl_tranmid"].description = "mid-transit time of the first transit in the data (BJD_TDB)"

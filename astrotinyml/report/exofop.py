@@ -32,7 +32,7 @@ import numpy as np
 
 from ._common import plain
 
-__all__ = ["CTOI_COLUMNS", "CTOI_UNITS", "ctoi_lines", "ctoi_file_name"]
+__all__ = ["CTOI_COLUMNS", "CTOI_UNITS", "ctoi_lines", "ctoi_file_name", "write_ctoi"]
 
 #: The fields of an ExoFOP planet-parameter line, in order.
 CTOI_COLUMNS = (
@@ -171,7 +171,22 @@ def ctoi_lines(result, *, tag: str | None = None, group: str = "", prop_period: 
 
 
 def write_ctoi(lines: list[str], path: Any) -> None:
-    """Write the lines (no header, as ExoFOP's bulk upload expects) to ``path``."""
+    """Write the lines (no header, as ExoFOP's bulk upload expects) to ``path``.
+
+    Parameters
+    ----------
+    lines : list of str
+        From :func:`ctoi_lines`.
+    path : str or path-like
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / ctoi_file_name()
+    >>> write_ctoi(["100100827|newctoi|PC" + "|" * 40], p)
+    >>> len(p.read_text().strip().split("|")) == len(CTOI_COLUMNS)
+    True
+    """
     with open(path, "w", encoding="ascii", errors="replace", newline="\n") as fh:
         for line in lines:
             fh.write(line + "\n")
