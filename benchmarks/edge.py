@@ -48,7 +48,7 @@ def _card_fields(rep: dict) -> dict:
         out["arena"] = dict(arena_bytes=t["arena_bytes"], method="tflm", tflite_micro=t["tflite_micro"],
                             note=("smallest arena with which the tflite-micro host interpreter (64-bit, reference "
                                   "kernels) allocates and runs the model, bisection to 16 B; a 32-bit Cortex-M "
-                                  "build needs less for its per-tensor structs"))
+                                  "build should need less (4-byte pointers in its per-tensor structs; not measured here)"))
     c = rep.get("cortex_m4", {})
     if "instructions" in c:
         cyc = c["cycles"]

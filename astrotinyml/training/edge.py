@@ -284,7 +284,7 @@ def tflm_arena(model, *, lo: int = 256, hi: int = 1 << 20, step: int = 16) -> in
 
     Bisection over ``[lo, hi]`` to ``step`` bytes (TFLM aligns its allocations to 16 B).  The
     arena is that of ``tflite-micro``'s host build (64-bit pointers, reference kernels, the
-    recording allocator): a 32-bit Cortex-M build needs less for its per-tensor structures
+    recording allocator): a 32-bit Cortex-M build should need less for its per-tensor structures
     (pointers are half as wide) and CMSIS-NN kernels may ask for scratch buffers, so give the
     firmware this value plus a margin.
 

@@ -177,8 +177,8 @@ def measure_arena(model: bytes | str | os.PathLike) -> dict[str, Any]:
         return dict(est, method="estimate", note="tflite-micro not installed: liveness estimate")
     return dict(arena_bytes=int(n), method="tflm", tflite_micro=tools()["tflite_micro"],
                 note="smallest arena with which the tflite-micro host interpreter (64-bit, reference kernels) "
-                     "allocates and runs the model, bisection to 16 B; a 32-bit Cortex-M build needs less for "
-                     "its per-tensor structs",
+                     "allocates and runs the model, bisection to 16 B; a 32-bit Cortex-M build should need less "
+                     "(4-byte pointers in its per-tensor structs; not measured here)",
                 estimate=est)
 
 
