@@ -63,7 +63,8 @@ class DetectionResult:
         folded); ``flat["trend"]`` is the trend divided out.
     candidates : astropy.table.QTable
         The search's table with the :func:`astrotinyml.vet.vet` columns appended; zero rows
-        when nothing was found.
+        when nothing was found.  Every column has one definition, listed in the book's
+        *Candidate columns* page (``book/columns.md``; vet's are :data:`astrotinyml.vet.VET_COLUMNS`).
     views : list of Views
         :func:`astrotinyml.views.fold_views` of each candidate, in table order.
     options : dict

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import numpy as np
 import pytest
 
@@ -116,6 +117,21 @@ def test_merge_secondaries_keeps_other_periods_and_single_events():
     assert list(out["merged_secondary_index"]) == [4, 0, 0]
     assert out["merged_secondary_phase"][0] == pytest.approx(0.5)
     assert np.isnan(out["merged_secondary_phase"][1]) and not out["eb_secondary"].any()
+
+
+def test_every_candidate_column_has_one_documented_definition(wasp18_result):
+    # book/columns.md is the one table of definitions; the vet part is VET_COLUMNS' own text.
+    from pathlib import Path
+
+    from astrotinyml.vet import VET_COLUMNS
+
+    page = (Path(__file__).resolve().parent.parent / "book" / "columns.md").read_text()
+    documented = set(re.findall(r"`([a-z_0-9]+)`", page))
+    assert set(wasp18_result.candidates.colnames) <= documented, \
+        set(wasp18_result.candidates.colnames) - documented
+    for name, _, text in VET_COLUMNS:
+        assert text.replace("|", "\\|") in page, name
+    assert "odd_even_sigma" not in wasp18_result.candidates.colnames  # one odd/even test: vet's oddeven_sigma
 
 
 def test_progress_callback_sees_every_stage(wasp18_result):
