@@ -69,6 +69,9 @@ def _add_detect_options(parser) -> None:
     parser.add_argument("--period-min", type=float, default=None, help="shortest period searched [d]")
     parser.add_argument("--period-max", type=float, default=None, help="longest period searched [d]")
     parser.add_argument("--sde-threshold", type=float, default=None, help="detection threshold on SDE")
+    parser.add_argument("--window-length", type=float, default=None, metavar="DAYS",
+                        help="detrending (biweight) window [d]; default 3x the longest transit of a "
+                             "Sun-like star searched, 0.5-1 d (longer dips are protected from it)")
     parser.add_argument("--search-passes", type=int, default=2,
                         help="searches, each on the light curve detrended with the previous one's transits "
                              "masked (default: %(default)s; 1 is faster but loses long transits)")
@@ -83,6 +86,7 @@ def _add_detect_options(parser) -> None:
 
 def _detect_options(args) -> dict:
     return dict(time_format=args.time_format, flux_column=args.flux_column, fit=args.fit,
+                window_length=args.window_length,
                 max_planets=args.max_planets, period_min=args.period_min,
                 period_max=args.period_max, sde_threshold=args.sde_threshold,
                 search_passes=args.search_passes)

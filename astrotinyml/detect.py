@@ -16,6 +16,14 @@ search finds h and g as single events and d (59.7 d) and c (8.72 d) at their per
 Candidates come from the last search (their ``pl_*`` columns are the search's); every
 diagnostic and view is measured on the flattening with the last candidates masked.
 
+*SNR.*  A candidate's ``snr`` is its correlated-noise SNR (vet's ``mes_red``, see
+:func:`correlated_snr`): the depth over the noise of the flux averaged over the transit
+duration, not over the per-point scatter; the search's white-noise value is kept as
+``snr_white``.  Search candidates need ``snr >= SNR_THRESHOLD`` (7.1, the Kepler pipeline's
+MES threshold).  The detrending's long-dip protection (:func:`astrotinyml.detrend.detrend`)
+keeps transits longer than a third of the window, so TOI-813 b's 0.4-d single transit in
+TESS sector 5 is found with the default window.
+
 Last, :func:`astrotinyml.classify.classify` runs the shipped TinyML model (int8, LiteRT) on
 ``DetectionResult.views`` and adds the ``label``/``p_*`` columns to ``DetectionResult.candidates``
 (probabilities not calibrated yet; see :mod:`astrotinyml.classify`).

@@ -17,6 +17,8 @@ keyword.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ._util import target_name as _target_name
@@ -441,7 +443,11 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
     if mask_arr is not None and method not in _CADENCE_METHODS:
         kwargs["mask"] = mask_arr
     # wotan returns (flat, trend) here because return_trend=True is fixed.
-    _, trend = wotan.flatten(time, flux, **kwargs)
+    with warnings.catch_warnings():
+        # A fully masked window (a protected dip, a long masked transit) gets no trend from
+        # wotan, which warns; _fill_trend_gaps and _bridge below give it one.
+        warnings.filterwarnings("ignore", message=".*received a NaN trend.*")
+        _, trend = wotan.flatten(time, flux, **kwargs)
     trend = np.asarray(trend, dtype=float)
     trend = _fill_trend_gaps(time, flux, trend, break_tolerance)
     if n_protected:

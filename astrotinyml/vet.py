@@ -125,7 +125,8 @@ VET_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("not_planet_physics", "", "the star's physics excludes a planet: COMPANION_TOO_LARGE or INGRESS_TOO_SHORT"),
     ("vet_flags", "", "comma-separated names of the failed tests (empty string when none)"),
     # Robovetter / LEO diagnostics (appended: the columns above are the classifier's inputs).
-    ("mes_red", "", "multiple-event statistic: in-transit depth over white + red noise at T14 (Pont et al. 2006)"),
+    ("mes_red", "", "multiple-event statistic: in-transit depth over white + red noise at T14 (Pont et al. 2006); "
+                    "detect() reports it as snr"),
     ("noise_red_ppm", "ppm", "red (correlated) noise of the flux averaged over T14, white part removed"),
     ("ses_max", "", "largest single-event statistic (one transit's depth over its white + red noise)"),
     ("ses_max_mes_ratio", "", "ses_max / mes_red (1/sqrt(N) for N equal transits, ~1 when one event dominates)"),
@@ -908,6 +909,11 @@ def vet(
           ``mes_red``: the multiple-event statistic, mean in-transit depth over
           ``sqrt(sigma_w^2/n_in + sigma_r^2/N)`` for ``n_in`` cadences in ``N`` transits (Pont
           et al. 2006), the transit's significance in correlated noise.
+          :func:`astrotinyml.detect.detect` reports it as the candidate's ``snr`` (the
+          search's white-noise SNR kept as ``snr_white``) and requires
+          ``mes_red >= 7.1`` (:data:`astrotinyml.detect.SNR_THRESHOLD`) of search candidates.
+          ``vet_snr`` (central half of the transit, errors scaled by the time-averaging
+          factor beta) stays what the classifier reads.
         - ``ses_max``: the largest single-event statistic (one transit's depth over
           ``sqrt(sigma_w^2/n + sigma_r^2)``); ``ses_max_mes_ratio`` = ``ses_max / mes_red``
           (NaN when ``mes_red <= 0``): about ``1/sqrt(N)`` for N equal transits, near 1 (or

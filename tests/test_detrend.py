@@ -93,9 +93,10 @@ def test_mask_keeps_transit_depth():
     intr = np.abs((t - t0 + 0.5 * period) % period - 0.5 * period) < 0.5 * dur
     lc.flux = lc.flux.value * np.where(intr, 1 - depth, 1.0)
     # a window only 2x the duration eats the transit...
-    eaten = detrend(lc, window_length=0.6)
+    # (long-dip protection off: on this 1 %, 3-d variability it rescues only some transits)
+    eaten = detrend(lc, window_length=0.6, protect_long_dips=False)
     # ...unless the transits are masked, by a boolean array or by a candidates table
-    kept = detrend(lc, window_length=0.6, mask=intr)
+    kept = detrend(lc, window_length=0.6, mask=intr, protect_long_dips=False)
     from astropy.table import QTable
     import astropy.units as u
 
@@ -154,3 +155,62 @@ def test_all_nan_flux_is_a_clear_error():
     lc.meta["target"] = "TIC 42"
     with pytest.raises(LightCurveDataError, match="TIC 42"):
         detrend(lc)
+
+
+def _kepler90_q5():
+    from astrotinyml.datasets import sample_paths
+    from astrotinyml.io import read_lightcurve
+
+    path = [p for p in sample_paths("kepler-90") if "Q5" in p.name][0]
+    return read_lightcurve(path)
+
+
+def test_default_detrend_keeps_kepler90h_depth():
+    """Kepler-90 h (P = 331.6 d, 14-h transit in Q5) keeps its depth with the default window."""
+    lc = _kepler90_q5()
+    t = lc.time.jd - 2454833.0
+    tc = 140.49893 + 331.597273  # BKJD, the archive's epoch + one period
+    inn = np.abs(t - tc) < 0.2
+    oot = (np.abs(t - tc) > 0.5) & (np.abs(t - tc) < 1.5)
+
+    def depth(f):
+        return np.nanmedian(f[oot]) - np.nanmean(f[inn])
+
+    raw = depth(lc.flux.value)
+    assert 7500e-6 < raw < 9000e-6  # the real transit, ~8200 ppm
+    flat = detrend(lc)
+    assert depth(flat.flux.value) == pytest.approx(raw, rel=0.10)
+    assert flat.meta["DETREND_N_PROTECTED"] > 0
+    # Without the protection the same window eats it (what detrend did before)
+    eaten = detrend(lc, protect_long_dips=False)
+    assert depth(eaten.flux.value) < 0.2 * raw
+
+
+def test_long_dip_mask_leaves_white_noise_alone():
+    from astrotinyml.detrend import long_dip_mask
+
+    rng = np.random.default_rng(5)
+    t = np.arange(0, 27, 2 / 1440)
+    flux = 1 + 1e-3 * rng.normal(size=t.size)
+    assert not long_dip_mask(t, flux, window_length=0.54).any()
+    # A window longer than 3 d protects nothing (it already keeps 1-d dips)
+    flux[np.abs(t - 10) < 0.3] -= 3e-3
+    assert long_dip_mask(t, flux, window_length=0.54)[np.abs(t - 10) < 0.2].all()
+    assert not long_dip_mask(t, flux, window_length=3.5).any()
+
+
+def test_toi813b_single_transit_found_with_the_default_window(shared_data):
+    """TOI-813 b: one ~0.4-d, ~1500-ppm transit in TESS S5 (an evolved host); detect found
+    nothing before the long-dip protection (the 0.54-d window ate it)."""
+    from astrotinyml.detect import detect
+
+    path = shared_data / "lightcurves" / "tess_TOI-813_TIC55525572_S5_spoc_lc.fits"
+    res = detect(path, calibration=False)
+    c = res.candidates
+    tc = 2458454.72  # BJD_TDB; TOI-813.01 epoch 2125.84691 BTJD - 8 x 83.896 d
+    near = [i for i in range(len(c)) if abs(float(c["pl_tranmid"][i].value) - tc) < 0.2]
+    assert near, f"no candidate at TOI-813 b's transit: {c['pl_orbper', 'pl_tranmid', 'snr']}"
+    row = c[near[0]]
+    assert bool(row["single_event"])
+    assert float(row["snr"]) > 15.0
+    assert 800 < float(row["pl_trandep"]) < 2500

@@ -485,3 +485,50 @@ def test_sweet_numbers_are_exovetters(wasp18):
     ours = [(r["sweet_amp_half_ppm"], r["sweet_snr_half"]), (r["sweet_amp_ppm"], r["sweet_snr"]),
             (r["sweet_amp_double_ppm"], r["sweet_snr_double"])]
     np.testing.assert_allclose(np.array(ours), np.column_stack([ref[:, 0] * 1e6, ref[:, 2]]), rtol=1e-9)
+
+
+def test_correlated_snr_equals_the_white_snr_on_white_noise():
+    """detect's snr (vet's mes_red) is the search's white-noise SNR when the noise is white."""
+    import lightkurve as lk
+
+    from astrotinyml.detect import detect
+
+    rng = np.random.default_rng(1)
+    t = 2458000 + np.arange(0, 27, 2 / 1440)
+    flux = 1 + 1e-3 * rng.normal(size=t.size)
+    flux[np.abs((t - 2458000.7 + 1.6) % 3.2 - 1.6) < 0.06] -= 1.2e-3
+    c = detect(lk.LightCurve(time=t, flux=flux), calibration=False).candidates
+    assert len(c) == 1 and abs(float(c["pl_orbper"][0].value) - 3.2) < 0.01
+    assert c.colnames.index("snr_white") == c.colnames.index("snr") + 1
+    assert float(c["snr"][0]) == float(c["mes_red"][0])
+    assert float(c["noise_red_ppm"][0]) < 30.0
+    assert float(c["snr"][0]) == pytest.approx(float(c["snr_white"][0]), rel=0.06)
+    # ~ depth / sigma * sqrt(n_in): 1200 ppm / 1000 ppm * sqrt(8 transits x 86 cadences)
+    assert 27 < float(c["snr"][0]) < 37
+
+
+def test_correlated_snr_is_below_the_white_snr_on_a_spotted_star():
+    """On a real K2 variable star the residuals are red: snr < snr_white for every candidate."""
+    from astrotinyml.datasets import load_sample
+    from astrotinyml.detect import detect
+
+    lc = load_sample("epic-210651981")
+    t = lc.time.value
+    flux = lc.flux.value.copy()
+    flux[np.abs((t - t[0] - 1.1 + 2.15) % 4.3 - 2.15) < 0.06] *= 1 - 2.5e-3
+    lc.flux = flux
+    c = detect(lc, calibration=False).candidates
+    assert len(c) >= 1
+    snr, white = np.asarray(c["snr"], float), np.asarray(c["snr_white"], float)
+    assert np.all(snr < white)
+    assert np.min(snr / white) < 0.8
+    assert np.all(np.asarray(c["noise_red_ppm"], float) > 100.0)
+    assert np.all(snr >= 7.1)  # detect's threshold on the correlated-noise scale
+
+
+def test_classifier_snr_input_is_still_vet_snr():
+    """The shipped model's log_snr reads vet_snr (trained so), not the new snr."""
+    from astrotinyml.views import SCALAR_SPEC
+
+    spec = dict((n, d) for n, d, _ in SCALAR_SPEC)
+    assert spec["log_snr"].startswith("slog(vet_snr)")
