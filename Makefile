@@ -1,8 +1,11 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
-# Both create the virtualenv in .venv when it is missing and install the package into it.
+# Both create the virtualenv in .venv when it is missing and install the package into it:
+# `make demo` the runtime only (the package, LiteRT, no TensorFlow), `make test` the dev extra
+# (TensorFlow for training tests, Jupyter Book, papermill, TLS, ...).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.installed-runtime
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test install benchmarks book chromium clean edge
@@ -10,15 +13,20 @@ STAMP := $(VENV)/.installed
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install only when the package metadata changes.
+# Re-install only when the package metadata changes.  The dev install includes the runtime.
+$(RUNTIME_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $(RUNTIME_STAMP)
+
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	touch $(STAMP) $(RUNTIME_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(PY) -m astrotinyml demo --output demo_output --overwrite
 
 test: $(STAMP) chromium

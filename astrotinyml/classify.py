@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,44 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 PROBABILITY_COLUMNS = ("p_planet", "p_eb", "p_variability", "p_instrumental", "p_noise")
 
 
+
+
+#: What LiteRT's C++ runtime writes to stderr on every interpreter it creates; it says nothing
+#: about the user's data, so it is dropped (anything else LiteRT writes is passed on).
+_LITERT_NOISE = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+
+
+class _quiet_litert:
+    """Hold back file descriptor 2 while LiteRT starts, then pass on all but its INFO line.
+
+    The line comes from C++ (not Python's ``sys.stderr``), so only a file-descriptor
+    redirect catches it.  Other output written meanwhile is re-emitted, never lost.
+    """
+
+    def __enter__(self):
+        import tempfile
+
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            self._tmp = tempfile.TemporaryFile()
+            os.dup2(self._tmp.fileno(), 2)
+        except (OSError, ValueError, AttributeError):  # no real fd 2 (some notebook front ends)
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is None:
+            return False
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._tmp.seek(0)
+        kept = [line for line in self._tmp.read().splitlines(keepends=True)
+                if line.strip() not in _LITERT_NOISE]
+        self._tmp.close()
+        if kept:
+            os.write(2, b"".join(kept))
+        return False
 
 
 class TFLiteModel:
@@ -82,8 +121,9 @@ class TFLiteModel:
         self.name = name or self.path.stem
         self.registry = registry or {}
         # One thread: the throughput benchmark and a Dask worker both want one core per model.
-        self._interp = Interpreter(model_path=str(self.path), num_threads=1)
-        self._interp.allocate_tensors()
+        with _quiet_litert():
+            self._interp = Interpreter(model_path=str(self.path), num_threads=1)
+            self._interp.allocate_tensors()
         self._inputs = {}
         for d in self._interp.get_input_details():
             key = next((k for k in spec["inputs"] if k in d["name"]), None)

@@ -58,3 +58,68 @@ def test_offline_rejects_unknown_value(monkeypatch):
 
 def test_version_is_exposed():
     assert astrotinyml.__version__.count(".") == 2
+
+
+# -- packaging: what `make demo` / `make test` install, build requirements, conda file ----------
+
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def _pyproject():
+    tomllib = pytest.importorskip("tomllib")
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def _name(requirement: str) -> str:
+    import re
+
+    return re.split(r"[<>=!~;\[ ]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def test_demo_installs_the_runtime_only():
+    # `make demo` installs `-e .` (no extra); TensorFlow and the docs stack are in dev only.
+    import re
+
+    make = (REPO / "Makefile").read_text()
+    demo_dep = re.search(r"^demo:\s*(\S+)", make, re.M).group(1)
+    recipe = re.search(r"^" + re.escape(demo_dep) + r":.*\n((?:\t.*\n)+)", make, re.M).group(1)
+    assert 'pip install --quiet -e .\n' in recipe and "[dev]" not in recipe, recipe
+    test_deps = re.search(r"^test:\s*(.*)", make, re.M).group(1)
+    stamp = re.search(r"^(\$\(STAMP\)):.*\n((?:\t.*\n)+)", make, re.M)
+    assert "$(STAMP)" in test_deps and '-e ".[dev]"' in stamp.group(2)
+    runtime = {_name(r) for r in _pyproject()["project"]["dependencies"]}
+    assert "ai-edge-litert" in runtime
+    assert not runtime & {"tensorflow", "tensorflow-cpu", "jupyter-book", "sphinx", "transitleastsquares", "pytest"}
+
+
+def test_build_requirements_and_license():
+    meta = _pyproject()
+    setuptools_req = next(r for r in meta["build-system"]["requires"] if _name(r) == "setuptools")
+    # PEP 639 SPDX `license` strings need setuptools >= 77.
+    assert meta["project"]["license"] == "BSD-3-Clause" and ">=77" in setuptools_req.replace(" ", "")
+    text = (REPO / "LICENSE").read_text()
+    assert "BSD 3-Clause" in text and "the astrotinyml developers" in text
+    assert "LICENSE" in meta["project"]["license-files"]
+
+
+def test_environment_yml_lists_the_dev_install():
+    import yaml
+
+    meta = _pyproject()
+    extras = meta["project"]["optional-dependencies"]
+    wanted = set()
+    for req in meta["project"]["dependencies"] + extras["docs"] + extras["dev"]:
+        name = _name(req)
+        if name == "astrotinyml":
+            continue
+        # conda-forge names: one TensorFlow package; dask[distributed] is two packages
+        wanted |= {"tensorflow"} if name.startswith("tensorflow") else {"dask", "distributed"} if name == "dask" \
+            else {name}
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    have = set()
+    for dep in env["dependencies"]:
+        for item in (dep["pip"] if isinstance(dep, dict) else [dep]):
+            have.add(_name(item))
+    have -= {"python", "pip"}
+    assert have == wanted, (sorted(wanted - have), sorted(have - wanted))
