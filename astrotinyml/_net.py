@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import re
 import socket
 import sys
@@ -175,6 +176,51 @@ def attempt_timeout(timeout: float, *, floor: float = 1.0) -> float:
     if end is None:
         return float(timeout)
     return max(floor, min(float(timeout), end - time.monotonic()))
+
+
+def check_network(host: str, *, service: str, what: str, wait: float = 5.0) -> None:
+    """Raise :class:`NoNetworkError` at once if ``host`` does not resolve (the machine is offline).
+
+    A cheap probe before the slow part (importing lightkurve, building a TAP session): offline,
+    a query fails in well under a second with one line instead of after seconds of imports and
+    retries.  A resolver that does not answer within ``wait`` seconds proves nothing: the
+    probe then returns and the request itself decides.
+
+    Examples
+    --------
+    >>> from astrotinyml._net import check_network
+    >>> check_network("localhost", service="a test", what="nothing")
+    """
+    import threading
+
+    if os.environ.get("ASTROTINYML_NET_PROBE", "1").strip() == "0" or any(
+            os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        # behind a proxy the archive's name need not resolve here; ASTROTINYML_NET_PROBE=0 skips it
+        return
+    since = _no_network["since"]
+    if since is not None and time.monotonic() - since < NO_NETWORK_MEMORY_S:
+        raise NoNetworkError(
+            f"no network: {service} was not asked for {what} ({_no_network['why']} a moment ago). "
+            f"Connect to the internet, or work from the cache and the bundled snapshots "
+            f"(--offline, offline=True or ASTROTINYML_OFFLINE=1).")
+    box: dict = {}
+
+    def probe():
+        try:
+            socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+        except OSError as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=probe, daemon=True, name="astrotinyml-dns-probe")
+    thread.start()
+    thread.join(wait)
+    err = box.get("error")
+    if err is not None and is_no_network(err):
+        _no_network.update(since=time.monotonic(), why=_short(err))
+        raise NoNetworkError(
+            f"no network: {service} cannot be reached for {what} ({host}: {_short(err)}). "
+            f"Connect to the internet, or work from the cache and the bundled snapshots "
+            f"(--offline, offline=True or ASTROTINYML_OFFLINE=1).") from err
 
 
 def _short(exc: BaseException | None, limit: int = 160) -> str:

@@ -545,6 +545,11 @@ def _tap_url() -> str:
 
 def _tap_query(adql: str, *, timeout: float):
     """Send ADQL to the Exoplanet Archive TAP service; return a plain astropy Table."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(_tap_url()).hostname
+    if host:
+        _net.check_network(host, service="NASA Exoplanet Archive", what="a TAP query")
     import pyvo
 
     service = pyvo.dal.TAPService(_tap_url(), session=_TimeoutSession(timeout))

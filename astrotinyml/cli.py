@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
-from .errors import AstroTinyMLError, InvalidParameterError
+from .errors import AstroTinyMLError, InvalidParameterError, printable
 
 __all__ = ["main"]
 
@@ -116,6 +116,24 @@ def _expand_inputs(inputs) -> list[Path]:
     return files
 
 
+class _StageLine:
+    """``detect(progress=)`` callback: one stderr line per target, each stage's seconds as it ends
+    (the long steps -- reading many quarters, the search -- show up while they happen)."""
+
+    def __init__(self, label: str):
+        self.label, self.started = label, False
+
+    def __call__(self, stage: str, seconds: float) -> None:
+        prefix = ", " if self.started else f"  {self.label}: "
+        self.started = True
+        print(f"{prefix}{stage} {seconds:.1f} s", end="", file=sys.stderr, flush=True)
+
+    def end(self) -> None:
+        if self.started:
+            print(file=sys.stderr, flush=True)
+            self.started = False
+
+
 def _cmd_detect(args) -> int:
     from .detect import detect
     from .report import safe_name, write_report
@@ -132,7 +150,17 @@ def _cmd_detect(args) -> int:
         t0 = time.perf_counter()
         try:
             source = group if len(group) > 1 else group[0]
-            result = detect(source, **_detect_options(args))
+            if len(group) == 1 and not Path(group[0]).exists():
+                from . import datasets
+
+                if str(group[0]) in {str(n) for n in datasets.list_samples()["name"]}:
+                    print(f"  {group[0]}: the bundled sample ({len(datasets.sample_paths(str(group[0])))} "
+                          "file(s), offline)", file=sys.stderr)
+            line = _StageLine(label)
+            try:
+                result = detect(source, progress=line, **_detect_options(args))
+            finally:
+                line.end()
             _print_candidates(result, time.perf_counter() - t0)
             name = safe_name(result.target)
             if name in used:
@@ -351,6 +379,14 @@ def _cmd_demo(args) -> int:
 
     out_dir = Path(args.output)
     names = [row["name"] for row in datasets.list_samples()]
+    if not args.overwrite:
+        # Checked before the work (a minute of it), not after: a rerun says how to overwrite.
+        earlier = [str(out_dir / n) for n in names if (out_dir / n).is_dir() and any((out_dir / n).iterdir())]
+        if earlier:
+            raise InvalidParameterError(
+                f"{out_dir} already holds the reports of an earlier demo ({', '.join(earlier[:2])}"
+                f"{', ...' if len(earlier) > 2 else ''}); pass --overwrite to replace them, or --output "
+                "another directory.")
     lcs = {name: datasets.load_sample(name) for name in names}
     print("Bundled real light curves (offline):")
     summary = summarize(lcs.values())
@@ -360,7 +396,11 @@ def _cmd_demo(args) -> int:
     print()
     for name, lc in lcs.items():
         t0 = time.perf_counter()
-        result = detect(lc)
+        line = _StageLine(name)
+        try:
+            result = detect(lc, progress=line)
+        finally:
+            line.end()
         _print_candidates(result, time.perf_counter() - t0)
         paths = write_report(result, out_dir / name, overwrite=args.overwrite)
         print("  wrote " + ", ".join(p.name for p in paths.values()) + f" to {out_dir / name}")
@@ -376,7 +416,8 @@ def _cmd_fetch(args) -> int:
         args.target, mission=args.mission, sector=args.sector, quarter=args.quarter,
         campaign=args.campaign, author=args.author, exptime=args.exptime,
         all_products=args.all_products, refresh=args.refresh,
-        offline=True if args.offline else None, cache_dir=args.cache_dir, progress=True)
+        offline=True if args.offline else None, cache_dir=args.cache_dir, progress=True,
+        timeout=args.timeout)
     _print_table(table)
     return 0
 
@@ -455,7 +496,7 @@ def _cmd_planets(args) -> int:
 
     filters = dict(period_min=args.period_min, period_max=args.period_max, limit=args.limit,
                    order_by=args.order_by, offline=True if args.offline else None,
-                   cache_dir=args.cache_dir)
+                   cache_dir=args.cache_dir, timeout=args.timeout)
     if args.columns:
         filters["columns"] = [c.strip() for c in args.columns.split(",") if c.strip()]
     if args.max_age is not None:
@@ -483,7 +524,7 @@ def _cmd_planets(args) -> int:
 def _cmd_archives(args) -> int:
     from .archives import archive_summary
 
-    _print_table(archive_summary(args.target, radius=args.radius,
+    _print_table(archive_summary(args.target, radius=args.radius, timeout=args.timeout,
                                  offline=True if args.offline else None, cache_dir=args.cache_dir))
     return 0
 
@@ -508,7 +549,8 @@ def _cmd_batch(args) -> int:
         memory_limit=args.memory_limit, resume=not args.no_resume, retry_failed=args.retry_failed,
         formats=args.formats, submit_ready=args.submit_ready, detect_options=_detect_options(args),
         fetch_options=fetch or None, target_column=args.target_column, recursive=args.recursive,
-        progress=not args.no_progress, dashboard=args.dashboard, overwrite=args.overwrite)
+        progress=not args.no_progress, dashboard=args.dashboard, overwrite=args.overwrite,
+        target_timeout=args.target_timeout or None)
     print(f"{res.n_targets} target(s): {res.n_ok} ok, {res.n_failed} failed, {res.n_skipped} skipped "
           f"(already done); {len(res.candidates)} candidate(s) in {res.elapsed:.1f} s")
     for key, path in res.paths.items():
@@ -546,7 +588,10 @@ def _add_batch_parser(sub) -> None:
     bat.add_argument("--submit-ready", action="store_true", help="also write each target's submission bundle")
     bat.add_argument("--no-resume", action="store_true", help="redo every target, even those already done")
     bat.add_argument("--retry-failed", action="store_true",
-                     help="also redo targets that failed before for a lasting reason (corrupt file, ...)")
+                     help="kept for compatibility: failed targets are always redone on a rerun")
+    bat.add_argument("--target-timeout", type=float, default=3600.0, metavar="SECONDS",
+                     help="most seconds one target may take; past it the target is recorded as failed "
+                          "and the batch goes on (default: %(default)s; 0 = no limit)")
     bat.add_argument("--overwrite", action="store_true",
                      help="allow a non-empty output directory that is not a batch directory")
     bat.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -612,8 +657,22 @@ def _cmd_calibrate(args) -> int:
         raise InvalidParameterError(f"--json {args.json} already exists; pass --overwrite or choose another path")
     refs = args.references or ["bundled"]
     references = reference_set(refs[0] if len(refs) == 1 else refs)
+    if not args.no_store:
+        from ._caldb import check_writable
+
+        check_writable(args.db)  # before the run: a read-only database fails now, not after it
     cal = calibrate(references, db=args.db, folds=args.folds, target_precision=args.target_precision,
-                    store=not args.no_store, progress=True)
+                    store=False, progress=True)
+    if not args.no_store:
+        from .calibrate import save_calibration
+
+        try:
+            save_calibration(cal, db=args.db)
+        except Exception:
+            # the run is not lost with the database: --json still gets it, then the error
+            if args.json:
+                print(f"written {cal.to_json(args.json, overwrite=args.overwrite)} (not stored in the database)")
+            raise
     print(cal.summary())
     if args.json:
         print(f"written {cal.to_json(args.json, overwrite=args.overwrite)}")
@@ -630,6 +689,8 @@ def _cmd_pipeline(args) -> int:
 def _add_network_options(parser) -> None:
     parser.add_argument("--offline", action="store_true",
                         help="serve only from the cache (and bundled snapshots); never touch the network")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="most seconds one archive query may take, retries included (default: %(default)s)")
     parser.add_argument("--cache-dir", default=None, help="cache directory (default: $ASTROTINYML_CACHE_DIR or ~/.astrotinyml)")
 
 
@@ -802,13 +863,17 @@ def main(argv=None) -> int:
     import warnings
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_dash_values(sys.argv[1:] if argv is None else list(argv)))
 
     def _one_line_warning(message, category, filename, lineno, file=None, line=None):
         print(f"astrotinyml: warning: {message}", file=sys.stderr)
 
     showwarning = warnings.showwarning
     warnings.showwarning = _one_line_warning
+    # Names from files and arguments reach the terminal escaped (a file named with ESC [2J
+    # must not clear the screen): every byte this command prints goes through printable().
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _EscapingStream(stdout), _EscapingStream(stderr)
     try:
         return int(args.func(args) or 0)
     except AstroTinyMLError as err:
@@ -820,5 +885,46 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("astrotinyml: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - the last boundary: one line, not a traceback
+        if os.environ.get("ASTROTINYML_DEBUG", "") not in ("", "0"):
+            raise
+        line = " ".join(str(err).split())[:300]
+        print(f"astrotinyml: error: {type(err).__name__}: {line} (unexpected: please report it; "
+              f"ASTROTINYML_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
     finally:
         warnings.showwarning = showwarning
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+class _EscapingStream:
+    """A text stream that escapes control characters (newline, tab and CR pass) on write."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        return self._stream.write(printable(text, keep="\n\r\t"))
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+# Options whose value may start with "-" ("--order-by -pl_orbper" = descending, as the help says).
+_DASH_VALUE_OPTIONS = ("--order-by",)
+
+
+def _dash_values(argv: list) -> list:
+    """``--order-by -x`` -> ``--order-by=-x``: argparse would take ``-x`` for an option."""
+    out: list = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _DASH_VALUE_OPTIONS and i + 1 < len(argv) and str(argv[i + 1]).startswith("-") \
+                and not str(argv[i + 1]).startswith("--"):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out

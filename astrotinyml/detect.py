@@ -172,6 +172,16 @@ def _load(source, *, time_format, flux_column, mission):
         if Path(s).exists() or _looks_like_path(s):
             # read_lightcurve raises LightCurveFileNotFoundError for a missing path.
             return read_lightcurve(s, time_format=time_format, flux_column=flux_column, mission=mission), s
+        # The exact name of a bundled sample ("kepler-90", as datasets.list_samples() and the
+        # demo spell it) is its bundled files: offline, and what the demo and the tutorials show.
+        from . import datasets
+
+        if s in {str(n) for n in datasets.list_samples()["name"]}:
+            paths = [os.fspath(p) for p in datasets.sample_paths(s)]
+            lc = (read_lightcurve(paths[0], time_format=time_format, flux_column=flux_column, mission=mission)
+                  if len(paths) == 1 else
+                  read_lightcurves(paths, time_format=time_format, flux_column=flux_column, mission=mission))
+            return lc, paths if len(paths) > 1 else paths[0]
         # Not a file: a target name ("Kepler-90", "TIC 100100827"), fetched from MAST
         # (served from the cache when warm; offline mode raises OfflineError naming it).
         from .fetch import fetch_lightcurve
@@ -713,7 +723,9 @@ def detect(
     source : str, path-like, list of paths, or lightkurve.LightCurve
         A light-curve file, several files of the same star (quarters, sectors: read and
         stitched), or a LightCurve already in memory (normalized to 1 if it is not).
-        A string that is not an existing file and does not look like a path is taken as a
+        The exact name of a bundled sample (``"kepler-90"``, ``"wasp-18"``: the names
+        :func:`astrotinyml.datasets.list_samples` lists) reads its bundled files.  Any other
+        string that is not an existing file and does not look like a path is taken as a
         target name and fetched with :func:`astrotinyml.fetch.fetch_lightcurve` (from the
         cache when it is warm; offline mode raises OfflineError naming what is missing).
     time_format, flux_column, mission : str, optional

@@ -126,11 +126,12 @@ def _escape_char(m: re.Match) -> str:
     return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
 
 
-def printable(text) -> str:
+def printable(text, *, keep: str = "") -> str:
     """``text`` with control and invisible format characters escaped (``\\x1b``, ``\\u202e``).
 
     Every message the library and the command line show goes through it, so that names taken
-    from files or the user's arguments cannot send escape sequences to a terminal.
+    from files or the user's arguments cannot send escape sequences to a terminal.  ``keep``
+    lists characters left as they are (the command line keeps ``"\\n\\r\\t"`` in its output).
 
     Examples
     --------
@@ -141,10 +142,10 @@ def printable(text) -> str:
     tess_\\x1b[2J.csv
     """
     text = str(text)
-    text = _UNPRINTABLE.sub(_escape_char, text)
+    text = _UNPRINTABLE.sub(lambda m: m.group(0) if m.group(0) in keep else _escape_char(m), text)
     # other non-printable code points (unassigned, surrogates, private use) likewise
     if not text.isprintable():
-        text = "".join(ch if ch.isprintable() or ch == " " else
+        text = "".join(ch if ch.isprintable() or ch == " " or ch in keep else
                        (f"\\u{ord(ch):04x}" if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}")
                        for ch in text)
     return text

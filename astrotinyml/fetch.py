@@ -917,6 +917,8 @@ def _mast_timeout(timeout: float):
 
 
 def _search_mast(q: _Query, *, timeout, retries) -> list[dict]:
+    # offline, say so before seconds of importing lightkurve and astroquery
+    _net.check_network("mast.stsci.edu", service="MAST", what=f"the light-curve search for {q.describe()}")
     import lightkurve as lk
 
     kwargs = q.search_kwargs()

@@ -57,3 +57,5 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     from astrotinyml import _net
 
     monkeypatch.setitem(_net._no_network, "since", None)
+    # fake archives patched in at the library level would be hidden by the real DNS probe
+    monkeypatch.setenv("ASTROTINYML_NET_PROBE", "0")
