@@ -97,8 +97,10 @@ def _model_status() -> tuple[str, str]:
         files = sorted(p for p in models.iterdir() if p.is_file())
         rows = "\n".join(f"| `{p.name}` | {p.stat().st_size / 1024:.1f} KiB |" for p in files)
         status = ("The shipped model is in `astrotinyml/models/`:\n\n| file | size |\n|---|---|\n" + rows +
-                  "\n\nIts parameters, multiply-accumulates, arena estimate and estimated Cortex-M4 "
-                  "latency are in the [model card](../model_card.md).")
+                  "\n\nIts parameters, multiply-accumulates, the tensor arena TensorFlow Lite Micro "
+                  "needs (measured) and the Cortex-M4 instruction count under QEMU (measured; "
+                  "milliseconds from a stated cycles-per-instruction assumption) are in the "
+                  "[model card](../model_card.md).")
     if cards:
         text = cards[0].read_text(encoding="utf-8")
         # The card brings its own title; demote it so the page has one h1.
