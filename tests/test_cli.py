@@ -38,15 +38,47 @@ def test_missing_file_is_one_line_error(tmp_path, capsys):
     assert err.count("\n") == 1 and "nope.fits" in err
 
 
-def test_demo_runs_offline_on_bundled_data(tmp_path, capsys):
-    assert main(["demo", "--output", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+def test_demo_runs_offline_on_bundled_data(tmp_path):
+    # In a fresh interpreter, so that what the demo imports is visible: the runtime only
+    # (`make demo` installs no TensorFlow, no Jupyter Book, no TLS).
+    import subprocess
+    import sys
+
+    code = ("import sys; from astrotinyml.cli import main; rc = main(['demo', '--output', sys.argv[1]]); "
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'transitleastsquares', "
+            "'jupyter_book', 'sphinx', 'papermill', 'pytest_notebook'}); "
+            "print('HEAVY=' + ','.join(heavy)); sys.exit(rc)")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    assert "HEAVY=\n" in out, out[-300:]
+    assert "XNNPACK" not in proc.stderr and "Traceback" not in proc.stderr
     assert "Bundled real light curves" in out and "kepler-90" in out
     pdfs = sorted(tmp_path.glob("*/*.pdf"))
     jsons = sorted(tmp_path.glob("*/*.json"))
     assert len(pdfs) == len(jsons) >= 5
     wasp = json.loads(next(tmp_path.glob("wasp-18/*.json")).read_text())
     assert wasp["candidates"][0]["pl_orbper"] == pytest.approx(0.941453, rel=1e-3)
+
+
+def test_detect_a_bundled_sample_by_name_with_stage_times(tmp_path, capsys):
+    # `astrotinyml detect wasp-18`: the bundled file (offline), not a MAST query; each stage's
+    # seconds on stderr while it runs, and no LiteRT INFO line.
+    assert main(["detect", "wasp-18", "--output", str(tmp_path), "--formats", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert "wasp-18: the bundled sample" in err
+    assert "search " in err and "classify " in err and " s" in err and "XNNPACK" not in err
+    report = json.loads(next(tmp_path.glob("*/*.json")).read_text())
+    assert report["candidates"][0]["pl_orbper"] == pytest.approx(0.941453, rel=1e-3)
+
+
+def test_demo_rerun_is_refused_before_any_work(tmp_path, capsys):
+    (tmp_path / "kepler-90").mkdir()
+    (tmp_path / "kepler-90" / "KIC_11442793.pdf").write_bytes(b"%PDF earlier run")
+    assert main(["demo", "--output", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kepler-90"]  # nothing computed or written
 
 
 def test_two_files_of_one_star_get_separate_report_directories(tests_data, tmp_path, capsys):
