@@ -41,6 +41,21 @@ from .transitfit import fit_transit
 from .vet import vet
 from .views import Views, fold_all, fold_views
 
+
+
+def __getattr__(name):
+    # ``atml.explore`` is astrotinyml.widgets.explore, imported on first use: it needs
+    # ipywidgets (the docs extra), which ``import astrotinyml`` must not import.
+    if name == "explore":
+        try:
+            from .widgets import explore
+        except ImportError as err:
+            raise ImportError(f"astrotinyml.explore needs ipywidgets ({err}); install it with "
+                              "`pip install ipywidgets` or the docs extra: pip install 'astrotinyml[docs]'") from None
+        return explore
+    raise AttributeError(f"module 'astrotinyml' has no attribute {name!r}")
+
+
 __all__ = [
     "__version__",
     "AstroTinyMLError",

@@ -33,16 +33,47 @@ def _write_table(table, path: Path, *, fmt: str, overwrite: bool) -> None:
         table.write(tmp, format=fmt, overwrite=True)
 
 
+def _not_a_lightcurve(path: Path) -> bool:
+    """Files that sit beside light curves (MANIFEST.csv, README, JSON sidecars), not data."""
+    name = path.name.lower()
+    return name.startswith(_NOT_DATA_PREFIXES) or path.suffix.lower() in (".json", ".md", ".yml", ".yaml")
+
+
 def _cmd_info(args) -> int:
     from .io import read_lightcurve
     from .summary import summarize
 
-    lcs = [read_lightcurve(p, time_format=args.time_format, flux_column=args.flux_column)
-           for p in args.inputs]
-    table = summarize(lcs)
-    table.remove_column("source_file")
-    _print_table(table)
-    return 0
+    # Each file on its own: a corrupt one is reported and the others are still summarized;
+    # a manifest or README picked up by a shell glob (lightcurves/*) is skipped, not an error.
+    files: list[Path] = []
+    for item in args.inputs:
+        path = Path(item)
+        files.extend(_expand_inputs([path]) if path.is_dir() else [path])
+    lcs, failures, skipped = [], [], []
+    for path in files:
+        if path.is_file() and _not_a_lightcurve(path):
+            skipped.append(path)
+            continue
+        try:
+            lcs.append(read_lightcurve(path, time_format=args.time_format, flux_column=args.flux_column))
+        except (AstroTinyMLError, OSError, ValueError) as err:
+            kind = "" if isinstance(err, AstroTinyMLError) else f"{type(err).__name__}: "
+            failures.append((path, f"{kind}{err}"))
+    if lcs:
+        table = summarize(lcs)
+        table.add_column([Path(str(f)).name for f in table["source_file"]], name="file", index=0)
+        table.remove_column("source_file")
+        _print_table(table)
+    for path in skipped:
+        print(f"  skipped {path} (not a light-curve file)")
+    # One line per failure, after the table, and the exit status says some failed.
+    for path, message in failures:
+        text = message if path.name in message else f"{path}: {message}"
+        print(f"astrotinyml: error: {text}", file=sys.stderr)
+    if failures and (lcs or len(failures) > 1):
+        print(f"astrotinyml: {len(failures)} of {len(files) - len(skipped)} file(s) could not be read",
+              file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _candidate_columns(table):
@@ -843,7 +874,9 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.set_defaults(func=_cmd_pipeline)
 
     info = sub.add_parser("info", help="read light-curve files and print a summary table")
-    info.add_argument("inputs", nargs="+", help="light-curve files (FITS, CSV, TXT, DAT, NPY, NPZ)")
+    info.add_argument("inputs", nargs="+",
+                      help="light-curve files (FITS, CSV, TXT, DAT, NPY, NPZ) or directories; each is summarized, "
+                           "unreadable ones are listed after the table, manifests and READMEs skipped")
     info.add_argument("--time-format", default=None,
                       help="time system of text files whose header does not say it (e.g. btjd, bkjd, bjd)")
     info.add_argument("--flux-column", default=None, help="flux column to use instead of the default")

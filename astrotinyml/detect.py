@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .views import Views
 
-__all__ = ["detect", "DetectionResult", "search_masked", "SearchPasses", "FIT_CHOICES", "correlated_snr",
+__all__ = ["detect", "DetectionResult", "Periodogram", "search_masked", "SearchPasses", "FIT_CHOICES", "correlated_snr",
            "SNR_THRESHOLD"]
 
 # Suffixes of light-curve files: a string ending in one of them is a (missing) path, not a name.
@@ -103,17 +103,19 @@ class DetectionResult:
         """Number of candidates found."""
         return len(self.candidates)
 
-    def periodogram(self):
+    @property
+    def periodogram(self) -> Periodogram:
         """Box-search spectrum of ``flat`` over the period range the search used.
 
-        Computed on the first call (about one search pass) and kept: reports and notebooks
-        that plot it pay for it, batch runs that do not never compute it.
+        Computed on first use (about one search pass) and kept: reports and notebooks
+        that plot it pay for it, batch runs that do not never compute it.  A
+        :class:`Periodogram`: index it like the table (``pg["period"]``), ``pg.plot()``
+        draws it; ``result.periodogram()`` (a call, as in earlier versions) returns the same.
 
-        Returns
-        -------
-        astropy.table.QTable
-            Columns ``period`` (d), ``power`` and ``sde``; see
-            :func:`astrotinyml.search.periodogram`.
+        Examples
+        --------
+        >>> res = detect(datasets.load_sample("wasp-18"))  # doctest: +SKIP
+        >>> fig = res.periodogram.plot()  # doctest: +SKIP
         """
         if self._periodogram is None:
             from .search import periodogram
@@ -122,7 +124,85 @@ class DetectionResult:
                 self.flat, period_min=self.options.get("period_min"),
                 period_max=self.options.get("period_max"),
                 min_transits=self.options.get("min_transits", 2))
-        return self._periodogram
+        pg = self._periodogram
+        table = pg.table if isinstance(pg, Periodogram) else pg
+        return Periodogram(table, candidates=self.candidates, target=self.target)
+
+    def plot(self, *, periodogram: bool = True, max_folds: int = 6):
+        """Overview figure: light curve and trend, detrended light curve with each candidate's
+        transits marked, the periodogram, and the fold of each candidate around its transit.
+
+        Parameters
+        ----------
+        periodogram : bool
+            Draw the periodogram panel (computes it on first use, about one search pass).
+        max_folds : int
+            Most candidates whose fold is drawn (in table order).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import numpy as np, lightkurve as lk
+        >>> rng = np.random.default_rng(3)
+        >>> t = 2458000 + np.arange(0, 12, 0.01)
+        >>> flux = 1 + 5e-4 * rng.normal(size=t.size)
+        >>> flux[np.abs((t - 2458000.7 + 1.25) % 2.5 - 1.25) < 0.05] -= 0.01
+        >>> fig = detect(lk.LightCurve(time=t, flux=flux), max_planets=1).plot()
+        >>> len(fig.axes)
+        4
+        """
+        import matplotlib.pyplot as plt
+
+        n = min(self.n_candidates, max(int(max_folds), 0))
+        rows = 2 + bool(periodogram) + (1 if n else 0)
+        fig = plt.figure(figsize=(11, 2.3 * rows + 0.4), layout="constrained")
+        grid = fig.add_gridspec(rows, max(n, 1))
+        raw_t = np.asarray(self.raw.time.jd, float)
+        ref = float(np.floor(np.nanmin(raw_t))) if raw_t.size else 0.0
+        ax = fig.add_subplot(grid[0, :])
+        ax.plot(raw_t - ref, np.asarray(self.raw.flux.value, float), ".", ms=1, color="0.45", rasterized=True)
+        flat_t = np.asarray(self.flat.time.jd, float)
+        if "trend" in self.flat.colnames:
+            ax.plot(flat_t - ref, np.asarray(self.flat["trend"].value, float), "-", lw=1, color="tab:orange",
+                    label="trend")
+            ax.legend(loc="lower right", fontsize="small")
+        ax.set_ylabel("normalized flux")
+        ax.set_title(f"{self.target}: light curve", fontsize=10, loc="left")
+        ax = fig.add_subplot(grid[1, :], sharex=ax)
+        f = np.asarray(self.flat.flux.value, float)
+        ax.plot(flat_t - ref, f, ".", ms=1, color="0.25", rasterized=True)
+        top = float(np.nanpercentile(f, 99.9)) if f.size else 1.0
+        for i, row in enumerate(self.candidates):
+            p, t0 = _num(row["pl_orbper"]), _num(row["pl_tranmid"])
+            times = (np.array([t0]) if not np.isfinite(p)
+                     else t0 + p * np.arange(np.ceil((flat_t.min() - t0) / p), np.floor((flat_t.max() - t0) / p) + 1))
+            ax.plot(times - ref, np.full(times.size, top), "v", ms=5, color=f"C{i}", label=f"#{i + 1}")
+        if self.n_candidates:
+            ax.legend(loc="lower right", fontsize="small", ncol=min(self.n_candidates, 6))
+        ax.set_xlabel(f"BJD_TDB - {ref:.0f} [d]")
+        ax.set_ylabel("detrended flux")
+        ax.set_title("detrended, transits masked from the trend; markers: each candidate's transits",
+                     fontsize=10, loc="left")
+        if periodogram:
+            self.periodogram.plot(ax=fig.add_subplot(grid[2, :]))
+        for i in range(n):
+            ax = fig.add_subplot(grid[rows - 1, i])
+            row = self.candidates[i]
+            p, t0, dur = _num(row["pl_orbper"]), _num(row["pl_tranmid"]), _num(row["pl_trandurh"]) / 24.0
+            dt = (flat_t - t0 + 0.5 * p) % p - 0.5 * p if np.isfinite(p) else flat_t - t0
+            near = np.abs(dt) < 2.5 * dur
+            ax.plot(dt[near] * 24.0, f[near], ".", ms=1.5, color=f"C{i}", rasterized=True)
+            ax.set_xlabel("hours from mid-transit")
+            label = str(row["label"]) if "label" in self.candidates.colnames else ""
+            per = f"P {p:.4f} d" if np.isfinite(p) else "single event"
+            ax.set_title(f"#{i + 1}: {per}" + (f", {label}" if label else ""), fontsize=9)
+            if i == 0:
+                ax.set_ylabel("detrended flux")
+        return fig
 
     def __repr__(self) -> str:
         # A notebook repr must not dump two light curves and a table.
@@ -133,6 +213,90 @@ class DetectionResult:
         per = ", ".join("single" if not np.isfinite(p) else f"{p:.5g} d" for p in periods)
         return (f"DetectionResult(target={self.target!r}, n_candidates={self.n_candidates}"
                 f"{' [' + per + ']' if per else ''}, total={self.timings.get('total', float('nan')):.2f} s)")
+
+
+class Periodogram:
+    """A box-search spectrum: the table of :func:`astrotinyml.search.periodogram` with a plot.
+
+    Index it like the table (``pg["period"]``, ``pg["sde"]``, ``len(pg)``, ``pg.colnames``;
+    every other table attribute too, e.g. ``pg.write(...)``); ``pg.table`` is the
+    :class:`~astropy.table.QTable` itself.  Calling it (``pg()``) returns it, so code written
+    for the earlier ``result.periodogram()`` method keeps working.
+
+    Parameters
+    ----------
+    table : astropy.table.QTable
+        Columns ``period`` [d], ``power`` and ``sde``.
+    candidates : astropy.table.Table, optional
+        Candidates whose periods are marked on the plot.
+    target : str
+        Name for the title.
+    """
+
+    def __init__(self, table, *, candidates=None, target: str = ""):
+        self.table, self.candidates, self.target = table, candidates, target
+
+    def __call__(self) -> Periodogram:
+        return self
+
+    def __getitem__(self, key):
+        return self.table[key]
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __iter__(self):
+        return iter(self.table)
+
+    def __getattr__(self, name):
+        if name in ("table", "candidates", "target"):  # not set yet (copy, unpickling)
+            raise AttributeError(name)
+        return getattr(self.table, name)
+
+    def __repr__(self) -> str:
+        return f"Periodogram({self.target!r}, {len(self.table)} periods)"
+
+    def plot(self, ax=None):
+        """Plot SDE against period (log scale), candidates' periods marked.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw; a new figure when omitted.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Examples
+        --------
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import numpy as np, lightkurve as lk
+        >>> from astrotinyml.search import periodogram
+        >>> t = 2458000 + np.arange(0, 12, 0.01)
+        >>> lc = lk.LightCurve(time=t, flux=1 + 1e-4 * np.random.default_rng(0).normal(size=t.size))
+        >>> Periodogram(periodogram(lc)).plot().axes[0].get_xscale()
+        'log'
+        """
+        import matplotlib.pyplot as plt
+
+        fig = None
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(11, 3.0), layout="constrained")
+        period = np.asarray(getattr(self.table["period"], "value", self.table["period"]), float)
+        ax.plot(period, np.asarray(self.table["sde"], float), lw=0.6, color="0.2")
+        if self.candidates is not None and len(self.candidates):
+            for i, p in enumerate(self.candidates["pl_orbper"]):
+                p = _num(p)
+                if np.isfinite(p):
+                    ax.axvline(p, color=f"C{i}", lw=1.2, alpha=0.6, label=f"#{i + 1}: {p:.4f} d")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize="small", loc="upper right")
+        ax.set_xscale("log")
+        ax.set_xlabel("period [d]")
+        ax.set_ylabel("SDE")
+        ax.set_title(f"{self.target + ': ' if self.target else ''}box-search periodogram", fontsize=10, loc="left")
+        return fig if fig is not None else ax.figure
 
 
 def _looks_like_path(s: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from astrotinyml.cli import main
@@ -30,6 +31,37 @@ def test_info_prints_summary(tests_data, capsys):
     assert main(["info", str(tests_data / "k2_WASP-47_EPIC206103150_C3_ktwo_llc.fits")]) == 0
     out = capsys.readouterr().out
     assert "K2" in out and "noise_ppm" in out
+
+
+def test_info_reports_each_file_then_the_failures(tests_data, capsys):
+    # `info good.fits corrupt.fits MANIFEST.csv` (what `info lightcurves/*` passes): the good
+    # file is summarized, the manifest skipped, the corrupt file named after the table.
+    good = tests_data / "k2_WASP-47_EPIC206103150_C3_ktwo_llc.fits"
+    bad = tests_data / "malformed" / "test-lc-tess-pimen-corrupted.fits"
+    assert main(["info", str(good), str(bad), str(tests_data / "MANIFEST.csv")]) == 1
+    out, err = capsys.readouterr()
+    assert "EPIC 206103150" in out and good.name in out and "skipped" in out and "MANIFEST.csv" in out
+    assert "test-lc-tess-pimen-corrupted.fits" in err and "truncated" in err and "Traceback" not in err
+    assert "1 of 2 file(s)" in err
+    assert main(["info", str(good), str(tests_data / "MANIFEST.csv")]) == 0
+
+
+def test_periodogram_and_result_plot(tests_data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import astrotinyml as atml
+    from astrotinyml.widgets import explore
+
+    res = atml.detect(tests_data / "tess_WASP-18_TIC100100827_S3_tess-spoc_ffi30min_lc.fits", max_planets=1)
+    pg = res.periodogram
+    assert pg() is pg or pg() == pg  # the earlier method call still works
+    p = np.asarray(pg["period"].value)
+    assert abs(p[np.argmax(np.asarray(pg["sde"]))] / 0.941453 - 1) < 2e-3  # WASP-18 b's peak
+    assert pg.plot().axes[0].get_xscale() == "log"
+    fig = res.plot()
+    assert len(fig.axes) == 4  # light curve, detrended, periodogram, one fold
+    assert atml.explore is explore
 
 
 def test_missing_file_is_one_line_error(tmp_path, capsys):
