@@ -64,6 +64,7 @@ unfolded light curve is reported if its SNR passes ``single_event_snr``, with
 from __future__ import annotations
 
 import math
+import threading
 import time as _time
 
 import numpy as np
@@ -71,7 +72,8 @@ import numpy as np
 from ._util import target_name as _target_name
 from .errors import InvalidParameterError, SearchError
 
-__all__ = ["search", "periodogram", "period_grid", "DEFAULT_SDE_THRESHOLD",
+__all__ = ["search", "periodogram", "period_grid", "box_search_reference",
+           "DEFAULT_PERIOD_MIN", "DEFAULT_SDE_THRESHOLD",
            "DEFAULT_SNR_THRESHOLD", "DEFAULT_SINGLE_EVENT_SNR"]
 
 #: Default SDE threshold (calibrated on the real corpus, see benchmarks/).
@@ -80,6 +82,13 @@ DEFAULT_SDE_THRESHOLD = 9.0
 DEFAULT_SNR_THRESHOLD = 7.0
 #: Default SNR threshold of single events (mono-transits).
 DEFAULT_SINGLE_EVENT_SNR = 12.0
+#: Default shortest trial period (days): the Roche limit of a rocky planet,
+#: ``P_min ~ 12.6 h (rho_p / 1 g cm^-3)^-1/2`` (Rappaport et al. 2013, ApJ 773, L15), is
+#: 0.2 d (4.8 h) for rho_p ~ 7 g cm^-3 (the densest known ultra-short-period planets;
+#: KOI-1843.03 at 4.2 h needs rho_p >~ 7-8).  The stellar-density prior gives a lower
+#: floor (a planet grazing the surface of a rho = 20 rho_sun M dwarf orbits in ~0.03 d),
+#: so the planet's Roche limit is the binding one.
+DEFAULT_PERIOD_MIN = 0.2
 
 _G = 6.674e-11
 _R_SUN = 6.957e8
@@ -144,6 +153,79 @@ def period_grid(*, baseline, period_min, period_max, oversampling=3.0):
     return np.ascontiguousarray(periods[::-1])
 
 
+
+
+def box_search_reference(t, y, periods, binw, durations, dmin, dmax, *, weights=None,
+                         nmin=3.0):
+    """Brute-force box search in pure NumPy: the statistic the fast kernels compute.
+
+    Slow (every box is evaluated by testing every point), kept as the reference the
+    numba kernels are tested against, as astropy keeps ``bls_slow``.  At each period
+    the phase ``t / P mod 1`` is cut into ``nb = ceil(P / binw)`` bins; a box is a run of
+    ``k`` whole bins (wrapping around), for the widths ``k = round(d / (P / nb))`` of
+    the ``durations`` within ``[dmin, dmax]`` of that period; its power is
+    ``d**2 n_in n_out / N`` with ``d = mean_in - mean_out`` of ``y = 1 - flux``, for dips
+    (``d > 0``) holding at least ``nmin`` cadences (``weights``: cadences per point).
+
+    Parameters
+    ----------
+    t, y : array-like
+        Times (days, >= 0) and ``1 - flux``, mean-subtracted or not.
+    periods, binw, dmin, dmax : array-like
+        Trial periods and, per period, the phase-bin width and the duration range (days).
+    durations : array-like
+        Trial durations (days), ascending.
+    weights : array-like, optional
+        Cadences summed into each point (default 1); ``y`` is then the sum over them.
+    nmin : float
+        Fewest cadences in a box.
+
+    Returns
+    -------
+    numpy.ndarray
+        Best box power per period (divide by the per-point variance for SNR**2).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(0.0, 10.0, 0.02)
+    >>> y = np.where(np.abs((t + 0.1) % 2.0 - 0.1) < 0.05, 1e-3, 0.0)
+    >>> p = np.array([1.7, 2.0])
+    >>> pw = box_search_reference(t, y, p, np.full(2, 0.025), np.array([0.1]),
+    ...                           np.full(2, 0.05), np.full(2, 0.2))
+    >>> int(np.argmax(pw))
+    1
+    """
+    t = np.asarray(t, dtype=float)
+    y = np.asarray(y, dtype=float)
+    w = np.ones_like(t) if weights is None else np.asarray(weights, dtype=float)
+    durations = np.sort(np.asarray(durations, dtype=float))
+    ntot, stot = w.sum(), y.sum()
+    out = np.zeros(len(periods))
+    for i, p in enumerate(np.asarray(periods, dtype=float)):
+        nb = int(np.ceil(p / binw[i]))
+        bw = p / nb
+        ph = t / p
+        bins = np.minimum(((ph - np.trunc(ph)) * nb).astype(int), nb - 1)
+        widths = []
+        for d in durations:
+            if dmin[i] <= d <= dmax[i]:
+                k = int(min(max(int(d / bw + 0.5), 1), nb - 1))
+                if k not in widths:
+                    widths.append(k)
+        best = 0.0
+        for k in widths:
+            for st in range(nb):
+                inn = (bins - st) % nb < k
+                n_in = w[inn].sum()
+                if n_in < nmin or n_in >= ntot:
+                    continue
+                s_in = y[inn].sum()
+                depth = s_in / n_in - (stot - s_in) / (ntot - n_in)
+                if depth > 0:
+                    best = max(best, depth ** 2 * n_in * (ntot - n_in) / ntot)
+        out[i] = best
+    return out
 
 
 def _prepare(lc, name):
@@ -211,7 +293,11 @@ class _Grid:
         # 1 h) is the shortest duration tried; 10 min for short-cadence data.
         floor = max(min(2.0 * cadence, 1.0 / 24.0), 10.0 / 1440.0)
         self.dmin = np.maximum(_B_FACTOR * _t14_days(periods, _RHO_MAX), floor)
-        self.dmax = np.minimum(_t14_days(periods, _RHO_MIN), _QMAX * periods)
+        # At most 12 % of the period (TLS) -- except where a central transit of a
+        # Sun-density star is longer: below P ~ 0.5 d (ultra-short periods; K2-141 b,
+        # 0.28 d: T14 ~ 0.9 h = 14 % of P) the cap would cut the true duration.
+        self.dmax = np.minimum(_t14_days(periods, _RHO_MIN),
+                               np.maximum(_QMAX * periods, _t14_days(periods, 1.0)))
         self.dmax = np.maximum(self.dmax, self.dmin)
         if durations is None:
             lo, hi = self.dmin.min(), self.dmax.max()
@@ -224,6 +310,15 @@ class _Grid:
             self.dmax = np.maximum(np.minimum(durations.max(), 0.5 * periods), self.dmin)
         self.durations = np.ascontiguousarray(durations, dtype=float)
         self.binw = np.maximum(self.dmin / 2.0, cadence / 4.0)
+
+    def subset(self, idx):
+        """The grid at the periods ``idx`` (same global duration grid)."""
+        g = object.__new__(_Grid)
+        g.oversampling = self.oversampling
+        g.durations = self.durations
+        for key in ("periods", "dmin", "dmax", "binw"):
+            setattr(g, key, np.ascontiguousarray(getattr(self, key)[idx]))
+        return g
 
 
 def _fold_eval(t, y, period, t0, dur, sigma):
@@ -341,7 +436,7 @@ def _harmonic_of(period, found):
 def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=2,
            sde_threshold=None, snr_threshold=None, oversampling=3.0, durations=None,
            single_events=True, single_event_snr=None, max_single_events=3,
-           mask_width=1.5):
+           mask_width=1.5, n_threads=None):
     """Find periodic transit signals (and strong single events) in a detrended light curve.
 
     Parameters
@@ -349,7 +444,9 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     lc : lightkurve.LightCurve
         Detrended light curve (from :func:`astrotinyml.detrend.detrend`), flux ~1.
     period_min : float, optional
-        Shortest trial period (days).  Default 0.5 d.
+        Shortest trial period (days).  Default :data:`DEFAULT_PERIOD_MIN` (0.2 d, the
+        Roche limit of a dense rocky planet), so that ultra-short-period planets are
+        found at their period, not at 2P.
     period_max : float, optional
         Longest trial period (days).  Default: baseline / ``min_transits``, so that
         ``min_transits`` transits can occur.
@@ -374,6 +471,11 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         Most single events to report (within ``max_planets``).
     mask_width : float
         Width masked around each found transit before the next iteration, in durations.
+    n_threads : int, optional
+        Threads of the box search (over blocks of trial periods).  Default: numba's
+        setting, i.e. all cores unless ``NUMBA_NUM_THREADS`` or
+        ``numba.set_num_threads`` says otherwise; pass 1 when running several searches
+        side by side (one per process).  The result does not depend on it.
 
     Returns
     -------
@@ -427,6 +529,9 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         raise InvalidParameterError(f"oversampling must be > 0, got {oversampling!r}.")
     if not (mask_width > 0):
         raise InvalidParameterError(f"mask_width must be > 0, got {mask_width!r}.")
+    if n_threads is not None and not (isinstance(n_threads, (int, np.integer)) and n_threads >= 1):
+        raise InvalidParameterError(f"n_threads must be a positive integer or None, "
+                                    f"got {n_threads!r}.")
     sde_threshold = DEFAULT_SDE_THRESHOLD if sde_threshold is None else float(sde_threshold)
     snr_threshold = DEFAULT_SNR_THRESHOLD if snr_threshold is None else float(snr_threshold)
     single_event_snr = (DEFAULT_SINGLE_EVENT_SNR if single_event_snr is None
@@ -446,7 +551,7 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     cadence = float(np.median(dt[dt > 0])) if np.any(dt > 0) else 0.0
     if not cadence > 0:
         raise SearchError(f"{name}: all time stamps are equal; cannot search.")
-    pmin = 0.5 if period_min is None else float(period_min)
+    pmin = DEFAULT_PERIOD_MIN if period_min is None else float(period_min)
     pmax = baseline / min_transits if period_max is None else float(period_max)
     if period_max is None and pmax <= pmin:
         raise SearchError(
@@ -466,6 +571,10 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     periods = period_grid(baseline=baseline, period_min=pmin, period_max=pmax,
                           oversampling=oversampling)
     grid = _Grid(periods, cadence, oversampling, durations)
+    # Coarse-to-fine: the spectrum is computed at every ``step``-th trial period (a grid
+    # oversampled ~1x) and the strongest peaks are then evaluated at the full grid
+    # around them (``_coarse_fine_spectrum``).
+    step = max(1, int(round(oversampling))) if _COARSE else 1
     nmin = 3.0
 
     active = np.ones(t.size, dtype=bool)
@@ -486,10 +595,10 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         sigma = _robust_sigma(yy)
         accepted = None
         if n_periodic < max_planets:
-            power = _spectrum(tt, yy, grid, cadence, nmin, bls)
+            power, sde_spec, p_eff, cgrid = _coarse_fine_spectrum(
+                tt, yy, grid, step, cadence, nmin, bls, n_threads)
             n_spectra += 1
-            sde_spec = _sde(power, oversampling)
-            accepted = _best_periodic(tt, yy, periods, power, sde_spec, grid,
+            accepted = _best_periodic(tt, yy, p_eff, power, sde_spec, cgrid,
                                       cadence, sigma, bls, nmin, min_transits, pmin,
                                       baseline, sde_threshold, snr_threshold)
         if accepted is not None and _is_residual(accepted, found):
@@ -555,13 +664,15 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     return table
 
 
-def _spectrum(t, y, grid, cadence, nmin, bls):
+def _spectrum(t, y, grid, cadence, nmin, bls, n_threads=None, direct=False):
     """Coarse power spectrum, period band by period band.
 
     Where the phase bins are several cadences wide (long periods, short cadences) the
     light curve is first summed into time bins of ``cadence * 2**k`` no wider than 3/4 of
     a phase bin: the fold then costs less and the box statistic barely changes (peaks are
-    refined on the unbinned data anyway).  TLS pre-bins in the same spirit.
+    refined on the unbinned data anyway).  TLS pre-bins in the same spirit.  Within a band
+    the periods are cut into blocks (:func:`_plan_blocks`) that fold either every period
+    directly or reuse per-chunk folds, and the blocks run on ``n_threads`` threads.
     """
     periods = grid.periods
     power = np.zeros(periods.size)
@@ -575,11 +686,174 @@ def _spectrum(t, y, grid, cadence, nmin, bls):
             tb, yb, wb = t, y, ones
         else:
             tb, yb, wb = bls.time_bin(t, y, cadence * 2.0 ** k * 0.999)
-        power[sel] = bls.bls_power(tb, yb, wb, np.ascontiguousarray(periods[sel]),
-                                   np.ascontiguousarray(grid.binw[sel]), grid.durations,
-                                   np.ascontiguousarray(grid.dmin[sel]),
-                                   np.ascontiguousarray(grid.dmax[sel]), nmin)
+        p_sel = np.ascontiguousarray(periods[sel])
+        b_sel = np.ascontiguousarray(grid.binw[sel])
+        plan = _plan_blocks(p_sel, b_sel, float(tb[-1] - tb[0]), tb.size, direct)
+        power[sel] = _run_blocks(bls, n_threads, tb, yb, wb, p_sel, b_sel, grid.durations,
+                                 np.ascontiguousarray(grid.dmin[sel]),
+                                 np.ascontiguousarray(grid.dmax[sel]), float(nmin), *plan)
     return power
+
+
+# Relative costs (measured, see benchmarks/search_scaling.py): folding one point into a
+# phase bin (a scattered read-modify-write) against adding one float of a chunk fold
+# (a contiguous, vectorised add).
+_COST_POINT = 1.0
+_COST_ADD = 0.08
+_MAX_BLOCK = 512
+_DIRECT_BLOCK = 32
+
+
+#: Coarse-to-fine spectrum on (False: every trial period at full cost; for comparisons).
+_COARSE = True
+#: Coarse-spectrum peaks re-evaluated at the full grid (by SDE, plus distinct peaks).
+_N_REFINE = 200
+
+
+def _coarse_fine_spectrum(t, y, grid, step, cadence, nmin, bls, n_threads=None):
+    """Spectrum at every ``step``-th period, with its strongest peaks re-evaluated at the
+    full grid.
+
+    The coarse grid (``oversampling / step`` ~ 1 trial period per transit duration of
+    phase drift) costs ``step`` times less.  A true signal between two coarse periods
+    loses part of its power there (at worst its transits at the ends of the baseline are
+    half a duration off), but it stays among the strongest coarse peaks: the
+    ``_N_REFINE`` highest coarse SDE values and the 20 strongest distinct peaks are
+    evaluated at the fine periods within half a coarse step (the full grid), and each
+    keeps its best fine value and period.  The SDE normalisation (mean, scatter, running
+    median over the same period span) comes from the coarse spectrum, whose values have
+    the same distribution as those of the full grid.
+
+    Returns the coarse power (refined where evaluated), its SDE, the coarse periods
+    (replaced by the best fine period where refined) and the coarse grid.
+    """
+    n = grid.periods.size
+    cidx = np.arange(0, n, step)
+    cgrid = grid.subset(cidx)
+    over = grid.oversampling / step
+    power = _spectrum(t, y, cgrid, cadence, nmin, bls, n_threads)
+    p_eff = cgrid.periods.copy()
+    if step > 1 and cidx.size > 3:
+        sde0 = _sde(power, over)
+        top = np.argsort(sde0)[::-1][:_N_REFINE]
+        top = np.unique(np.concatenate([top, np.asarray(_peaks(sde0, p_eff, 20), dtype=int)]))
+        half = step // 2
+        offs = np.array([o for o in range(-half, step - half) if o != 0])
+        fine = (cidx[top][:, None] + offs[None, :]).ravel()
+        ok = (fine >= 0) & (fine < n)
+        fine_ok = fine[ok]
+        pw = np.full(fine.size, -np.inf)
+        pw[ok] = _spectrum(t, y, grid.subset(fine_ok), cadence, nmin, bls, n_threads,
+                           direct=True)
+        pw = pw.reshape(top.size, offs.size)
+        best = np.argmax(pw, axis=1)
+        better = pw[np.arange(top.size), best] > power[top]
+        sel = top[better]
+        power[sel] = pw[better, best[better]]
+        p_eff[sel] = grid.periods[cidx[sel] + offs[best[better]]]
+    sde = _sde(power, over)
+    cgrid.periods = p_eff
+    return power, sde, p_eff, cgrid
+
+
+def _plan_blocks(periods, binw, span, npts, direct=False):
+    """Cut an ascending period grid into blocks for ``_bls.bls_power_blocks``.
+
+    For each block either direct folds (``k = 0``) or folded-sum reuse with ``k`` time
+    chunks and ``r`` sub-bins per phase bin, whichever costs less.  The reuse moves a
+    point's phase by at most ``0.5 / r`` bin (rounded roll) plus the drift of its chunk,
+    ``(span / k) * W * nb / 4`` bins for a block ``W`` wide in frequency; both together
+    are kept within ``max(0.25, D / 6)`` bins, where ``D`` is the phase drift (in bins,
+    over the data span) between neighbouring trial periods: at most a sixth of the grid's
+    own spacing and never over a quarter bin, so the reuse costs less sensitivity than the
+    period grid already does.
+    """
+    n = periods.size
+    f = 1.0 / periods
+    nb = np.ceil(periods / binw).astype(np.int64)
+    if n > 1:
+        drift = span * np.abs(np.gradient(f)) * nb
+    else:
+        drift = np.full(n, np.inf)
+    budget = np.maximum(0.25, drift / 6.0)
+    sub = np.where(budget < 0.5, 4, np.where(budget < 1.0, 2, 1)).astype(np.int64)
+    bdrift = budget - 0.5 / sub
+    starts, ends, nbs, rs, ks = [], [], [], [], []
+    i = 0
+    direct_from = None
+
+    def flush_direct(upto):
+        for a in range(direct_from, upto, _DIRECT_BLOCK):
+            starts.append(a)
+            ends.append(min(a + _DIRECT_BLOCK, upto))
+            nbs.append(0)
+            rs.append(0)
+            ks.append(0)
+
+    while i < n:
+        chosen = None
+        if not direct and np.isfinite(drift[i]) and drift[i] > 0:
+            m_opt = math.sqrt(_COST_POINT * npts * 4.0 * bdrift[i]
+                              / (_COST_ADD * drift[i] * 2.0 * nb[i] * sub[i]))
+            m = int(min(max(m_opt, 2), _MAX_BLOCK))
+            j = min(i + m, n)
+            # one bin count per block: stop where it would grow by more than 10 %
+            j = max(i + 2, min(j, int(np.searchsorted(nb, 1.1 * nb[i], side="right"))))
+            j = min(j, n)
+            if j - i >= 2:
+                nb_b = int(nb[i:j].max())
+                r_b = int(sub[i:j].max())
+                room = float(bdrift[i:j].min())
+                width = abs(f[i] - f[j - 1])
+                k = max(1, int(math.ceil(span * width * nb_b / (4.0 * room))))
+                cost_reuse = _COST_POINT * npts + (j - i) * _COST_ADD * k * 2 * nb_b * r_b
+                cost_direct = (j - i) * _COST_POINT * npts
+                if cost_reuse < 0.7 * cost_direct:
+                    chosen = (j, nb_b, r_b, k)
+        if chosen is None:
+            if direct_from is None:
+                direct_from = i
+            i += 1
+            continue
+        if direct_from is not None:
+            flush_direct(i)
+            direct_from = None
+        j, nb_b, r_b, k = chosen
+        starts.append(i)
+        ends.append(j)
+        nbs.append(nb_b)
+        rs.append(r_b)
+        ks.append(k)
+        i = j
+    if direct_from is not None:
+        flush_direct(n)
+    order = np.random.default_rng(0).permutation(len(starts)).astype(np.int64)
+    as64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    return as64(starts), as64(ends), as64(nbs), as64(rs), as64(ks), order
+
+
+_PARALLEL_LOCK = threading.Lock()
+
+
+def _run_blocks(bls, n_threads, *args):
+    """The block kernel on ``n_threads`` threads (None: numba's setting, by default all
+    cores or ``NUMBA_NUM_THREADS``).  One parallel launch at a time per process: a
+    second thread searching meanwhile (e.g. a batch target past its time limit) runs the
+    serial compilation instead of sharing numba's thread pool."""
+    if n_threads == 1 or not _PARALLEL_LOCK.acquire(blocking=False):
+        return bls.bls_power_blocks_serial(*args)
+    try:
+        import numba
+
+        prev = numba.get_num_threads()
+        want = prev if n_threads is None else int(n_threads)
+        numba.set_num_threads(max(1, min(want, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            return bls.bls_power_blocks(*args)
+        finally:
+            numba.set_num_threads(prev)
+    finally:
+        _PARALLEL_LOCK.release()
 
 
 def _peaks(sde_spec, periods, max_peaks=5):
@@ -720,7 +994,7 @@ def periodogram(lc, *, period_min=None, period_max=None, min_transits=2, oversam
     baseline = float(t[-1] - t[0])
     dt = np.diff(t)
     cadence = float(np.median(dt[dt > 0]))
-    pmin = 0.5 if period_min is None else float(period_min)
+    pmin = DEFAULT_PERIOD_MIN if period_min is None else float(period_min)
     pmax = baseline / min_transits if period_max is None else float(period_max)
     if pmax <= pmin:
         raise SearchError(f"{name}: period range {pmin}-{pmax} d is empty for a baseline "
