@@ -730,13 +730,12 @@ def _progress_bar(source):
 
     name = source if isinstance(source, str) else Path(os.fspath(source)).name if isinstance(
         source, os.PathLike) else "detect"
-    bar = tqdm(total=None, desc=str(name), unit=" stage", bar_format="{desc}: {postfix}", leave=True)
+    bar = tqdm(total=None, desc=f"{name}: reading", bar_format="{desc}", leave=True)
     done: list[str] = []
 
     def callback(stage, seconds):
         done.append(f"{stage} {seconds:.1f} s")
-        bar.set_postfix_str(", ".join(done))
-        bar.update(1)
+        bar.set_description_str(f"{name}: " + ", ".join(done))
 
     return callback, bar
 
