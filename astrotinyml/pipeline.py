@@ -452,8 +452,11 @@ def run_pipeline(
             papermill.execute_notebook(
                 str(src), str(dst), parameters=mine, kernel_name=kernel_name, cwd=str(out),
                 progress_bar=False, log_output=log_output, start_timeout=start_timeout,
-                # ipykernel logs a warning about its TCP transport at every start; errors still show.
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                # ipykernel logs a warning about its TCP transport at every start, and jupyter_client
+                # interrupts (SIGINT) every kernel it shuts down, which ipykernel logs as an ERROR
+                # "KeyboardInterrupt caught in kernel" when it lands in a handler: both are noise.
+                # Cell errors come back in the notebook (PipelineError), a dead kernel as an exception.
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         except PapermillExecutionError as err:
             cell, count, source = None, err.exec_count, err.source

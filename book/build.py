@@ -71,7 +71,10 @@ def execute_notebooks(work: Path, *, smoke: bool = True, smoke_tutorials: bool |
         log(f"executing {name}.ipynb")
         papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(dst), parameters={"smoke": smoke_tutorials},
                                    kernel_name=kernel_name or "python3", cwd=str(work), progress_bar=False,
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                                   # jupyter_client interrupts (SIGINT) every kernel it shuts down, and
+                                   # ipykernel logs "KeyboardInterrupt caught in kernel" at ERROR when that
+                                   # lands in a handler: noise, not an error (cell errors are in the outputs).
+                                   extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         out[name] = dst
     log(f"notebooks executed in {time.perf_counter() - t0:.0f} s")
     return out
@@ -124,6 +127,69 @@ def _calibration_status() -> str:
             "its raw softmax outputs until a calibration run exists.")
 
 
+def _intro_status() -> str:
+    """The intro's status paragraph, with the shipped model's numbers read from its card."""
+    import json
+
+    card = PACKAGE / "models" / "MODEL_CARD.json"
+    base = ("Reading, detrending, the search, vetting, folded views, the classifier, its calibration, "
+            "reports, the papermill pipeline and the explorer are in place and exercised by the tutorials.")
+    if not card.is_file():
+        return base + " No trained classifier ships with this checkout (no `astrotinyml/models/MODEL_CARD.json`)."
+    c = json.loads(card.read_text(encoding="utf-8"))
+    oof = c.get("metrics", {}).get("real_out_of_fold", {})
+    sub = oof.get("int8", {}).get("subsets", {}).get("planets_snr_ge_7", {})
+    cal = oof.get("int8", {}).get("calibration", {})
+    n_sim = c.get("training_data", {}).get("n_examples")
+    if not sub:
+        return base + " The shipped classifier's card holds no out-of-fold numbers on real stars."
+    size = c.get("tflite_bytes", {})
+    size = size.get("int8") if isinstance(size, dict) else size
+    return (base + f" The shipped classifier (`{c.get('name', 'model')}`, int8, {size:,} bytes) "
+            f"is trained on real labelled stars and {n_sim:,} simulated examples; out of fold on the real stars "
+            f"({oof.get('folds', '?')} folds grouped by star, {sub.get('n_planets')} planets with vet SNR >= 7 and "
+            f"{sub.get('n_non_planets')} non-planet signals) it recovers {sub.get('planet_recall'):.1%} of the planets, "
+            f"calls {sub.get('non_planets_not_planet'):.1%} of the non-planets (eclipsing binaries "
+            f"{sub.get('eb_not_planet'):.1%}) something else, AUC {sub.get('auc'):.3f}; calibration brings the "
+            f"expected calibration error from {cal.get('ece_out_of_fold_before')} to {cal.get('ece_out_of_fold_after')}. "
+            "The [model card](model_card.md) has the rest (these numbers are read from it when the book is built).")
+
+
+#: Absolute paths a rendered notebook must not show (the build machine's), longest first.
+def _path_replacements(executed: dict[str, Path]) -> list[tuple[str, str]]:
+    pairs = []
+    run_dirs = {Path(executed[n]).resolve().parent for n in PIPELINE if n in executed}
+    work_dirs = {Path(executed[n]).resolve().parent for n in EXTRA if n in executed}
+    pairs += [(str(d), "run") for d in run_dirs] + [(str(d), ".") for d in work_dirs]
+    pairs += [(str(REPO) + os.sep, ""), (sys.executable, "python"), (str(Path.home()), "~")]
+    return sorted(set(pairs), key=lambda kv: -len(kv[0]))
+
+
+def portable_notebook(text: str, replacements: list[tuple[str, str]]) -> str:
+    """An executed notebook (JSON text) as the offline book renders it.
+
+    The build machine's paths (papermill's injected ``out_dir``, printed file names, the
+    interpreter) become relative ones; widget views are replaced by a note and the widget
+    state is dropped, so the page loads no widget JavaScript from a CDN (the widget needs a
+    live kernel anyway; the explorer notebook shows its figures as static pictures).
+    """
+    import json
+
+    for old, new in replacements:
+        if old:
+            text = text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1] if new else "")
+    nb = json.loads(text)
+    nb.get("metadata", {}).pop("widgets", None)
+    note = ("<p><i>Interactive widget: it needs a live Jupyter kernel, so this offline page shows the "
+            "explorer's figures as static pictures below.</i></p>")
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                out["data"] = {"text/html": note, "text/plain": "interactive widget (needs a live kernel)"}
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
 def stage(executed: dict[str, Path], staging: Path) -> Path:
     """Copy book/ to ``staging`` with the executed notebooks and generated status text."""
     staging = Path(staging)
@@ -134,12 +200,15 @@ def stage(executed: dict[str, Path], staging: Path) -> Path:
     missing = [n for n in TUTORIALS if n not in executed]
     if missing:
         raise SystemExit(f"book: executed notebook(s) missing: {', '.join(missing)}")
+    replacements = _path_replacements(executed)
     for name in TUTORIALS:
-        shutil.copy2(executed[name], staging / "tutorials" / f"{name}.ipynb")
+        text = Path(executed[name]).read_text(encoding="utf-8")
+        (staging / "tutorials" / f"{name}.ipynb").write_text(portable_notebook(text, replacements),
+                                                             encoding="utf-8")
 
     status, card = _model_status()
     subs = {"<!-- MODEL_STATUS -->": status, "<!-- MODEL_CARD -->": card,
-            "<!-- CALIBRATION_STATUS -->": _calibration_status()}
+            "<!-- CALIBRATION_STATUS -->": _calibration_status(), "<!-- INTRO_STATUS -->": _intro_status()}
     for page in staging.rglob("*.md"):
         text = page.read_text(encoding="utf-8")
         new = text

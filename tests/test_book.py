@@ -138,3 +138,47 @@ def test_status_pages_say_what_exists(html):
     assert "<!-- MODEL_CARD -->" not in card and "<!-- MODEL_STATUS -->" not in micro
     if shipped:
         assert "counted from the converted int8 graph" in card
+
+
+def test_book_is_offline_and_portable(html, tmp_path_factory):
+    # No widget JavaScript from a CDN, no build-machine path in papermill's injected cell.
+    executed = executed_notebooks(tmp_path_factory)
+    for page in (html / "tutorials").glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        assert "cdn.jsdelivr.net" not in text and "cdnjs.cloudflare.com" not in text, page.name
+        assert str(executed["run_dir"]) not in text and str(book_builder().REPO) not in text, page.name
+    intro = (html / "intro.html").read_text(encoding="utf-8")
+    assert "being built" not in intro and "out of fold" in intro
+    assert (html / "columns.html").is_file()
+
+
+def test_portable_notebook_rewrites_paths_and_widgets(tmp_path):
+    import json
+
+    builder = book_builder()
+    work = tmp_path / "executed"
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"widgets": {"state": {}}},
+          "cells": [{"cell_type": "code", "id": "a", "metadata": {"tags": ["injected-parameters"]},
+                     "source": f'out_dir = "{work / "run"}"\n', "outputs": [], "execution_count": 1},
+                    {"cell_type": "code", "id": "b", "metadata": {}, "source": "ex", "execution_count": 2,
+                     "outputs": [{"output_type": "execute_result", "execution_count": 2, "metadata": {},
+                                  "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "x"},
+                                           "text/plain": "Explorer(...)"}}]}]}
+    out = json.loads(builder.portable_notebook(json.dumps(nb), [(str(work / "run"), "run"), (str(work), ".")]))
+    assert out["cells"][0]["source"] == 'out_dir = "run"\n'
+    assert "widgets" not in out["metadata"]
+    data = out["cells"][1]["outputs"][0]["data"]
+    assert "application/vnd.jupyter.widget-view+json" not in data and "live Jupyter kernel" in data["text/html"]
+
+
+def test_intro_status_reads_the_model_card():
+    import json
+
+    builder = book_builder()
+    assert "<!-- INTRO_STATUS -->" in (builder.BOOK / "intro.md").read_text(encoding="utf-8")
+    status = builder._intro_status()
+    card = json.loads((builder.PACKAGE / "models" / "MODEL_CARD.json").read_text())
+    recall = card["metrics"]["real_out_of_fold"]["int8"]["subsets"]["planets_snr_ge_7"]["planet_recall"]
+    assert f"{recall:.1%}" in status and "real labelled stars" in status and "being built" not in status
+    config = (builder.BOOK / "_config.yml").read_text(encoding="utf-8")
+    assert "nb_ipywidgets_js: {}" in config  # no CDN script for widgets in the offline book
