@@ -347,6 +347,14 @@ def _write_run_summary(out_dir: Path, rows, *, overwrite: bool) -> None:
     print(f"summary of {len(records)} candidate(s), by p_planet: {target}")
 
 
+def _add_report_options(parser, *, submit_help: str, overwrite_help: str = "replace existing reports") -> None:
+    """--formats, --submit-ready and --overwrite of the commands that write reports."""
+    parser.add_argument("--formats", "--format", nargs="+", default=["pdf", "json", "fits", "csv"],
+                        choices=["pdf", "json", "fits", "csv"], help="report formats (default: all)")
+    parser.add_argument("--submit-ready", action="store_true", help=submit_help)
+    parser.add_argument("--overwrite", action="store_true", help=overwrite_help)
+
+
 def _add_report_parser(sub) -> None:
     rep = sub.add_parser(
         "report", help="rebuild reports from saved detections (a detect, vet or batch output directory)",
@@ -356,11 +364,8 @@ def _add_report_parser(sub) -> None:
                     "the candidates labelled planet.")
     rep.add_argument("run_dir", metavar="RUN_DIR", help="output directory of detect, vet or batch")
     rep.add_argument("--output", "-o", default=None, help="write here instead of in place (OUTPUT/<target>/)")
-    rep.add_argument("--formats", "--format", nargs="+", default=["pdf", "json", "fits", "csv"],
-                     choices=["pdf", "json", "fits", "csv"], help="report formats (default: all)")
-    rep.add_argument("--submit-ready", action="store_true",
-                     help="also the submission bundles and an ExoFOP CTOI upload file for the run")
-    rep.add_argument("--overwrite", action="store_true", help="replace existing reports (needed in place)")
+    _add_report_options(rep, submit_help="also the submission bundles and an ExoFOP CTOI upload file for the run",
+                        overwrite_help="replace existing reports (needed in place)")
     rep.set_defaults(func=_cmd_report)
 
 
@@ -391,11 +396,7 @@ def _add_vet_parser(sub) -> None:
                      help="transit fit: MCMC posteriors (default), least squares (fast) or none")
     vet.add_argument("--progress", action="store_true", help="show the MCMC progress bar")
     vet.add_argument("--output", "-o", required=True, help="output directory")
-    vet.add_argument("--formats", nargs="+", default=["pdf", "json", "fits", "csv"],
-                     choices=["pdf", "json", "fits", "csv"], help="report formats (default: all)")
-    vet.add_argument("--submit-ready", action="store_true",
-                     help="also write the submission bundle and an ExoFOP CTOI upload file")
-    vet.add_argument("--overwrite", action="store_true", help="replace existing reports")
+    _add_report_options(vet, submit_help="also write the submission bundle and an ExoFOP CTOI upload file")
     vet.add_argument("--time-format", default=None, help="time system of text files (bkjd, btjd, bjd, ...)")
     vet.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
     _add_network_options(vet)
@@ -747,11 +748,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "OUTPUT/<target>/.")
     det.add_argument("inputs", nargs="+", metavar="INPUT", help="light-curve files or directories")
     det.add_argument("--output", "-o", required=True, help="output directory")
-    det.add_argument("--formats", nargs="+", default=["pdf", "json", "fits", "csv"],
-                     choices=["pdf", "json", "fits", "csv"], help="report formats (default: all)")
-    det.add_argument("--submit-ready", action="store_true",
-                     help="also write a zip bundle with all formats, a manifest with checksums and a README")
-    det.add_argument("--overwrite", action="store_true", help="replace existing reports")
+    _add_report_options(det, submit_help="also write a zip bundle with all formats, a manifest with checksums, a README "
+                                         "and, for candidates labelled planet, an ExoFOP CTOI upload file")
     det.add_argument("--stitch", action="store_true", help="treat all inputs as quarters/sectors of one star")
     _add_detect_options(det)
     det.set_defaults(func=_cmd_detect)
