@@ -157,7 +157,8 @@ def _first_line(exc: BaseException, limit: int = 200) -> str:
 
 
 @contextlib.contextmanager
-def error_boundary(what: str, error: type = None, *, fix: str = "", passthrough: tuple = ()):
+def error_boundary(what: str, error: type = None, *, fix: str = "", passthrough: tuple = (),
+                   detail: bool = True):
     """Turn any exception from a dependency into the project's error naming ``what``.
 
     Errors the project raises on purpose (:class:`AstroTinyMLError`), ``KeyboardInterrupt``,
@@ -175,6 +176,10 @@ def error_boundary(what: str, error: type = None, *, fix: str = "", passthrough:
         What the user can do, appended to the message.
     passthrough : tuple of exception types
         Exceptions that the caller handles itself.
+    detail : bool
+        Quote the dependency's message (False where it may quote the input's content, as a
+        parser's "could not convert 'root:x:0:0' to float" does: only the exception type and
+        its module are named; the original stays chained as ``__cause__``).
 
     Examples
     --------
@@ -194,7 +199,12 @@ def error_boundary(what: str, error: type = None, *, fix: str = "", passthrough:
     except passthrough:
         raise
     except Exception as exc:
-        msg = f"{printable(what)}: {type(exc).__name__}: {printable(_first_line(exc))}"
+        if detail:
+            msg = f"{printable(what)}: {type(exc).__name__}: {printable(_first_line(exc))}"
+        else:
+            module = type(exc).__module__.split(".")[0]
+            where = "" if module == "builtins" else f" in {module}"
+            msg = f"{printable(what)}: could not be read ({type(exc).__name__}{where})"
         if fix:
             msg = msg.rstrip(".") + ". " + fix
         raise error(msg) from exc

@@ -102,6 +102,7 @@ from .errors import (
     LightCurveFileNotFoundError,
     LightCurveFormatError,
     TimeFormatError,
+    error_boundary,
     printable,
 )
 
@@ -258,7 +259,11 @@ def read_lightcurve(
             f"{display}: flux_column must be a non-empty column name, got {flux_column!r}."
         )
     kind = _sniff_kind(p, display)
-    try:
+    # anything unexpected from astropy / numpy / lightkurve becomes one error naming the file
+    # (without the dependency's message, which may quote the file's content)
+    with error_boundary(display, LightCurveFormatError,
+                        fix="Check that it is a complete Kepler/K2/TESS light-curve file or a "
+                            "text/NumPy export with time and flux columns.", detail=False):
         if kind == "fits":
             lc = _read_fits(p, display, time_format=tf, flux_column=flux_column,
                             quality_bitmask=quality_bitmask, mission=ms)
@@ -271,16 +276,6 @@ def read_lightcurve(
                 table = _load_text(p, display)
             lc = _table_to_lightcurve(table, p, display, time_format=tf, flux_column=flux_column,
                                       quality_bitmask=quality_bitmask, mission=ms)
-    except AstroTinyMLError:
-        raise
-    except MemoryError:
-        raise
-    except Exception as err:  # anything unexpected from astropy / numpy / lightkurve / pandas
-        raise LightCurveFormatError(
-            f"{display}: could not be read as a light curve ({type(err).__name__}: {err}). "
-            f"Check that it is a complete Kepler/K2/TESS light-curve file or a text/NumPy "
-            f"export with time and flux columns."
-        ) from err
     lc.meta["source_file"] = str(p)
     lc.meta["sha256"] = _sha256(p)
     if target is not None:
