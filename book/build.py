@@ -200,11 +200,17 @@ def stage(executed: dict[str, Path], staging: Path) -> Path:
     missing = [n for n in TUTORIALS if n not in executed]
     if missing:
         raise SystemExit(f"book: executed notebook(s) missing: {', '.join(missing)}")
+    import json
+
     replacements = _path_replacements(executed)
     for name in TUTORIALS:
         text = Path(executed[name]).read_text(encoding="utf-8")
-        (staging / "tutorials" / f"{name}.ipynb").write_text(portable_notebook(text, replacements),
-                                                             encoding="utf-8")
+        # The run directory papermill injected (which may not be where the copy lies now).
+        pm = json.loads(text).get("metadata", {}).get("papermill", {})
+        own = [(str(v), "run") for k, v in (pm.get("parameters") or {}).items()
+               if k == "out_dir" and isinstance(v, str) and os.path.isabs(v)]
+        (staging / "tutorials" / f"{name}.ipynb").write_text(
+            portable_notebook(text, sorted(own + replacements, key=lambda kv: -len(kv[0]))), encoding="utf-8")
 
     status, card = _model_status()
     subs = {"<!-- MODEL_STATUS -->": status, "<!-- MODEL_CARD -->": card,
