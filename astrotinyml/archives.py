@@ -31,9 +31,12 @@ if the archive cannot be reached it is still used, with an
 cached answer the query runs on the catalogue snapshots bundled in
 ``astrotinyml/data/catalogs`` (Exoplanet Archive exports of 2025-10-04: the KOI cumulative table,
 the TOI table, and the Planetary Systems rows of K2 planets) with the same filters, again with an
-:class:`~astrotinyml.errors.ArchiveSnapshotWarning` giving the snapshot date and its age.  The
-confirmed-planet snapshot holds only planets discovered by K2: offline, :func:`query_planets`
-finds no Kepler or TESS planet (use :func:`query_koi` / :func:`query_toi`).
+:class:`~astrotinyml.errors.ArchiveSnapshotWarning` giving the snapshot date and its age.  No
+``pscomppars`` export is bundled: offline, :func:`query_planets` answers from a table built from
+the three snapshots -- the K2 planets (Planetary Systems default sets), Kepler's confirmed KOIs
+(the KOI fit's values) and TESS's CP/KP TOIs (named ``TOI-n.nn``, host ``TIC n``).  That is the
+transiting planets of the three missions, not every confirmed planet, and the warning says so.
+A machine without network (a host name that does not resolve) falls back the same way.
 """
 
 from __future__ import annotations
@@ -640,11 +643,110 @@ def _age_text(when: _dt.datetime) -> str:
         f"{when.date().isoformat()}, {days * 24:.0f} hours old")
 
 
+def _col(table, name, scale=1.0, offset=0.0) -> np.ndarray:
+    return _float_values(table[name]) * scale + offset if name in table.colnames else np.full(len(table), np.nan)
+
+
+@functools.lru_cache(maxsize=None)
+def _offline_planets():
+    """The offline stand-in of ``pscomppars``, from the three bundled snapshots, and its counts.
+
+    * K2 planets: the Planetary Systems snapshot's default parameter sets, as exported;
+    * Kepler: the KOI table's CONFIRMED rows with a Kepler name (the KOI fit's values:
+      period, epoch as BJD, duration, depth in %, radius, the KOI star);
+    * TESS: TOIs dispositioned CP (confirmed; discovery facility TESS) or KP (known planet,
+      discovered elsewhere), named ``TOI-n.nn`` with host ``TIC n``; KP rows of a planet already
+      listed from K2 or Kepler (same position within 10", period within 1 %) are left out.
+
+    Transiting planets of the three missions, not every confirmed planet (no radial-velocity
+    or imaging planets, and other surveys' planets only as TESS known planets).
+    """
+    from astropy.table import Table
+
+    k2 = _snapshot("planets")[0]
+    if "default_flag" in k2.colnames:
+        k2 = k2[np.asarray(_float_values(k2["default_flag"]) == 1)]
+    koi = _snapshot("koi")[0]
+    koi = koi[(_str_values(koi["koi_disposition"]) == "CONFIRMED") & (_str_values(koi["kepler_name"]) != "")]
+    toi = _snapshot("toi")[0]
+    toi = toi[np.isin(_str_values(toi["tfopwg_disp"]), ["CP", "KP"])]
+    names = _str_values(koi["kepler_name"])
+    kepler = {
+        "pl_name": names, "hostname": np.array([n.rsplit(" ", 1)[0] for n in names]),
+        "default_flag": np.ones(len(koi)), "discoverymethod": np.full(len(koi), "Transit"),
+        "disc_facility": np.full(len(koi), "Kepler"), "tran_flag": np.ones(len(koi)),
+        "pl_orbper": _col(koi, "koi_period"), "pl_orbpererr1": _col(koi, "koi_period_err1"),
+        "pl_orbpererr2": _col(koi, "koi_period_err2"),
+        "pl_tranmid": _col(koi, "koi_time0bk", offset=_KEPLER_BJD_OFFSET),
+        "pl_tranmiderr1": _col(koi, "koi_time0bk_err1"), "pl_tranmiderr2": _col(koi, "koi_time0bk_err2"),
+        "pl_trandur": _col(koi, "koi_duration"), "pl_trandurerr1": _col(koi, "koi_duration_err1"),
+        "pl_trandurerr2": _col(koi, "koi_duration_err2"),
+        "pl_trandep": _col(koi, "koi_depth", 1e-4), "pl_trandeperr1": _col(koi, "koi_depth_err1", 1e-4),
+        "pl_trandeperr2": _col(koi, "koi_depth_err2", 1e-4), "pl_imppar": _col(koi, "koi_impact"),
+        "pl_rade": _col(koi, "koi_prad"), "pl_radeerr1": _col(koi, "koi_prad_err1"),
+        "pl_radeerr2": _col(koi, "koi_prad_err2"), "pl_eqt": _col(koi, "koi_teq"),
+        "pl_insol": _col(koi, "koi_insol"), "st_teff": _col(koi, "koi_steff"),
+        "st_logg": _col(koi, "koi_slogg"), "st_rad": _col(koi, "koi_srad"),
+        "st_raderr1": _col(koi, "koi_srad_err1"), "st_raderr2": _col(koi, "koi_srad_err2"),
+        "ra": _col(koi, "ra"), "dec": _col(koi, "dec"),
+    }
+    known_ra = np.concatenate([_col(k2, "ra"), kepler["ra"]])
+    known_dec = np.concatenate([_col(k2, "dec"), kepler["dec"]])
+    known_p = np.concatenate([_col(k2, "pl_orbper"), kepler["pl_orbper"]])
+    ra, dec, per = _col(toi, "ra"), _col(toi, "dec"), _col(toi, "pl_orbper")
+    disp = _str_values(toi["tfopwg_disp"])
+    keep = np.ones(len(toi), bool)
+    for i in np.flatnonzero(disp == "KP"):
+        near = (np.abs((known_ra - ra[i]) * np.cos(np.radians(dec[i]))) < 10 / 3600) & \
+               (np.abs(known_dec - dec[i]) < 10 / 3600)
+        with np.errstate(invalid="ignore"):
+            same = near & (np.abs(known_p - per[i]) < 0.01 * per[i])
+        keep[i] = not same.any()
+    toi, ra, dec, per, disp = toi[keep], ra[keep], dec[keep], per[keep], disp[keep]
+    tid = [str(int(v)) for v in _float_values(toi["tid"])]
+    tess = {
+        "pl_name": np.array([f"TOI-{v:.2f}" for v in _float_values(toi["toi"])]),
+        "hostname": np.array([f"TIC {t}" for t in tid]), "tic_id": np.array([f"TIC {t}" for t in tid]),
+        "default_flag": np.ones(len(toi)),
+        "discoverymethod": np.where(disp == "CP", "Transit", ""),
+        "disc_facility": np.where(disp == "CP", _FACILITIES["tess"], ""), "tran_flag": np.ones(len(toi)),
+        "pl_orbper": per, "pl_orbpererr1": _col(toi, "pl_orbpererr1"), "pl_orbpererr2": _col(toi, "pl_orbpererr2"),
+        "pl_tranmid": _col(toi, "pl_tranmid"), "pl_tranmiderr1": _col(toi, "pl_tranmiderr1"),
+        "pl_tranmiderr2": _col(toi, "pl_tranmiderr2"),
+        "pl_trandur": _col(toi, "pl_trandurh"), "pl_trandurerr1": _col(toi, "pl_trandurherr1"),
+        "pl_trandurerr2": _col(toi, "pl_trandurherr2"),
+        "pl_trandep": _col(toi, "pl_trandep", 1e-4), "pl_trandeperr1": _col(toi, "pl_trandeperr1", 1e-4),
+        "pl_trandeperr2": _col(toi, "pl_trandeperr2", 1e-4),
+        "pl_rade": _col(toi, "pl_rade"), "pl_radeerr1": _col(toi, "pl_radeerr1"),
+        "pl_radeerr2": _col(toi, "pl_radeerr2"), "pl_eqt": _col(toi, "pl_eqt"),
+        "pl_insol": _col(toi, "pl_insol"), "st_teff": _col(toi, "st_teff"), "st_logg": _col(toi, "st_logg"),
+        "st_rad": _col(toi, "st_rad"), "st_raderr1": _col(toi, "st_raderr1"),
+        "st_raderr2": _col(toi, "st_raderr2"), "ra": ra, "dec": dec, "sy_dist": _col(toi, "st_dist"),
+        "sy_tmag": _col(toi, "st_tmag"),
+    }
+    names_all = list(k2.colnames) + [c for part in (kepler, tess) for c in part if c not in k2.colnames]
+    names_all = list(dict.fromkeys(names_all))
+    cols = {}
+    for name in names_all:
+        text = (name in k2.colnames and np.asarray(k2[name]).dtype.kind in "USO") or name in _TEXT_COLUMNS \
+            or name in ("pl_name", "hostname", "discoverymethod", "disc_facility")
+        parts = []
+        for part, n in ((k2, len(k2)), (kepler, len(koi)), (tess, len(toi))):
+            have = name in (part.colnames if part is k2 else part)
+            if text:
+                parts.append(_str_values(part[name]) if have else np.full(n, ""))
+            else:
+                parts.append(_float_values(part[name]) if have else np.full(n, np.nan))
+        cols[name] = np.concatenate(parts).astype(str if text else float)
+    counts = {"K2": len(k2), "Kepler": len(koi), "TESS": len(toi)}
+    return Table(cols), counts
+
+
 def _snapshot_query(kind: str, columns, conds, order, desc, limit):
     snap, _, _, date = _snapshot(kind)
     table = snap
-    if kind == "planets" and "default_flag" in snap.colnames:
-        table = table[np.asarray(_float_values(snap["default_flag"]) == 1)]
+    if kind == "planets":
+        table = _offline_planets()[0]
     mask = np.ones(len(table), bool)
     for c in conds:
         mask &= c.mask(table)
@@ -670,10 +772,12 @@ def _snapshot_query(kind: str, columns, conds, order, desc, limit):
 
 
 def _snapshot_hosts_note() -> str:
-    """What the confirmed-planet snapshot holds, counted from it (for the fallback warning)."""
-    snap = _snapshot("planets")[0]
-    rows = snap[np.asarray(_float_values(snap["default_flag"]) == 1)] if "default_flag" in snap.colnames else snap
-    return f"{len(rows)} of them, default parameter sets"
+    """What the offline planet table holds, counted from it (for the fallback warning)."""
+    n = _offline_planets()[1]
+    return (f"only transiting planets of the three missions, not every confirmed planet: {n['K2']} "
+            f"K2 planets (Planetary Systems default sets), {n['Kepler']} Kepler planets (confirmed "
+            f"KOIs, the KOI fit's values) and {n['TESS']} TESS planets (TOIs CP/KP, named 'TOI-n.nn', "
+            f"host 'TIC n'); no radial-velocity or imaging planets")
 
 
 def _run(kind: str, *, columns, conds, order_by, limit, cache_dir, offline, max_age, timeout,
@@ -707,10 +811,8 @@ def _run(kind: str, *, columns, conds, order_by, limit, cache_dir, offline, max_
 
     def from_snapshot(why: str) -> QTable:
         table, date = _snapshot_query(kind, cols, conds, order, desc, lim)
-        note = (f" The confirmed-planet snapshot holds only planets discovered by K2 "
-                f"({_snapshot_hosts_note()}); "
-                "a Kepler or TESS planet is not in it (query_koi / query_toi, or the 'koi' / "
-                "'toi' catalogues, hold those)." if kind == "planets" else "")
+        note = (f" Offline, the confirmed-planet table is built from the KOI, TOI and K2 snapshots: "
+                f"{_snapshot_hosts_note()}." if kind == "planets" else "")
         warnings.warn(
             f"{why}: {label} from the bundled NASA Exoplanet Archive snapshot "
             f"{_TABLES[kind][1]} exported {_age_text(date)}; newer dispositions and objects are "
@@ -835,7 +937,8 @@ def query_planets(
     Warns
     -----
     ArchiveSnapshotWarning
-        The answer comes from an expired cache or from the bundled snapshot (K2 planets only).
+        The answer comes from an expired cache or from the bundled snapshots (offline: the
+        transiting planets of K2, Kepler and TESS, not every confirmed planet).
 
     Examples
     --------

@@ -358,7 +358,7 @@ def test_toi_snapshot(no_socket):
 
 
 def test_planets_snapshot_is_k2_only_and_says_so(no_socket):
-    with pytest.warns(ArchiveSnapshotWarning, match="only planets discovered by K2"):
+    with pytest.warns(ArchiveSnapshotWarning, match="only transiting planets of the three missions"):
         t = archives.query_planets("K2-32")
     assert sorted(t["pl_name"]) == ["K2-32 b", "K2-32 c", "K2-32 d", "K2-32 e"]  # one row each
     assert t["pl_orbper"].unit == u.d and t["pl_trandur"].unit == u.h

@@ -471,10 +471,26 @@ def test_p13_9_no_network_fails_fast_once_and_falls_back_to_snapshots(monkeypatc
     with pytest.raises(_net.NoNetworkError, match="^no network: MAST") as info:
         fetch.fetch_lightcurve("Kepler-90", cache_dir=tmp_path)
     assert "\n" not in str(info.value) and len(str(info.value)) < 400
-    with pytest.warns(ArchiveSnapshotWarning, match="no network.*only planets discovered by K2"):
+    with pytest.warns(ArchiveSnapshotWarning, match="no network.*only transiting planets of the three missions"):
         planets = archives.query_planets("K2-32", cache_dir=tmp_path, columns=["pl_name"])
     assert planets.meta["source"] == "snapshot" and len(planets) == 4
     assert time.perf_counter() - t0 < 10 and len(lookups) == 1  # detected once, then remembered
+
+
+def test_p13_9_offline_planets_hold_kepler_and_tess_planets_and_say_what_they_are(capsys):
+    from astrotinyml.cli import main
+
+    with pytest.warns(ArchiveSnapshotWarning, match="not every confirmed planet"):
+        k90 = archives.query_planets("Kepler-90", offline=True)
+    assert sorted(k90["pl_name"]) == [f"Kepler-90 {c}" for c in "bcdefgh"]
+    h = k90[k90["pl_name"] == "Kepler-90 h"][0]
+    assert h["pl_orbper"].value == pytest.approx(331.6, abs=0.1) and h["pl_tranmid"].value > 2454900
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wasp18 = archives.query_planets("TIC 100100827", offline=True, columns=["pl_name", "pl_orbper"])
+        assert main(["planets", "Kepler-90", "--offline", "--columns", "pl_name,pl_orbper"]) == 0
+    assert wasp18["pl_orbper"][0].value == pytest.approx(0.94145, abs=1e-4)
+    assert capsys.readouterr().out.count("Kepler-90 ") == 7
 
 
 # ---------------------------------------------------------------------------------------------
