@@ -230,7 +230,8 @@ def _ephemerides_from_args(args):
             name = prefix + name
         if args.koi and name[:1].isdigit():
             name = prefix + name
-        eph = catalog_ephemerides(name, cache_dir=args.cache_dir, offline=args.offline or None)
+        eph = catalog_ephemerides(name, cache_dir=args.cache_dir, offline=args.offline or None,
+                                  timeout=args.timeout)
         if args.duration is not None:
             eph["pl_trandurh"] = [args.duration] * len(eph) * eph["pl_trandurh"].unit
         return eph
@@ -259,7 +260,8 @@ def _cmd_vet(args) -> int:
         from .fetch import fetch_lightcurves
 
         print(f"{host}: fetching its light curves (cache first) ...", file=sys.stderr)
-        source = fetch_lightcurves(host, cache_dir=args.cache_dir, offline=args.offline or None)
+        source = fetch_lightcurves(host, cache_dir=args.cache_dir, offline=args.offline or None,
+                                   timeout=args.timeout)
         label = host
     t0 = time.perf_counter()
     result = detect(source, ephemerides=eph, fit=args.fit, fit_progress=args.progress,
@@ -280,9 +282,13 @@ def _cmd_report(args) -> int:
     from .report.exofop import ctoi_file_name, ctoi_lines, write_ctoi
     from .results import find_results, load_result
 
+    from ._atomic import recover_sets
+
     run_dir = Path(args.run_dir)
     out_dir = Path(args.output) if args.output else run_dir
     files = find_results(run_dir)
+    for folder in sorted({p.parent for p in files}):
+        recover_sets(folder)  # a set an interrupted run left half-written: finish or undo it first
     rows, ctoi, failures = [], [], 0
     for path in files:
         try:

@@ -169,7 +169,8 @@ _TOI = re.compile(r"(?i)^\s*toi[ _-]?(\d+)(\.\d{1,2})?\s*$")
 _KOI = re.compile(r"(?i)^\s*(?:koi[ _-]?|k)0*(\d+)(\.\d{1,2})?\s*$")
 
 
-def catalog_ephemerides(name: str, *, cache_dir: str | None = None, offline: bool | None = None) -> QTable:
+def catalog_ephemerides(name: str, *, cache_dir: str | None = None, offline: bool | None = None,
+                        timeout: float | None = None) -> QTable:
     """Ephemerides of a TOI, a KOI, or every TOI/KOI of a TIC/KIC star, from the Exoplanet Archive.
 
     Parameters
@@ -177,9 +178,10 @@ def catalog_ephemerides(name: str, *, cache_dir: str | None = None, offline: boo
     name : str
         ``"TOI-185.01"`` (one planet), ``"TOI-185"`` (all of the star's), ``"TIC 100100827"``,
         ``"K00752.01"``, ``"KOI-752.01"``, ``"KOI-752"`` or ``"KIC 10797460"``.
-    cache_dir, offline
+    cache_dir, offline, timeout
         As in :func:`astrotinyml.archives.query_toi`: offline (``ASTROTINYML_OFFLINE=1`` or
-        ``offline=True``) answers from the cache, else from the snapshot bundled with the package.
+        ``offline=True``) answers from the cache, else from the snapshot bundled with the package;
+        ``timeout`` is the deadline of the query in seconds (default: the archive module's).
 
     Returns
     -------
@@ -206,12 +208,15 @@ def catalog_ephemerides(name: str, *, cache_dir: str | None = None, offline: boo
     from .errors import DataUnavailableError
 
     text = str(name).strip()
+    kw = {"cache_dir": cache_dir, "offline": offline}
+    if timeout is not None:
+        kw["timeout"] = float(timeout)
     if _TOI.match(text) or re.match(r"(?i)^\s*(tic|tess)[ _-]?\d+\s*$", text):
-        table = archives.query_toi(text, cache_dir=cache_dir, offline=offline)
+        table = archives.query_toi(text, **kw)
     elif _KOI.match(text) or re.match(r"(?i)^\s*kic[ _-]?\d+\s*$", text):
         m = _KOI.match(text)
         target = f"K{int(m.group(1)):05d}{m.group(2) or ''}" if m else text
-        table = archives.query_koi(target, cache_dir=cache_dir, offline=offline)
+        table = archives.query_koi(target, **kw)
     else:
         raise InvalidParameterError(
             f"{text!r} is not a TOI ('TOI-185.01'), KOI ('K00752.01', 'KOI-752.01'), TIC or KIC "

@@ -387,8 +387,12 @@ def test_offline_snapshot_is_fast_after_first_load(no_socket):
 def test_reference_ephemerides_koi_epochs_are_full_bjd():
     with pytest.warns(ArchiveSnapshotWarning):
         ref = archives.reference_ephemerides(archives.query_koi("Kepler-90", order_by="koi_period"))
-    assert ref.colnames == ["name", "host", "pl_orbper", "pl_tranmid", "pl_trandurh", "pl_trandep",
-                            "disposition", "catalog"]
+    assert ref.colnames == ["name", "host", "pl_orbper", "pl_tranmid", "pl_trandurh", "pl_orbpererr1",
+                            "pl_tranmiderr1", "pl_trandep", "disposition", "catalog"]
+    # The KOI table's 1-sigma errors of period and epoch (Kepler-90 h: 2.459e-4 d, 5.86e-4 d).
+    h = int(np.argmax(ref["pl_orbper"].value))
+    assert ref["pl_orbpererr1"][h].value == pytest.approx(2.459e-4)
+    assert ref["pl_tranmiderr1"][h].value == pytest.approx(5.86e-4)
     assert np.allclose(ref["pl_tranmid"].value, np.array(KEPLER90_EPOCHS_BKJD) + 2454833.0, atol=1e-4)
     assert np.allclose(ref["pl_orbper"].value, KEPLER90_PERIODS, atol=1e-5)
     assert ref["pl_trandurh"].unit == u.h and ref["pl_trandep"].dtype.kind == "f"
