@@ -600,7 +600,7 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
             n_spectra += 1
             accepted = _best_periodic(tt, yy, p_eff, power, sde_spec, cgrid,
                                       cadence, sigma, bls, nmin, min_transits, pmin,
-                                      baseline, sde_threshold, snr_threshold)
+                                      baseline, sde_threshold, snr_threshold, periods)
         if accepted is not None and _is_residual(accepted, found):
             # Leftover of an earlier signal at the same period right beside its masked
             # transits (limb-darkened wings, phase-curve shoulders): mask it, don't report.
@@ -870,7 +870,8 @@ def _peaks(sde_spec, periods, max_peaks=5):
 
 
 def _best_periodic(t, y, periods, power, sde_spec, grid, cadence, sigma, bls,
-                   nmin, min_transits, pmin, baseline, sde_threshold, snr_threshold):
+                   nmin, min_transits, pmin, baseline, sde_threshold, snr_threshold,
+                   fine_periods=None):
     """Strongest peak that is a valid periodic signal passing the thresholds, or None."""
     for i in _peaks(sde_spec, periods, max_peaks=8):
         if power[i] <= 0 or sde_spec[i] < 0.5 * sde_threshold:
@@ -886,7 +887,7 @@ def _best_periodic(t, y, periods, power, sde_spec, grid, cadence, sigma, bls,
         _, _, dur0 = bls.bls_best(t, y, periods[i:i + 1], grid.binw[i:i + 1],
                                   np.ascontiguousarray(durs), float(nmin))
         ev = _alias_choice(t, y, i, periods, float(dur0[0]), cadence, sigma, bls, nmin,
-                           min_transits, pmin, baseline)
+                           min_transits, pmin, baseline, fine_periods)
         if ev is None:
             continue
         # SDE of the spectrum near the chosen period (it may be an alias of the peak)
@@ -908,16 +909,18 @@ def _dp_at(periods, p):
 
 
 def _alias_choice(t, y, i, periods, dur0, cadence, sigma, bls, nmin, min_transits, pmin,
-                  baseline):
+                  baseline, fine_periods=None):
     p0 = periods[i]
+    # local refinement at the step of the full grid (``periods`` may be the coarse one)
+    fine = periods if fine_periods is None else fine_periods
     results = []
     for fac in _ALIAS_FACTORS:
         p = p0 * fac
         if p < 0.5 * pmin or p > baseline:
             continue
-        pc = float(np.clip(p, periods[0], periods[-1]))
+        pc = float(np.clip(p, fine[0], fine[-1]))
         # grid step at p (the Ofir step scales as P**(4/3) beyond the grid)
-        dp = _dp_at(periods, pc) * (p / pc) ** (4.0 / 3.0)
+        dp = _dp_at(fine, pc) * (p / pc) ** (4.0 / 3.0)
         ev = _refine(t, y, p, dp, dur0, cadence, sigma, bls, nmin)
         if _is_valid(ev, min_transits):
             results.append(ev)
