@@ -126,6 +126,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--files", default="*", help="glob pattern on the file names")
     ap.add_argument("--max-files", type=int, default=None)
+    ap.add_argument("--exclude", default=None, help="glob pattern of file names to leave out")
     ap.add_argument("--no-tls", action="store_true", help="skip TLS (slow)")
     ap.add_argument("--no-astropy", action="store_true", help="skip astropy BLS")
     ap.add_argument("--max-cost", type=float, default=5e6,
@@ -141,7 +142,8 @@ def main(argv=None):
         print(f"corpus not found at {_corpus.CORPUS}; nothing to do")
         return 0
     pat = args.files if any(c in args.files for c in "*?[") else f"*{args.files}*"
-    rows = [r for r in rows if fnmatch.fnmatch(r["file"], pat)]
+    rows = [r for r in rows if fnmatch.fnmatch(r["file"], pat)
+            and not (args.exclude and fnmatch.fnmatch(r["file"], args.exclude))]
     if args.max_files:
         rows = rows[: args.max_files]
 

@@ -17,7 +17,7 @@ lk = pytest.importorskip("lightkurve")
 from astrotinyml import datasets  # noqa: E402
 from astrotinyml.detrend import detrend  # noqa: E402
 from astrotinyml.errors import InvalidParameterError, SearchError  # noqa: E402
-from astrotinyml.search import period_grid, periodogram, search  # noqa: E402
+from astrotinyml.search import ROCHE_PERIOD_MIN, period_grid, periodogram, search  # noqa: E402
 
 CONTRACT = {"pl_orbper": u.day, "pl_tranmid": u.day, "pl_trandurh": u.hour,
             "pl_trandep": None, "snr": None, "sde": None, "n_transits": None}
@@ -250,8 +250,7 @@ def test_period_range_errors():
         search(lc, period_min=5.0, period_max=2.0)
     with pytest.raises(ValueError):
         search(lc, period_min=-1.0)
-    # 0.3 d of data: two transits need periods <= 0.15 d, below the 0.2 d floor
-    short = lk.LightCurve(time=np.linspace(0, 0.3, 600), flux=np.ones(600))
+    short = lk.LightCurve(time=np.linspace(0, 0.8, 600), flux=np.ones(600))
     with pytest.raises(SearchError, match="too short"):
         search(short)
     with pytest.raises(InvalidParameterError):
@@ -330,7 +329,8 @@ def test_search_same_with_one_or_all_threads():
 def test_ultra_short_period_found_at_its_period():
     # A K2-141 b-like planet (P = 0.2803 d, T14 = 0.94 h, ~2 long cadences; Malavolta et
     # al. 2018) injected with batman into the real K2 light curve of a quiet star: the
-    # default search (down to 0.2 d) reports it at P, not at 2P, with its short duration.
+    # search down to the Roche limit (0.2 d) reports it at P, not at 2P, with its short
+    # duration (box widths are no longer capped at 12 % of the period below 0.5 d).
     batman = pytest.importorskip("batman")
     lc = datasets.load_sample("epic-248045685")
     t = lc.time.value
@@ -340,7 +340,7 @@ def test_ultra_short_period_found_at_its_period():
     model = batman.TransitModel(params, t, supersample_factor=7, exp_time=0.0204).light_curve(params)
     inj = lc.copy()
     inj.flux = inj.flux * model
-    res = search(detrend(inj), max_planets=2)
+    res = search(detrend(inj), max_planets=2, period_min=ROCHE_PERIOD_MIN)
     periodic = res[~res["single_event"]]
     assert len(periodic) >= 1, res
     first = periodic[0]
