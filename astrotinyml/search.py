@@ -29,6 +29,16 @@ The best peaks are then refined without binning (finer periods, durations and ph
 (1.4826 MAD) per-point scatter.  Uniform weights: many light curves carry placeholder or
 missing errors.
 
+*Speed.*  The spectrum is computed at every third trial period (``round(oversampling)``;
+a grid oversampled ~1x), and the 200 strongest coarse peaks (plus the 20 strongest
+distinct ones) are evaluated at the full grid around them; peaks are refined at the full
+grid's step.  Nearby trial periods share work: the light curve is cut into time chunks,
+each chunk is folded once per block of periods and the fold at each period of the block
+is the sum of the chunk folds rolled by their phase at that period (a point moves by at
+most ``max(0.25 bin, 1/6 of the grid's phase step)``); blocks run on ``n_threads``
+threads.  ``box_search_reference`` is the brute-force NumPy statistic the kernels are
+tested against.  See ``benchmarks/search_scaling.py``.
+
 *SNR.*  ``snr = d / depth_err = sqrt(dchi2)``, with
 ``depth_err = sigma sqrt(1/n_in + 1/n_out)`` (about ``d / sigma * sqrt(n_in)``), evaluated
 without binning at the refined ephemeris.  It assumes white noise.
