@@ -29,8 +29,9 @@ The best peaks are then refined without binning (finer periods, durations and ph
 (1.4826 MAD) per-point scatter.  Uniform weights: many light curves carry placeholder or
 missing errors.
 
-*Speed.*  The spectrum is computed at every third trial period (``round(oversampling)``;
-a grid oversampled ~1x), and the 200 strongest coarse peaks (plus the 20 strongest
+*Speed.*  On long grids (>= 20,000 trial periods, e.g. multi-year Kepler) the spectrum is
+computed at every third trial period (``round(oversampling)``; a grid oversampled ~1x),
+with the SDE normalisation of that coarse spectrum, and the 200 strongest coarse peaks (plus the 20 strongest
 distinct ones) are evaluated at the full grid around them; peaks are refined at the full
 grid's step.  Nearby trial periods share work: the light curve is cut into time chunks,
 each chunk is folded once per block of periods and the fold at each period of the block
@@ -285,21 +286,23 @@ def _robust_sigma(y):
     return float(s) if s > 0 else 1e-12
 
 
-def _sde(power, oversampling):
-    """TLS-style SDE spectrum (peak normalised) from a raw power spectrum."""
+def _sde(power, oversampling, return_std=False):
+    """TLS-style SDE spectrum (peak normalised) from a raw power spectrum (and the
+    scatter it was divided by, with ``return_std``)."""
     from scipy.ndimage import median_filter
 
     p = np.asarray(power, dtype=float)
     if p.size < 3 or not np.any(p > 0):
-        return np.zeros_like(p)
+        return (np.zeros_like(p), 0.0) if return_std else np.zeros_like(p)
     raw = p - p.mean()
     kernel = int(oversampling * 30)
     kernel += 1 - kernel % 2
     if raw.size > 2 * kernel:
         raw = raw - median_filter(raw, size=kernel, mode="nearest")
     raw = raw - raw.mean()
-    std = raw.std()
-    return raw / std if std > 0 else np.zeros_like(raw)
+    std = float(raw.std())
+    sde = raw / std if std > 0 else np.zeros_like(raw)
+    return (sde, std) if return_std else sde
 
 
 class _Grid:
@@ -592,7 +595,8 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     # Coarse-to-fine: the spectrum is computed at every ``step``-th trial period (a grid
     # oversampled ~1x) and the strongest peaks are then evaluated at the full grid
     # around them (``_coarse_fine_spectrum``).
-    step = max(1, int(round(oversampling))) if _COARSE else 1
+    step = (max(1, int(round(oversampling)))
+            if _COARSE and periods.size >= _COARSE_MIN_PERIODS else 1)
     nmin = 3.0
 
     active = np.ones(t.size, dtype=bool)
@@ -724,6 +728,9 @@ _DIRECT_BLOCK = 32
 
 #: Coarse-to-fine spectrum on (False: every trial period at full cost; for comparisons).
 _COARSE = True
+#: Fewest trial periods for the coarse-to-fine spectrum: below (a TESS sector has ~2,700,
+#: K2 campaigns ~9,000) the full grid costs little and is kept as it is.
+_COARSE_MIN_PERIODS = 20000
 #: Coarse-spectrum peaks re-evaluated at the full grid (by SDE, plus distinct peaks).
 _N_REFINE = 200
 
@@ -751,8 +758,9 @@ def _coarse_fine_spectrum(t, y, grid, step, cadence, nmin, bls, n_threads=None):
     over = grid.oversampling / step
     power = _spectrum(t, y, cgrid, cadence, nmin, bls, n_threads)
     p_eff = cgrid.periods.copy()
-    if step > 1 and cidx.size > 3:
-        sde0 = _sde(power, over)
+    sde, std = _sde(power, over, return_std=True)
+    if step > 1 and cidx.size > 3 and std > 0:
+        sde0 = sde
         top = np.argsort(sde0)[::-1][:_N_REFINE]
         top = np.unique(np.concatenate([top, np.asarray(_peaks(sde0, p_eff, 20), dtype=int)]))
         half = step // 2
@@ -767,9 +775,14 @@ def _coarse_fine_spectrum(t, y, grid, step, cadence, nmin, bls, n_threads=None):
         best = np.argmax(pw, axis=1)
         better = pw[np.arange(top.size), best] > power[top]
         sel = top[better]
-        power[sel] = pw[better, best[better]]
+        new = pw[better, best[better]]
+        # The normalisation (mean, running median, scatter) stays that of the plain
+        # coarse spectrum: raising only its top values would inflate the scatter and
+        # lower every SDE (on short grids the refined peaks are a good part of it).
+        sde = sde0.copy()
+        sde[sel] += (new - power[sel]) / std
+        power[sel] = new
         p_eff[sel] = grid.periods[cidx[sel] + offs[best[better]]]
-    sde = _sde(power, over)
     cgrid.periods = p_eff
     return power, sde, p_eff, cgrid
 
