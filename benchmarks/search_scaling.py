@@ -158,7 +158,7 @@ def main(argv=None):
         sel = t_all <= span
         sweeps["span"].append((float(span), t_all[sel], y_all[sel]))
     rng = np.random.default_rng(0)
-    for n in (1000, 4000, 16000, t_all.size):
+    for n in (1000, 2000, 4000, 16000, t_all.size):
         idx = np.sort(rng.choice(t_all.size, size=min(n, t_all.size), replace=False))
         sweeps["npts"].append((float(idx.size), t_all[idx], y_all[idx]))
 
