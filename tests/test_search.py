@@ -78,8 +78,9 @@ def test_kepler90_inner_planets_found():
     # the deep single transits of g and h.  Two passes, as a pipeline does: the second
     # detrending masks the first pass's candidates so the long transits are not eaten.
     lc = datasets.load_sample("kepler-90")
-    first = search(detrend(lc), max_planets=6, period_max=30.0)
-    res = search(detrend(lc, mask=first), max_planets=6, period_max=30.0)
+    # max_planets counts single events too: room for b, c, the singles and a few leftovers.
+    first = search(detrend(lc), max_planets=8, period_max=30.0)
+    res = search(detrend(lc, mask=first), max_planets=8, period_max=30.0)
     b = _row_near(res, 7.008218)
     c = _row_near(res, 8.719801)
     assert b is not None and c is not None, res
@@ -111,9 +112,13 @@ def test_quiet_star_gives_no_periodic_signal():
     flat = detrend(lc)
     res = search(flat)
     assert not np.any(~res["single_event"]), res
-    # The one thing it reports is a real 6-cadence, ~700 ppm dip (BJD 2457828.38, seen in
-    # both the K2SC and K2SFF reductions), as a single event; nothing else.
-    assert len(res) <= 1
+    # The strongest thing it reports is a real 6-cadence, ~700 ppm dip (BJD 2457828.38, seen
+    # in both the K2SC and K2SFF reductions), as a single event.  The detrending's long-dip
+    # protection (7 sigma at the dip's duration) also keeps a ~200 ppm dip at BJD 2457839.27
+    # out of the trend, reported as a second single event (detect labels it noise); nothing else.
+    assert len(res) <= 2
+    top = res[int(np.argmax(res["snr"]))]
+    assert abs(top["pl_tranmid"].to_value(u.day) - 2457828.38) < 0.05
     assert len(search(flat, single_events=False)) == 0
 
 
