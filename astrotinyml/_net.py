@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Callable, TypeVar
 
-from .errors import ArchiveConnectionError, AstroTinyMLError, printable
+from .errors import ArchiveConnectionError, AstroTinyMLError, NoNetworkError, printable
 
 log = logging.getLogger("astrotinyml.net")
 
@@ -147,10 +147,6 @@ def is_no_network(exc: BaseException) -> bool:
         if _NO_NETWORK_TEXT.search(str(e)):
             return True
     return False
-
-
-class NoNetworkError(ArchiveConnectionError):
-    """This machine has no network: nothing was (or will be, for a while) asked of any archive."""
 
 
 #: After a "no network" failure, further requests fail at once for this many seconds.

@@ -69,6 +69,7 @@ __all__ = [
     "BatchResult",
     "BatchTask",
     "MARKER_NAME",
+    "TARGET_TIMEOUT_S",
     "expand_sources",
     "model_identity",
     "run_batch",

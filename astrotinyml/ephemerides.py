@@ -28,24 +28,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._transit import as_qtable, lc_arrays, robust_std
-from .errors import AstroTinyMLWarning, InvalidParameterError, LightCurveDataError
+from .errors import AstroTinyMLWarning, InvalidParameterError, NoTransitInDataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
     from astropy.table import QTable
 
-__all__ = ["ephemeris_table", "catalog_ephemerides", "ephemerides_in_data", "propagated_epoch",
-           "NoTransitInDataError"]
+__all__ = ["ephemeris_table", "catalog_ephemerides", "ephemerides_in_data", "propagated_epoch"]
 
 #: Fewest cadences within the transit a predicted transit needs to count as observed.
 MIN_IN_TRANSIT = 3
 #: A propagated epoch more uncertain than this fraction of the period is lost: the phase is
 #: searched over the whole orbit at the catalogue period instead.
 _LOST_PHASE = 0.25
-
-
-class NoTransitInDataError(LightCurveDataError):
-    """None of an ephemeris's predicted transits falls on data (gaps, or another span)."""
 
 
 def _num(x: Any, unit: str | None = None) -> float:
@@ -307,7 +302,7 @@ def ephemerides_in_data(lc: lightkurve.LightCurve, ephemerides: Any, *, refine: 
 
     Raises
     ------
-    NoTransitInDataError
+    astrotinyml.errors.NoTransitInDataError
         No predicted transit of any ephemeris falls on data (the message gives the data span
         and the predicted times).  Ephemerides of a table of several that have no transit
         in the data are left out with an :class:`~astrotinyml.errors.AstroTinyMLWarning`.

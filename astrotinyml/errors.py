@@ -17,6 +17,8 @@ __all__ = [
     "OfflineError",
     "DataUnavailableError",
     "ArchiveConnectionError",
+    "NoNetworkError",
+    "NoTransitInDataError",
     "AstroTinyMLWarning",
     "ArchiveSnapshotWarning",
     "CalibrationDatabaseError",
@@ -71,6 +73,14 @@ class DataUnavailableError(AstroTinyMLError, LookupError):
 
 class ArchiveConnectionError(AstroTinyMLError, ConnectionError):
     """An archive (MAST, the Exoplanet Archive, ...) could not be reached."""
+
+
+class NoTransitInDataError(LightCurveDataError):
+    """None of a known ephemeris's predicted transits falls on data (gaps, or another span)."""
+
+
+class NoNetworkError(ArchiveConnectionError):
+    """This machine has no network: nothing was (or will be, for a while) asked of any archive."""
 
 
 class AstroTinyMLWarning(UserWarning):

@@ -42,7 +42,7 @@ Network behaviour: each search or download has a deadline (``timeout``, default 
 included); transient failures (connection errors, timeouts, HTTP 429/5xx) are retried up to
 ``retries`` times with exponential backoff (2, 4, 8 s) while the deadline allows, then
 :class:`~astrotinyml.errors.ArchiveConnectionError` is raised.  Without network (a host name
-that does not resolve) nothing is retried: one :class:`~astrotinyml._net.NoNetworkError` line.  A target with no
+that does not resolve) nothing is retried: one :class:`~astrotinyml.errors.NoNetworkError` line.  A target with no
 matching product raises :class:`~astrotinyml.errors.DataUnavailableError`.  In offline mode
 (``offline=True`` or ``ASTROTINYML_OFFLINE=1``) nothing is requested: the call is answered from the
 cache or raises :class:`~astrotinyml.errors.OfflineError` naming what is missing, at once.

@@ -33,7 +33,7 @@ CONTRACT_DESCRIPTIONS = {
     "hostname": "target name",
     "pl_orbper": "orbital period [d]",
     "pl_tranmid": "mid-transit time of the first transit in the data [BJD_TDB, d]",
-    "pl_trandurh": "transit duration, first to fourth contact [h]",
+    "pl_trandurh": "transit duration [h]: first-to-fourth contact T14 of the transit fit when fitted (fit_method), else the search's box width",
     "pl_trandep": "transit depth [ppm]",
     "snr": "correlated-noise signal-to-noise ratio: depth over the white + red noise of the flux "
            "averaged over the transit duration (Pont et al. 2006; vet's mes_red)",
