@@ -22,7 +22,8 @@ from astrotinyml.pipeline import PIPELINE_NOTEBOOKS, PipelineError, run_pipeline
 
 ALL_NOTEBOOKS = sorted(NOTEBOOKS.glob("*.ipynb"))
 #: Notebooks of the pipeline and the book's tutorials (typed, documented parameters).
-BOOK_NOTEBOOKS = [NOTEBOOKS / n for n in (*PIPELINE_NOTEBOOKS, "tutorial_kepler90.ipynb", "explore.ipynb")]
+BOOK_NOTEBOOKS = [NOTEBOOKS / n for n in (*PIPELINE_NOTEBOOKS, "tutorial_kepler90.ipynb", "vet_a_toi.ipynb",
+                                          "explore.ipynb")]
 STANDARD = {"target", "input_path", "mission", "sector", "out_dir", "offline", "smoke"}
 
 
