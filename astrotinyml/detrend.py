@@ -45,7 +45,7 @@ _T14_SUN_YEAR_DAYS = 13.0 / 24.0
 # flattening with a window 3x the longest of them, and kept out of the short window's fit.
 _PROTECT_MAX_DURATION = 1.0   # d: longest dip protected (subgiant hosts, P ~ 100-300 d)
 _PROTECT_STEP = 1.4           # ratio of successive trial durations of the dip scan
-_PROTECT_SNR = 7.0  # box-mean dip significance (noise measured at that duration)
+_PROTECT_SNR = 5.0  # box-mean dip significance (noise measured at that duration)
 _PROTECT_MARGIN = 1.5         # masked width around a flagged box, in box durations
 _PROTECT_MAX_FRACTION = 0.4   # more flagged than this: no clean baseline, protect nothing
 
