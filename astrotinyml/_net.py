@@ -174,6 +174,16 @@ def attempt_timeout(timeout: float, *, floor: float = 1.0) -> float:
     return max(floor, min(float(timeout), end - time.monotonic()))
 
 
+def _raise_if_known_offline(service: str, what: str) -> None:
+    """NoNetworkError at once when a probe found no network less than NO_NETWORK_MEMORY_S ago."""
+    since = _no_network["since"]
+    if since is not None and time.monotonic() - since < NO_NETWORK_MEMORY_S:
+        raise NoNetworkError(
+            f"no network: {service} was not asked for {what} ({_no_network['why']} a moment ago). "
+            f"Connect to the internet, or work from the cache and the bundled snapshots "
+            f"(--offline, offline=True or ASTROTINYML_OFFLINE=1).")
+
+
 def check_network(host: str, *, service: str, what: str, wait: float = 5.0) -> None:
     """Raise :class:`NoNetworkError` at once if ``host`` does not resolve (the machine is offline).
 
@@ -193,12 +203,7 @@ def check_network(host: str, *, service: str, what: str, wait: float = 5.0) -> N
             os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         # behind a proxy the archive's name need not resolve here; ASTROTINYML_NET_PROBE=0 skips it
         return
-    since = _no_network["since"]
-    if since is not None and time.monotonic() - since < NO_NETWORK_MEMORY_S:
-        raise NoNetworkError(
-            f"no network: {service} was not asked for {what} ({_no_network['why']} a moment ago). "
-            f"Connect to the internet, or work from the cache and the bundled snapshots "
-            f"(--offline, offline=True or ASTROTINYML_OFFLINE=1).")
+    _raise_if_known_offline(service, what)
     box: dict = {}
 
     def probe():
@@ -278,12 +283,7 @@ def call_with_retries(
     42
     """
     retries = max(0, int(retries))
-    since = _no_network["since"]
-    if since is not None and time.monotonic() - since < NO_NETWORK_MEMORY_S:
-        raise NoNetworkError(
-            f"no network: {service} was not asked for {what} ({_no_network['why']} a moment ago). "
-            f"Connect to the internet, or work from the cache and the bundled snapshots "
-            f"(--offline, offline=True or ASTROTINYML_OFFLINE=1).")
+    _raise_if_known_offline(service, what)
     start = time.monotonic()
     end = None if deadline is None else start + float(deadline)
     token = _deadline.set(end)
