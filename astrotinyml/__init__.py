@@ -4,7 +4,10 @@ The stages are plain functions, one module each, usable alone from a notebook::
 
     read_lightcurve -> detrend -> search -> vet -> fold_views -> classify -> write_report
 
-and :func:`detect` chains them for one target.  ``import astrotinyml`` stays light: the
+and :func:`detect` chains them for one target.  The functions are exported here; their
+modules are named for the stage (``astrotinyml.detrending``, ``searching``, ``vetting``,
+``classification``, ``detection``), so ``import astrotinyml.searching`` gives the module and
+``astrotinyml.search`` the function.  ARCHITECTURE.md in the repository shows the layout.  ``import astrotinyml`` stays light: the
 stage modules import lightkurve, wotan, numba, matplotlib and TensorFlow inside the
 functions that need them, so importing the package costs about as much as numpy.
 
@@ -22,33 +25,31 @@ import warnings as _warnings
 # it says nothing about the user's data, so it is silenced by its exact message.
 _warnings.filterwarnings("ignore", message=r".*tpfmodel submodule is not available.*")
 
-# The functions are bound after their modules are imported, so ``astrotinyml.detrend`` is
-# the function (the submodule stays reachable as ``sys.modules["astrotinyml.detrend"]``).
 from . import datasets
-from .archives import archive_summary, query_koi, query_planets, query_toi
+from .remote.archives import archive_summary, query_koi, query_planets, query_toi
 from ._version import __version__
-from .batch import run_batch
-from .classify import classify
-from .detect import DetectionResult, detect, search_masked
-from .detrend import detrend
+from .apps.batch import run_batch
+from .classification import classify
+from .detection import DetectionResult, detect, search_masked
+from .detrending import detrend
 from .errors import AstroTinyMLError
-from .fetch import fetch_lightcurve, fetch_lightcurves
+from .remote.mast import fetch_lightcurve, fetch_lightcurves
 from .io import read_lightcurve, read_lightcurves, stitch
 from .report import write_report
-from .search import periodogram, search
+from .searching import periodogram, search
 from .star import StellarParameters, stellar_parameters
 from .transitfit import fit_transit
-from .vet import vet
+from .vetting import vet
 from .views import Views, fold_all, fold_views
 
 
 
 def __getattr__(name):
-    # ``atml.explore`` is astrotinyml.widgets.explore, imported on first use: it needs
+    # ``atml.explore`` is astrotinyml.apps.widgets.explore, imported on first use: it needs
     # ipywidgets (the docs extra), which ``import astrotinyml`` must not import.
     if name == "explore":
         try:
-            from .widgets import explore
+            from .apps.widgets import explore
         except ImportError as err:
             raise ImportError(f"astrotinyml.explore needs ipywidgets ({err}); install it with "
                               "`pip install ipywidgets` or the docs extra: pip install 'astrotinyml[docs]'") from None

@@ -323,4 +323,4 @@ def as_qtable(candidates: Any):
         return QTable(rows=list(candidates)) if candidates else QTable()
     raise InvalidParameterError(
         f"candidates must be an astropy Table (or a dict / list of dicts), got {type(candidates).__name__}; "
-        "pass the table returned by astrotinyml.search.")
+        "pass the table returned by astrotinyml.searching.")

@@ -3,6 +3,10 @@
 ``ASTROTINYML_CACHE_DIR`` sets where downloads, caches and the calibration database live
 (default ``~/.astrotinyml``); ``ASTROTINYML_OFFLINE`` (``1``/``true``/``yes``) forbids network
 access.
+
+The package's shipped files have one home each: :data:`DATA_DIR` (sample light curves,
+catalogue snapshots, limb-darkening tables) and :data:`MODELS_DIR` (the model, its card, registry
+and default calibration).
 """
 
 from __future__ import annotations
@@ -10,7 +14,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "is_offline"]
+__all__ = ["DATA_DIR", "MODELS_DIR", "PACKAGE_DIR", "cache_dir", "is_offline"]
+
+#: The installed package directory.
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: Data files shipped with the package (``astrotinyml/data``).
+DATA_DIR = PACKAGE_DIR / "data"
+#: Shipped model files (``astrotinyml/models``): TFLite models, registry, card, default calibration.
+MODELS_DIR = PACKAGE_DIR / "models"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}

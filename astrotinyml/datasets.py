@@ -30,6 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .config import DATA_DIR
 from .errors import DataUnavailableError, InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DATA_DIR", "list_samples", "sample_paths", "sample_path", "load_sample", "sample_info"]
 
 #: Directory of the bundled light curves.
-DATA_DIR = Path(__file__).resolve().parent / "data"
 _MANIFEST = DATA_DIR / "manifest.csv"
 
 
@@ -220,7 +220,7 @@ def load_sample(name: str, **kwargs) -> lightkurve.LightCurve:
     name : str
         Sample name, see :func:`list_samples`.
     **kwargs
-        Passed to :func:`astrotinyml.io.read_lightcurves` (``flux_column``,
+        Passed to :func:`astrotinyml.io.read.read_lightcurves` (``flux_column``,
         ``quality_bitmask``, ...).
 
     Returns

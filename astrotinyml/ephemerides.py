@@ -9,7 +9,7 @@ catalogue epoch is propagated to the transits with data, with its uncertainty
 ``sigma_T(n) = sqrt(sigma_T0^2 + n^2 sigma_P^2)`` after ``n`` orbits, and refined there by
 a box fit at the fixed period (epoch within +-max(3 sigma_T(n), 0.25 duration), duration
 within 0.5-2x the catalogue's).  The result is a table in the columns
-:func:`astrotinyml.search.search` returns, so that :func:`astrotinyml.detect.detect`
+:func:`astrotinyml.searching.search` returns, so that :func:`astrotinyml.detection.detect`
 (``ephemerides=``) vets, classifies, calibrates and fits it exactly as a search signal.
 
 >>> from astrotinyml.ephemerides import ephemeris_table
@@ -73,7 +73,7 @@ def ephemeris_table(ephemerides: Any = None, *, period: float | None = None, epo
         Rows with ``pl_orbper`` [d] (NaN or absent for a single transit), ``pl_tranmid``
         [full BJD_TDB, d] and optionally ``pl_trandurh`` [h], ``pl_trandep`` [ppm],
         ``pl_orbpererr1``/``pl_tranmiderr1`` (1-sigma, d) and ``name`` (e.g. the output of
-        :func:`catalog_ephemerides` or :func:`astrotinyml.archives.reference_ephemerides`).
+        :func:`catalog_ephemerides` or :func:`astrotinyml.remote.archives.reference_ephemerides`).
     period, epoch, duration, period_err, epoch_err, depth, name
         One ephemeris given by keywords instead: period [d], epoch [full BJD_TDB],
         duration [h], their 1-sigma errors [d], depth [ppm] and a name.
@@ -174,7 +174,7 @@ def catalog_ephemerides(name: str, *, cache_dir: str | None = None, offline: boo
         ``"TOI-185.01"`` (one planet), ``"TOI-185"`` (all of the star's), ``"TIC 100100827"``,
         ``"K00752.01"``, ``"KOI-752.01"``, ``"KOI-752"`` or ``"KIC 10797460"``.
     cache_dir, offline, timeout
-        As in :func:`astrotinyml.archives.query_toi`: offline (``ASTROTINYML_OFFLINE=1`` or
+        As in :func:`astrotinyml.remote.archives.query_toi`: offline (``ASTROTINYML_OFFLINE=1`` or
         ``offline=True``) answers from the cache, else from the snapshot bundled with the package;
         ``timeout`` is the deadline of the query in seconds (default: the archive module's).
 
@@ -199,7 +199,7 @@ def catalog_ephemerides(name: str, *, cache_dir: str | None = None, offline: boo
     >>> str(eph["name"][0]), str(eph["host"][0]), round(float(eph["pl_orbper"][0].value), 4)
     ('TOI-185.01', 'TIC 100100827', 0.9415)
     """
-    from . import archives
+    from .remote import archives
     from .errors import DataUnavailableError
 
     text = str(name).strip()
@@ -291,7 +291,7 @@ def ephemerides_in_data(lc: lightkurve.LightCurve, ephemerides: Any, *, refine: 
     Returns
     -------
     astropy.table.QTable
-        The columns of :func:`astrotinyml.search.search` (``planet_index``, ``pl_orbper``,
+        The columns of :func:`astrotinyml.searching.search` (``planet_index``, ``pl_orbper``,
         ``pl_tranmid`` at the first transit with data, ``pl_trandurh``, ``pl_trandep`` = box
         depth [ppm], ``snr`` = box SNR on the white noise, ``sde`` NaN, ``n_transits`` with data,
         ``single_event``, ``harmonic_of`` 0, ``depth_err_ppm``,

@@ -1,10 +1,10 @@
 """Saved detections: one versioned FITS file per target, from which reports are rebuilt.
 
-:func:`save_result` writes what :func:`astrotinyml.detect.detect` returned (the light curve as
+:func:`save_result` writes what :func:`astrotinyml.detection.detect` returned (the light curve as
 read, the flattened one with its trend, the vetted, classified and fitted candidates with
 their units and metadata, the transit-fit posteriors, the periodogram when it was computed,
 the options, timings and provenance) to ``<target>.result.fits``; :func:`load_result` reads it
-back as a :class:`~astrotinyml.detect.DetectionResult`, so that ``astrotinyml report RUN_DIR``
+back as a :class:`~astrotinyml.detection.DetectionResult`, so that ``astrotinyml report RUN_DIR``
 writes the PDF, JSON, FITS, CSV and ExoFOP files again without detecting anything again.
 Views are not stored (the reports do not use them); ``load_result`` leaves them empty.
 
@@ -56,7 +56,7 @@ def save_result(result, path: str | Path) -> Path:
 
     Parameters
     ----------
-    result : astrotinyml.detect.DetectionResult
+    result : astrotinyml.detection.DetectionResult
     path : str or path-like
         Usually ``<dir>/<target>.result.fits``.
 
@@ -77,7 +77,7 @@ def save_result(result, path: str | Path) -> Path:
     from astropy.io import fits
     from astropy.table import QTable
 
-    from ._atomic import atomic_path
+    from .atomic import atomic_path
     from ._version import __version__
 
     path = Path(path)
@@ -149,7 +149,7 @@ def load_result(path: str | Path):
 
     Returns
     -------
-    astrotinyml.detect.DetectionResult
+    astrotinyml.detection.DetectionResult
 
     Raises
     ------
@@ -165,7 +165,7 @@ def load_result(path: str | Path):
     from astropy.io import fits
     from astropy.table import QTable
 
-    from .detect import DetectionResult
+    from .detection import DetectionResult
 
     path = Path(path)
     try:

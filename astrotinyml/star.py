@@ -210,7 +210,7 @@ def _from_header(meta: Mapping[str, Any]) -> dict[str, tuple[float, str]]:
 
 def _from_catalogs(target: str) -> dict[str, tuple[float, str]]:
     """First catalogue row of this star in the bundled snapshots (offline, no network)."""
-    from . import archives
+    from .remote import archives
 
     queries = (("koi", archives.query_koi, {"radius": "koi_srad", "teff": "koi_steff", "logg": "koi_slogg",
                                             "radius_err": "koi_srad_err1"}),

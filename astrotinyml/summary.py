@@ -53,7 +53,7 @@ def summarize(lcs: Iterable["lightkurve.LightCurve"]) -> "QTable":
     Parameters
     ----------
     lcs : iterable of lightkurve.LightCurve
-        Light curves as returned by :func:`astrotinyml.io.read_lightcurve`.
+        Light curves as returned by :func:`astrotinyml.io.read.read_lightcurve`.
 
     Returns
     -------

@@ -1,7 +1,7 @@
 """Limb-darkened transit fit with posteriors: from a box candidate to planet parameters.
 
 :func:`fit_transit` takes the flattened light curve and the candidate table of
-:func:`astrotinyml.search.search` (or any table in the DESIGN columns and units) and fits
+:func:`astrotinyml.searching.search` (or any table in the DESIGN columns and units) and fits
 each candidate with a physical transit model, returning posterior medians and 1-sigma
 intervals in the NASA Exoplanet Archive's column names.  :func:`limb_darkening` gives the
 tabulated quadratic limb-darkening coefficients it centres its priors on.
@@ -70,7 +70,7 @@ default MCMC): the 68 % intervals hold the truth for 56 % (P), 78 % (T0), 78 % (
 (a/R*), 78 % (b) and 75 % (T14) of the cases (binomial spread +-6 %).  Without the timing
 scale P was 51 % and T0 65 %: the period interval is still ~1.3x too narrow on such data.
 
-The light curve is the pipeline's :func:`astrotinyml.detrend.detrend` output, **detrended
+The light curve is the pipeline's :func:`astrotinyml.detrending.detrend` output, **detrended
 with the transits masked, not fitted jointly**: the trend under each transit is
 interpolated from the out-of-transit data, and its uncertainty is not part of the
 posteriors (the quadratic baseline absorbs only its mean curvature).  A transit much longer
@@ -112,6 +112,7 @@ from ._transit import (
     lc_arrays,
     robust_std,
 )
+from .config import DATA_DIR
 from .errors import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -128,7 +129,7 @@ FIT_METHODS = ("mcmc", "lsq")
 #: Baselines of :func:`fit_transit` and their number of polynomial coefficients.
 BASELINES = {"constant": 1, "linear": 2, "quadratic": 3}
 
-_LD_DIR = Path(__file__).resolve().parent / "data" / "limb_darkening"
+_LD_DIR = DATA_DIR / "limb_darkening"
 #: Bundled limb-darkening tables by band: (file, reference).  K2 observed in Kepler's band.
 LD_TABLES = {
     "kepler": ("kepler.csv", "Claret & Bloemen 2011 (Kepler)"),
@@ -1095,7 +1096,7 @@ def fit_transit(
     Parameters
     ----------
     lc : lightkurve.LightCurve
-        The flattened light curve: :func:`astrotinyml.detrend.detrend` output detrended
+        The flattened light curve: :func:`astrotinyml.detrending.detrend` output detrended
         with the candidates' transits masked (``detrend(raw, mask=candidates)``); time in
         BJD_TDB, flux normalised to 1.  The fit does not detrend (see the module notes).
     candidates : astropy.table.Table or QTable

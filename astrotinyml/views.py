@@ -123,7 +123,7 @@ class Views:
         :data:`SCALAR_NAMES`.
     missing_scalars : tuple of str
         Scalars whose input column was absent or NaN and that hold their fill value (run
-        :func:`astrotinyml.vet.vet` first to have them all).
+        :func:`astrotinyml.vetting.vet` first to have them all).
     period : float
         Period [d] (NaN for a single event).
     t0 : float
@@ -385,7 +385,7 @@ def fold_views(
         One candidate in the DESIGN columns: ``pl_orbper`` [d] (NaN for a single event),
         ``pl_tranmid`` [d, full BJD_TDB], ``pl_trandurh`` [h], optionally ``pl_trandep``
         [ppm], the search's ``snr``/``n_transits`` and the columns added by
-        :func:`astrotinyml.vet.vet` (used for the scalars and the secondary phase).
+        :func:`astrotinyml.vetting.vet` (used for the scalars and the secondary phase).
     global_bins : int
         Bins of the global view, 128 to 2048 (the seed model's input spec).
     local_bins : int

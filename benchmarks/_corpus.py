@@ -1,6 +1,6 @@
 """Load the real corpus for the benchmarks (../shared/data/lightcurves + MANIFEST.csv).
 
-Uses :func:`astrotinyml.io.read_lightcurve` when it is available; otherwise a minimal
+Uses :func:`astrotinyml.io.read.read_lightcurve` when it is available; otherwise a minimal
 fallback reader (FITS through lightkurve, text through numpy) good enough for timing and
 period recovery (it does not convert every time system: periods do not need it).
 """

@@ -65,7 +65,7 @@ def corpus(max_cadences: int) -> tuple[list[Path], list[Path], str, list[str]]:
                     and ";" not in r["quarter_or_sector"] and "year" not in r["file"]):
                 tess2.append(path)
         return files, tess2, f"real corpus {CORPUS} ({len(rows)} files)", left
-    from astrotinyml.detect import _FILE_SUFFIXES
+    from astrotinyml.detection import _FILE_SUFFIXES
 
     files = sorted(p for d in (REPO / "tests" / "data", REPO / "astrotinyml" / "data") for p in d.iterdir()
                    if p.is_file() and p.suffix.lower() in _FILE_SUFFIXES and not p.name.lower().startswith("manifest"))
@@ -94,7 +94,7 @@ def _cpu() -> float:
 def measure(files, n_workers: int) -> dict:
     from dask.distributed import Client, LocalCluster
 
-    from astrotinyml.batch import run_batch
+    from astrotinyml.apps.batch import run_batch
 
     t = time.perf_counter()
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,

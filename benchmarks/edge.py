@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the report as JSON here")
     a = ap.parse_args(argv)
 
-    from astrotinyml.classify import load_model
+    from astrotinyml.classification import load_model
     from astrotinyml.training.edge import edge_report, format_edge_table, tools
 
     t0 = time.perf_counter()

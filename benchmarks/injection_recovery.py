@@ -30,12 +30,12 @@ the same estimator as vet's ``noise_red_ppm``).  Rp/R* is scaled until the injec
 has the target SNR.  The white-noise SNR ``sqrt(sum((1 - model)**2)) / sigma_w`` (the
 scale of earlier versions of this benchmark) is recorded beside it.
 
-* ours: ``astrotinyml.detect.detect(lc)`` with default options (detrend with long-dip
+* ours: ``astrotinyml.detection.detect(lc)`` with default options (detrend with long-dip
   protection, two search passes, correlated-noise SNR >= 7.1); recovered when a candidate
   has the injected period within 1 % (a harmonic P/2, 2P counted apart).  The snr cut is
   applied by the benchmark to detect's rows so that recovery without it is shown too, and
   each injection's measured ``snr`` (``snr_det``) is listed;
-* TLS: ``transitleastsquares`` on ``astrotinyml.detrend.detrend(lc)`` (the flattening
+* TLS: ``transitleastsquares`` on ``astrotinyml.detrending.detrend(lc)`` (the flattening
   detect starts from), default grid, ``use_threads=1``; recovered when its best period,
   with SDE >= 7, is within 1 %.
 
@@ -242,7 +242,7 @@ def ours_run(lc):
     import importlib
 
     # the module, not the function astrotinyml.detect that the package exports
-    det = importlib.import_module("astrotinyml.detect")
+    det = importlib.import_module("astrotinyml.detection")
     threshold = det.SNR_THRESHOLD
     det.SNR_THRESHOLD = -np.inf
     try:
@@ -335,7 +335,7 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="table path (default results/injection_recovery[_big].txt)")
     args = ap.parse_args(argv)
 
-    from astrotinyml.detrend import detrend
+    from astrotinyml.detrending import detrend
 
     all_hosts = hosts(args.big)
     if args.max_hosts:

@@ -26,17 +26,17 @@ Notes
 **Our verdict**: the argmax class of the saved out-of-fold probabilities (``int8`` by
 default, the shipped on-device model), with ``planet`` turned into ``eb`` where the
 example's star physics vetoes a planet (``not_planet_physics``), as
-:func:`astrotinyml.classify.classify` does.  ``planet`` is PC-like, every other class is
+:func:`astrotinyml.classification.classify` does.  ``planet`` is PC-like, every other class is
 "not planet".
 
 **The light curve**: the example's files (``meta['files']``, names only) are looked up in
 ``../shared/data/lightcurves`` and ``../shared/data/more/*`` (their ``MANIFEST.csv`` gives
 the text files' time system), the bundled ``astrotinyml/data`` and the MAST cache
 (``--cache-dir``, default the configured one; its ``index.json`` gives imported text files'
-read options).  They are read with :func:`astrotinyml.io.read_lightcurves` (target = the
+read options).  They are read with :func:`astrotinyml.io.read.read_lightcurves` (target = the
 example's ``target``), cut to their first
 :data:`astrotinyml.training.real.MAX_SPAN_DAYS` days as training does, and flattened with
-:func:`astrotinyml.detrend.detrend` with the signal's transits masked (the example's
+:func:`astrotinyml.detrending.detrend` with the signal's transits masked (the example's
 ``period``, ``epoch`` and ``duration_h``): the flux our views are folded from.
 
 **LEO-Vetter**: ``leo_vetter.main.TCELightCurve(id, time, raw, flux, flux_err, P, epoch,
@@ -313,7 +313,7 @@ def run_signal(i: int, m: dict, lcs: LightCurves, siblings=()) -> dict:
     import astropy.units as u
     from astropy.table import QTable
 
-    from astrotinyml.detrend import detrend
+    from astrotinyml.detrending import detrend
     from astrotinyml.star import stellar_parameters
 
     raw = lcs.get(m)
@@ -423,7 +423,7 @@ def render(rows: list[dict], summ: dict, info: dict) -> str:
              f"default thresholds), same signals",
              f"model dir: {info['model_dir']}   signals: {len(rows)}   stars: {info['n_stars']}   "
              f"folds: {info['n_folds']}",
-             f"light curves: first {info['max_span']:g} d, astrotinyml.detrend.detrend with the signal masked "
+             f"light curves: first {info['max_span']:g} d, astrotinyml.detrending.detrend with the signal masked "
              "(the flux our views fold)",
              "stellar parameters: astrotinyml.star.stellar_parameters; unknown values -> a solar star in LEO's terms "
              "(R=1, M=1, Teff=leo_vetter.constants.Tsun=5780 K, logg 4.438, [Fe/H] 0, rho=M/R^3);",

@@ -45,7 +45,7 @@ def _fmt_cm(cm, classes):
 
 def simulated_split(model_f, model_i, entry):
     from astrotinyml.training.metrics import summarize
-    from astrotinyml.training.spec import preprocess
+    from astrotinyml.modelspec import preprocess
     from astrotinyml.training.train import split_indices
     from astrotinyml.training.simulate import build_dataset, concat_datasets, load_dataset
 
@@ -148,7 +148,7 @@ def main(argv=None):
         RESULTS = Path(args.results)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-    from astrotinyml.classify import MODELS_DIR, load_model
+    from astrotinyml.classification import MODELS_DIR, load_model
 
     mf = load_model(variant="float32", path=args.model_dir)
     mi = load_model(variant="int8", path=args.model_dir)

@@ -49,7 +49,7 @@ FULL_FILES = ("kepler_EB-anon12_Q0-Q17_conor-or.npy", "kepler_EB-anon29_Q0-Q17_c
 
 
 def load_flat(name):
-    from astrotinyml.detrend import detrend
+    from astrotinyml.detrending import detrend
 
     rows = {r["file"]: r for r in _corpus.manifest()}
     path = _corpus.CORPUS / name
@@ -79,7 +79,7 @@ def to_lc(t, y):
 
 
 def time_ours(t, y, threads, **kw):
-    from astrotinyml.search import search
+    from astrotinyml.searching import search
 
     lc = to_lc(t, y)
     t0 = cpu_now()
@@ -103,7 +103,7 @@ def time_tls(t, y, threads):
 def time_astropy(t, y):
     from astropy.timeseries import BoxLeastSquares
 
-    from astrotinyml.search import DEFAULT_PERIOD_MIN, period_grid
+    from astrotinyml.searching import DEFAULT_PERIOD_MIN, period_grid
 
     span = float(t.max() - t.min())
     periods = period_grid(baseline=span, period_min=DEFAULT_PERIOD_MIN, period_max=span / 2)

@@ -75,7 +75,7 @@ def distinct_peaks(periods, power, n=3):
 
 
 def run_ours(flat):
-    from astrotinyml.search import search
+    from astrotinyml.searching import search
 
     t0 = time.perf_counter()
     res = search(flat)
@@ -107,7 +107,7 @@ def run_tls(t, y):
 def run_astropy(t, y, periods):
     from astropy.timeseries import BoxLeastSquares
 
-    from astrotinyml.search import _sde
+    from astrotinyml.searching import _sde
 
     durs = np.array([0.04, 0.06, 0.08, 0.12, 0.16, 0.24, 0.33])
     durs = durs[durs < 0.9 * periods.min()]
@@ -147,8 +147,8 @@ def main(argv=None):
     if args.max_files:
         rows = rows[: args.max_files]
 
-    from astrotinyml.detrend import detrend
-    from astrotinyml.search import _Grid, period_grid  # noqa: F401
+    from astrotinyml.detrending import detrend
+    from astrotinyml.searching import _Grid, period_grid  # noqa: F401
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     cache_path = RESULTS / "tls_cache.json"
@@ -214,7 +214,7 @@ def main(argv=None):
         if args.no_astropy or too_big:
             res["astropy"] = None
         else:
-            from astrotinyml.search import period_grid as pg
+            from astrotinyml.searching import period_grid as pg
             periods = pg(baseline=span, period_min=0.4, period_max=span / 2)
             res["astropy"] = run_astropy(t, y, periods)
             res["astropy"]["time"] += t_det

@@ -3,7 +3,7 @@
 (1) Coverage.  Seeded limb-darkened transits are multiplied into the normalised flux of the
 real quiet K2 stars (K2SC, campaign 13): the files of
 ``../shared/data/more/k2_c13_k2sc_stephtdouglas/`` whose MANIFEST label is ``quiet_star``
-(read with :func:`astrotinyml.io.read_lightcurve`) and the bundled sample
+(read with :func:`astrotinyml.io.read.read_lightcurve`) and the bundled sample
 ``epic-248045685``.  Each injection draws
 
 * P log-uniform in 1.5-12 d, the first mid-transit uniform in the first period;
@@ -18,7 +18,7 @@ real quiet K2 stars (K2SC, campaign 13): the files of
 
 The model is integrated over the 29.4-min exposure with 31 midpoint sub-exposures (the
 fit uses 10), the curve is detrended with the transit masked
-(``astrotinyml.detrend.detrend(lc, mask=candidate)``) and fitted with the default MCMC from
+(``astrotinyml.detrending.detrend(lc, mask=candidate)``) and fitted with the default MCMC from
 box-like start values (P off by ~1e-4, mid-time by ~3 min, duration x 0.8-1.1, depth x
 0.7-1.0).  Reported: for P, T0, Rp/R*, a/R*, b, T14 the fraction of injections whose
 16-84 % interval holds the truth (68 % expected; 60-76 % is the target band for ~50
@@ -94,7 +94,7 @@ def load(source):
 @lru_cache(maxsize=None)
 def white_noise(source):
     """Robust per-point scatter of the detrended, un-injected light curve."""
-    from astrotinyml.detrend import detrend
+    from astrotinyml.detrending import detrend
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -168,7 +168,7 @@ def run_one(case, nsteps=None):
     from astropy import units as u
     from astropy.table import QTable
 
-    from astrotinyml.detrend import detrend
+    from astrotinyml.detrending import detrend
     from astrotinyml.transitfit import fit_transit
 
     lc = inject(load(case["source"]), period=case["period"], t0=case["t0"], k=case["k"], ars=case["ars"],
@@ -209,7 +209,7 @@ def timings():
     from astropy.table import QTable
 
     from astrotinyml import datasets
-    from astrotinyml.detrend import detrend
+    from astrotinyml.detrending import detrend
     from astrotinyml.transitfit import fit_transit
 
     lc = datasets.load_sample("wasp-18")

@@ -3,7 +3,7 @@
 Steps:
 
 1. Execute the notebooks with papermill on the bundled data: the four pipeline notebooks
-   through :func:`astrotinyml.pipeline.run_pipeline` into one run directory (smoke
+   through :func:`astrotinyml.apps.pipeline.run_pipeline` into one run directory (smoke
    parameters), then the tutorial and explorer notebooks (their defaults).  ``--executed DIR`` skips this and
    takes already executed copies from DIR (the test suite passes the ones it ran).
 2. Stage the book: copy ``book/`` to a staging directory, put the executed notebooks into
@@ -57,7 +57,7 @@ def execute_notebooks(work: Path, *, smoke: bool = True, smoke_tutorials: bool |
     smoke_tutorials = smoke if smoke_tutorials is None else smoke_tutorials
     import papermill
 
-    from astrotinyml.pipeline import run_pipeline
+    from astrotinyml.apps.pipeline import run_pipeline
 
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,7 @@ def _model_status() -> tuple[str, str]:
 
 def _calibration_status() -> str:
     if (PACKAGE / "calibrate.py").is_file() or (PACKAGE / "calibrate").is_dir():
-        return ("The `astrotinyml.calibrate` module is part of this version; `astrotinyml calibrate "
+        return ("The `astrotinyml.calibration.store` module is part of this version; `astrotinyml calibrate "
                 "--help` lists its options and `notebooks/calibrate.ipynb` (when present) walks through a run.")
     return ("Not yet: this version of astrotinyml has no calibration module, ships no default calibration, "
             "and reports carry `calibration_id: null`. The classifier's probabilities, once it ships, are "

@@ -54,7 +54,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ASTROTINYML_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("ASTROTINYML_OFFLINE", "1")
     # a "no network" seen by an earlier test must not make this test's fake servers unreachable
-    from astrotinyml import _net
+    from astrotinyml.remote import _net
 
     monkeypatch.setitem(_net._no_network, "since", None)
     # fake archives patched in at the library level would be hidden by the real DNS probe

@@ -1,4 +1,4 @@
-"""Tests of astrotinyml.archives: ADQL safety, cache, offline snapshots, units, ephemerides.
+"""Tests of astrotinyml.remote.archives: ADQL safety, cache, offline snapshots, units, ephemerides.
 
 The NASA Exoplanet Archive is replaced at its request boundary, ``pyvo.dal.TAPService.search``,
 by VOTable answers made from rows of the real archive exports bundled with the package (the
@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from astropy.units import cds
 
-from astrotinyml import _net, archives
+from astrotinyml.remote import _net
+from astrotinyml.remote import archives
 from astrotinyml.errors import (
     ArchiveConnectionError,
     ArchiveSnapshotWarning,

@@ -1,4 +1,4 @@
-"""Batch detection on Dask (astrotinyml.batch): real local clusters over bundled light curves.
+"""Batch detection on Dask (astrotinyml.apps.batch): real local clusters over bundled light curves.
 
 One batch of ten short real light curves plus one truncated FITS file runs once per module on
 a two-process local cluster (``first_run``); the resume tests copy its output directory and
@@ -25,7 +25,7 @@ pytest.importorskip("distributed")
 from astropy.table import QTable, Table  # noqa: E402
 
 import astrotinyml  # noqa: E402,F401
-from astrotinyml.batch import MARKER_NAME, expand_sources, model_identity, run_batch  # noqa: E402
+from astrotinyml.apps.batch import MARKER_NAME, expand_sources, model_identity, run_batch  # noqa: E402
 from astrotinyml.errors import InvalidParameterError  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +75,7 @@ def thread_client():
 @pytest.fixture
 def counted(monkeypatch):
     """Replace detect() by a wrapper (same qualified name, so the same resume key) counting calls."""
-    detect_module = sys.modules["astrotinyml.detect"]  # astrotinyml.detect is the function
+    detect_module = sys.modules["astrotinyml.detection"]  # astrotinyml.detect is the function
     calls: list[str] = []
     real = detect_module.detect
 
@@ -207,7 +207,7 @@ def test_a_result_lost_with_a_dead_worker_counts_as_run_not_skipped(thread_clien
     import types
     import uuid
 
-    batch_module = sys.modules["astrotinyml.batch"]
+    batch_module = sys.modules["astrotinyml.apps.batch"]
     lc = tmp_path / "star.csv"
     shutil.copy(GOOD[0], lc)
     fixed = uuid.uuid4()
@@ -228,7 +228,7 @@ def test_a_result_lost_with_a_dead_worker_counts_as_run_not_skipped(thread_clien
 def _crash_or_detect(source, **kw):
     if "crash_me" in str(source):
         os._exit(13)  # the worker process dies as on a segfault
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     return detect(source, **kw)
 
@@ -260,7 +260,7 @@ def test_a_killed_driver_leaves_consistent_outputs(tmp_path, thread_client):
     script.write_text(textwrap.dedent(f"""
         import sys
         from dask.distributed import Client, LocalCluster
-        from astrotinyml.batch import run_batch
+        from astrotinyml.apps.batch import run_batch
         if __name__ == "__main__":
             with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
                               scheduler_kwargs={{"dashboard_address": ":0"}}) as cl, Client(cl) as client:
@@ -332,14 +332,14 @@ def test_bad_arguments_fail_before_any_work(tmp_path):
 
 
 def test_importing_batch_does_not_import_dask():
-    code = "import sys, astrotinyml, astrotinyml.batch; print('dask' in sys.modules)"
+    code = "import sys, astrotinyml, astrotinyml.apps.batch; print('dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_combined_table_keeps_columns_when_the_first_target_has_no_candidate():
     """Regression: a first target with zero rows hid every candidate column of the others."""
-    from astrotinyml.batch import _candidates_table
+    from astrotinyml.apps.batch import _candidates_table
 
     kinds = {"pl_orbper": "f", "label": "U"}
     empty = dict(task="a", target="A", source="a.fits", candidates=[], units={"pl_orbper": "d"}, kinds=kinds)

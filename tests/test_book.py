@@ -120,9 +120,9 @@ def test_tutorial_page_shows_figures_and_outputs(html, tmp_path):
 
 def test_api_page_renders_signatures(html, tmp_path):
     dom = _dom(html / "api.html", tmp_path)
-    for module, name in (("astrotinyml.io.", "read_lightcurve"), ("astrotinyml.detrend.", "detrend"),
-                         ("astrotinyml.search.", "search"), ("astrotinyml.detect.", "detect"),
-                         ("astrotinyml.pipeline.", "run_pipeline"), ("astrotinyml.widgets.", "explore")):
+    for module, name in (("astrotinyml.io.read.", "read_lightcurve"), ("astrotinyml.detrending.", "detrend"),
+                         ("astrotinyml.searching.", "search"), ("astrotinyml.detection.", "detect"),
+                         ("astrotinyml.apps.pipeline.", "run_pipeline"), ("astrotinyml.apps.widgets.", "explore")):
         assert re.search(rf'{re.escape(module)}</span></span><span class="sig-name descname">'
                          rf'<span class="pre">{name}</span>', dom), f"{module}{name} signature missing"
     assert "flux_column" in dom  # parameters rendered from the numpydoc docstrings

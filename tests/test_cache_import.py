@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from astrotinyml import fetch
-from astrotinyml.cli import main
+from astrotinyml.remote import mast as fetch
+from astrotinyml.apps.cli import main
 from astrotinyml.errors import (
     DataUnavailableError,
     InvalidParameterError,

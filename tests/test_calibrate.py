@@ -10,8 +10,8 @@ import warnings
 import numpy as np
 import pytest
 
-from astrotinyml import _caldb
-from astrotinyml.calibrate import (
+from astrotinyml.calibration import _db as _caldb
+from astrotinyml.calibration.store import (
     Calibration,
     apply_calibration,
     calibrate,
@@ -101,7 +101,7 @@ _PICK = ("tess_WASP-18", "k2_EPIC248045685", "kepler_KIC2306740")
 
 @pytest.fixture(scope="module")
 def small_run():
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     refs = reference_set("bundled")
     refs = refs[[r.startswith(_PICK) for r in refs["reference"]]]
@@ -300,7 +300,7 @@ def test_default_calibration_and_fallback(tmp_path):
 
 
 def test_batch_model_identity_uses_current_calibration():
-    from astrotinyml.batch import model_identity
+    from astrotinyml.apps.batch import model_identity
 
     assert model_identity()["calibration_id"] == current_calibration_id()
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from astrotinyml.classify import MODELS_DIR, TFLiteModel, classify, load_model
+from astrotinyml.classification import MODELS_DIR, TFLiteModel, classify, load_model
 from astrotinyml.errors import AstroTinyMLError, ModelIntegrityError
 
 
@@ -72,7 +72,7 @@ def test_classify_empty_and_plain_rows():
 @pytest.fixture(scope="module")
 def wasp18():
     from astrotinyml.datasets import sample_path
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     return detect(sample_path("wasp-18"), max_planets=2)
 
@@ -80,7 +80,7 @@ def wasp18():
 @pytest.fixture(scope="module")
 def kic2306740():
     from astrotinyml.datasets import sample_path
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     return detect(sample_path("kic-2306740"), max_planets=2)
 
@@ -138,7 +138,7 @@ def test_classify_is_thread_safe():
     from concurrent.futures import ThreadPoolExecutor
 
     from astrotinyml import datasets, detect
-    from astrotinyml.classify import classify
+    from astrotinyml.classification import classify
 
     res = detect(datasets.load_sample("kic-2306740"), calibration=False)
     expected = np.asarray(res.candidates["p_eb"], dtype=float)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from astrotinyml.cli import main
+from astrotinyml.apps.cli import main
 
 
 def test_detect_writes_reports_and_reports_a_bad_file(tests_data, tmp_path, capsys):
@@ -51,7 +51,7 @@ def test_periodogram_and_result_plot(tests_data):
 
     matplotlib.use("Agg")
     import astrotinyml as atml
-    from astrotinyml.widgets import explore
+    from astrotinyml.apps.widgets import explore
 
     res = atml.detect(tests_data / "tess_WASP-18_TIC100100827_S3_tess-spoc_ffi30min_lc.fits", max_planets=1)
     pg = res.periodogram
@@ -76,7 +76,7 @@ def test_demo_runs_offline_on_bundled_data(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from astrotinyml.cli import main; rc = main(['demo', '--output', sys.argv[1]]); "
+    code = ("import sys; from astrotinyml.apps.cli import main; rc = main(['demo', '--output', sys.argv[1]]); "
             "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'transitleastsquares', "
             "'jupyter_book', 'sphinx', 'papermill', 'pytest_notebook'}); "
             "print('HEAVY=' + ','.join(heavy)); sys.exit(rc)")

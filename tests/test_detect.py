@@ -13,13 +13,13 @@ WASP18_P = 0.941453
 @pytest.fixture(scope="module")
 def wasp18_result():
     from astrotinyml.datasets import sample_path
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     return detect(sample_path("wasp-18"), max_planets=2)
 
 
 def test_hot_jupiter_recovered_and_vetted(wasp18_result):
-    from astrotinyml.vet import VET_COLUMNS
+    from astrotinyml.vetting import VET_COLUMNS
 
     res = wasp18_result
     c = res.candidates
@@ -52,7 +52,7 @@ def test_result_structure(wasp18_result):
 
 
 def test_lightcurve_source(wasp18_result):
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     res = detect(wasp18_result.raw, max_planets=1)
     assert res.candidates["pl_orbper"][0].to_value("d") == pytest.approx(WASP18_P, rel=1e-3)
@@ -61,7 +61,7 @@ def test_lightcurve_source(wasp18_result):
 
 def test_eclipsing_binary_list_source_flags_secondary():
     from astrotinyml.datasets import sample_paths
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     res = detect(sample_paths("kic-2306740"), max_planets=1)  # a list of (one) path
     best = res.candidates[0]
@@ -80,7 +80,7 @@ def test_eb_secondary_is_merged_into_its_primary(source, period, phase):
     from pathlib import Path
 
     from astrotinyml.datasets import sample_path
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     path = sample_path(source) if not source.endswith(".csv") else Path(__file__).parent.parent / source
     res = detect(path, max_planets=2)
@@ -106,7 +106,7 @@ def test_merge_secondaries_keeps_other_periods_and_single_events():
     import astropy.units as u
     from astropy.table import QTable
 
-    from astrotinyml.detect import merge_secondaries
+    from astrotinyml.detection import merge_secondaries
 
     t = QTable(dict(planet_index=[1, 2, 3, 4], pl_orbper=[5.0, 7.0, np.nan, 5.004] * u.d,
                     pl_tranmid=[2455000.0, 2455001.0, 2455003.0, 2455002.5] * u.d,
@@ -123,7 +123,7 @@ def test_every_candidate_column_has_one_documented_definition(wasp18_result):
     # book/columns.md is the one table of definitions; the vet part is VET_COLUMNS' own text.
     from pathlib import Path
 
-    from astrotinyml.vet import VET_COLUMNS
+    from astrotinyml.vetting import VET_COLUMNS
 
     page = (Path(__file__).resolve().parent.parent / "book" / "columns.md").read_text()
     documented = set(re.findall(r"`([a-z_0-9]+)`", page))
@@ -135,7 +135,7 @@ def test_every_candidate_column_has_one_documented_definition(wasp18_result):
 
 
 def test_progress_callback_sees_every_stage(wasp18_result):
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     seen = []
     res = detect(wasp18_result.raw, max_planets=1, progress=lambda stage, s: seen.append((stage, s)))
@@ -152,14 +152,14 @@ def test_progress_callback_sees_every_stage(wasp18_result):
 ])
 def test_bad_sources_raise(source, error, match):
     from astrotinyml import errors
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     with pytest.raises(getattr(errors, error), match=match):
         detect(source)
 
 
 def test_target_name_is_fetched_offline_error_names_it():
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     # A name goes to fetch_lightcurve; offline with a cold cache that is a ConnectionError
     # naming the target, raised at once rather than a hang.
@@ -174,7 +174,7 @@ def test_second_search_pass_finds_kepler90_long_transits():
     finds h and g as single events and d at its period, at the catalogue depths (KOI DR25
     K00351.01/.02/.03: 8322, 4159, 566 ppm)."""
     from astrotinyml.datasets import sample_paths
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     res = detect(sample_paths("kepler-90"))
     c = res.candidates
@@ -192,7 +192,7 @@ def test_second_search_pass_finds_kepler90_long_transits():
 
 
 def test_search_passes_must_be_a_positive_integer(wasp18_result):
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
     from astrotinyml.errors import InvalidParameterError
 
     for bad in (0, 1.5, True):
@@ -206,9 +206,9 @@ def test_search_masked_keeps_the_last_pass_values_when_the_signals_agree():
     longer, and those values are the ones returned even when the passes agree."""
     import lightkurve as lk
 
-    from astrotinyml.detect import search_masked
-    from astrotinyml.detrend import detrend
-    from astrotinyml.search import search
+    from astrotinyml.detection import search_masked
+    from astrotinyml.detrending import detrend
+    from astrotinyml.searching import search
 
     rng = np.random.default_rng(7)
     t = 2458000 + np.arange(0, 60, 0.0208)

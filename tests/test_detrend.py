@@ -8,7 +8,7 @@ import pytest
 lk = pytest.importorskip("lightkurve")
 
 from astrotinyml import datasets  # noqa: E402
-from astrotinyml.detrend import (  # noqa: E402
+from astrotinyml.detrending import (  # noqa: E402
     DETREND_METHODS,
     default_window_length,
     detrend,
@@ -187,7 +187,7 @@ def test_default_detrend_keeps_kepler90h_depth():
 
 
 def test_long_dip_mask_leaves_white_noise_alone():
-    from astrotinyml.detrend import long_dip_mask
+    from astrotinyml.detrending import long_dip_mask
 
     rng = np.random.default_rng(5)
     t = np.arange(0, 27, 2 / 1440)
@@ -202,7 +202,7 @@ def test_long_dip_mask_leaves_white_noise_alone():
 def test_toi813b_single_transit_found_with_the_default_window(shared_data):
     """TOI-813 b: one ~0.4-d, ~1500-ppm transit in TESS S5 (an evolved host); detect found
     nothing before the long-dip protection (the 0.54-d window ate it)."""
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     path = shared_data / "lightcurves" / "tess_TOI-813_TIC55525572_S5_spoc_lc.fits"
     res = detect(path, calibration=False)

@@ -13,10 +13,10 @@ import shutil
 import numpy as np
 import pytest
 
-from astrotinyml.classify import MODELS_DIR, load_model
+from astrotinyml.classification import MODELS_DIR, load_model
 from astrotinyml.errors import ModelIntegrityError
 from astrotinyml.training import edge
-from astrotinyml.training.spec import preprocess
+from astrotinyml.modelspec import preprocess
 from astrotinyml.views import stack_views
 
 EB_FILE = "tess_TIC300293197_S1_EB_tessspoc_bin30min.txt"
@@ -24,7 +24,7 @@ EB_FILE = "tess_TIC300293197_S1_EB_tessspoc_bin30min.txt"
 
 @pytest.fixture(scope="module")
 def real_views(tests_data):
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     m = load_model()
     res = detect(tests_data / EB_FILE, model=m)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from astrotinyml import datasets, detect
-from astrotinyml.cli import main
+from astrotinyml.apps.cli import main
 from astrotinyml.ephemerides import (NoTransitInDataError, catalog_ephemerides, ephemerides_in_data,
                                      ephemeris_table, propagated_epoch)
 from astrotinyml.errors import DataUnavailableError, InvalidParameterError
@@ -172,7 +172,7 @@ def test_cli_vet_toi_offline_from_the_cache_without_a_file(tmp_path, monkeypatch
     # A TOI of the bundled snapshot whose light curve is in the cache: no file, no network.
     import socket
 
-    from astrotinyml import fetch
+    from astrotinyml.remote import mast as fetch
 
     cache = tmp_path / "cache"
     fetch.import_to_cache([datasets.sample_path("wasp-18")], cache_dir=cache)

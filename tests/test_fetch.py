@@ -1,4 +1,4 @@
-"""Tests of astrotinyml.fetch against recorded MAST responses and real light-curve files.
+"""Tests of astrotinyml.remote.mast against recorded MAST responses and real light-curve files.
 
 What stands in for MAST:
 
@@ -24,7 +24,8 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from astrotinyml import _net, fetch
+from astrotinyml.remote import _net
+from astrotinyml.remote import mast as fetch
 from astrotinyml.datasets import sample_paths
 from astrotinyml.errors import (
     ArchiveConnectionError,

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from astrotinyml.classify import MODELS_DIR, load_model
+from astrotinyml.classification import MODELS_DIR, load_model
 from astrotinyml.training.export import count_macs, cortex_m4_latency, estimate_arena, write_c_array
 from astrotinyml.views import SCALAR_NAMES
 
@@ -84,7 +84,7 @@ def test_tiny_training_exports_within_budget(tmp_path):
     assert (tmp_path / "MODEL_CARD.md").exists() and (tmp_path / "c_array" / "astrotinyml_model.h").exists()
     m = load_model(path=tmp_path)
     x = _fake_dataset(2, seed=9)
-    from astrotinyml.training.spec import preprocess
+    from astrotinyml.modelspec import preprocess
 
     p = m.predict_inputs(preprocess(x.arrays, m.spec))
     assert p.shape == (10, 5) and np.allclose(p.sum(axis=1), 1.0, atol=0.05)

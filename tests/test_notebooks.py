@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from _notebook_runs import NOTEBOOKS, executed_notebooks
-from astrotinyml import pipeline
+from astrotinyml.apps import pipeline
 from astrotinyml.errors import InvalidParameterError
-from astrotinyml.pipeline import PIPELINE_NOTEBOOKS, PipelineError, run_pipeline
+from astrotinyml.apps.pipeline import PIPELINE_NOTEBOOKS, PipelineError, run_pipeline
 
 ALL_NOTEBOOKS = sorted(NOTEBOOKS.glob("*.ipynb"))
 #: Notebooks of the pipeline and the book's tutorials (typed, documented parameters).
@@ -284,7 +284,7 @@ def test_views_round_trip(tmp_path):
 def test_import_stays_light():
     import subprocess
 
-    code = ("import sys, astrotinyml, astrotinyml.pipeline; "
+    code = ("import sys, astrotinyml, astrotinyml.apps.pipeline; "
             "print(','.join(m for m in ('papermill', 'ipywidgets', 'nbformat', 'lightkurve', 'matplotlib') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

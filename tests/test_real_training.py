@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from astrotinyml import datasets
-from astrotinyml.fetch import import_to_cache
+from astrotinyml.remote.mast import import_to_cache
 from astrotinyml.training.real import (KnownSignal, LabelledStar, labelled_stars_from_manifest,
                                        real_training_set, star_examples, star_group)
 from astrotinyml.training.simulate import CLASSES
@@ -85,7 +85,7 @@ def test_manifest_stars(tmp_path):
 
 def test_cli_trains_on_real_stars_offline_with_small_n(cache, real_set, tmp_path, capsys):
     pytest.importorskip("tensorflow")
-    from astrotinyml.cli import main
+    from astrotinyml.apps.cli import main
 
     out = tmp_path / "model"
     rc = main(["train", "--offline", "--cache-dir", str(cache), "--planets", "2", "--non-planets", "1",

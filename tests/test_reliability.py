@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from astrotinyml import _net, archives, fetch
+from astrotinyml.remote import _net
+from astrotinyml.remote import archives
+from astrotinyml.remote import mast as fetch
 from astrotinyml.errors import (
     ArchiveConnectionError,
     ArchiveQueryError,
@@ -70,7 +72,7 @@ def _child(code: str, *, timeout: float = 30, env: dict | None = None, check: bo
 # ---------------------------------------------------------------------------------------------
 
 def _stored_db(path: Path) -> Path:
-    from astrotinyml.calibrate import default_calibration, save_calibration
+    from astrotinyml.calibration.store import default_calibration, save_calibration
 
     save_calibration(default_calibration().copy_as_new(), db=path)
     return path
@@ -78,9 +80,9 @@ def _stored_db(path: Path) -> Path:
 
 def test_p01_unwritable_database_fails_before_the_run(monkeypatch, tmp_path):
     """Writability is checked before minutes of detection, not after (no run is lost)."""
-    from astrotinyml.calibrate import calibrate, reference_set
+    from astrotinyml.calibration.store import calibrate, reference_set
 
-    detect_module = sys.modules["astrotinyml.detect"]
+    detect_module = sys.modules["astrotinyml.detection"]
     calls = []
     real = detect_module.detect
 
@@ -100,7 +102,7 @@ def test_p01_unwritable_database_fails_before_the_run(monkeypatch, tmp_path):
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores file modes")
 def test_p01_read_only_database_file_is_refused_before_the_run(tmp_path):
-    from astrotinyml._caldb import check_writable
+    from astrotinyml.calibration._db import check_writable
 
     db = _stored_db(tmp_path / "ro.sqlite")
     db.chmod(0o444)
@@ -109,8 +111,8 @@ def test_p01_read_only_database_file_is_refused_before_the_run(tmp_path):
 
 
 def test_p01_malformed_database_is_one_clear_error(tmp_path):
-    from astrotinyml import _caldb
-    from astrotinyml.calibrate import calibration_history, load_calibration
+    from astrotinyml.calibration import _db as _caldb
+    from astrotinyml.calibration.store import calibration_history, load_calibration
 
     db = _stored_db(tmp_path / "bad.sqlite")
     con = sqlite3.connect(str(db))
@@ -132,7 +134,7 @@ def test_p01_malformed_database_is_one_clear_error(tmp_path):
 
 
 def test_p07_read_only_commands_leave_a_foreign_file_alone(tmp_path):
-    from astrotinyml.calibrate import calibration_history, load_calibration
+    from astrotinyml.calibration.store import calibration_history, load_calibration
 
     foreign = tmp_path / "other.sqlite"
     con = sqlite3.connect(str(foreign))
@@ -155,7 +157,7 @@ def test_p07_read_only_commands_leave_a_foreign_file_alone(tmp_path):
 
 
 def test_p12_bad_json_in_a_database_row_names_the_file(tmp_path):
-    from astrotinyml.calibrate import load_calibration
+    from astrotinyml.calibration.store import load_calibration
 
     db = _stored_db(tmp_path / "rows.sqlite")
     con = sqlite3.connect(str(db))
@@ -167,7 +169,7 @@ def test_p12_bad_json_in_a_database_row_names_the_file(tmp_path):
 
 
 def test_p12_truncated_shipped_calibration_json_names_the_file(monkeypatch, tmp_path):
-    from astrotinyml import calibrate as cal_module
+    from astrotinyml.calibration import store as cal_module
 
     cut = tmp_path / "calibration.json"
     cut.write_text(cal_module.DEFAULT_CALIBRATION_PATH.read_text()[:5000])
@@ -224,7 +226,7 @@ def test_p03_truncated_archive_cache_entry_is_not_served(tap, tmp_path, caplog, 
 _KILL_WRITER = """
 import os, signal, sys
 from pathlib import Path
-from astrotinyml import _atomic
+from astrotinyml import atomic as _atomic
 
 out = Path(sys.argv[1]); moment = sys.argv[2]
 names = ["T.json", "T.pdf", "T.fits", "T.csv", "T_submission.zip"]
@@ -249,7 +251,7 @@ with _atomic.atomic_paths({n: out / n for n in names}, overwrite=True) as tmp:
 
 @pytest.mark.parametrize("moment", ["while_writing", "between_renames"])
 def test_p04_report_set_killed_is_old_or_new_never_a_mix(tmp_path, moment):
-    from astrotinyml._atomic import atomic_paths
+    from astrotinyml.atomic import atomic_paths
 
     out = tmp_path / "report"
     out.mkdir()
@@ -301,7 +303,7 @@ def thread_client():
 
 
 def test_p05_second_batch_into_the_same_directory_is_refused(tmp_path):
-    from astrotinyml.batch import LOCK_NAME, run_batch
+    from astrotinyml.apps.batch import LOCK_NAME, run_batch
     from astrotinyml.errors import BatchLockedError
 
     out = tmp_path / "batch"
@@ -324,7 +326,7 @@ def test_p05_second_batch_into_the_same_directory_is_refused(tmp_path):
 
 def test_p06_failed_targets_are_redone_and_the_key_has_the_model_bytes(thread_client, tmp_path):
     from astrotinyml._util import sha256_file
-    from astrotinyml.batch import model_identity, run_batch
+    from astrotinyml.apps.batch import model_identity, run_batch
 
     out = tmp_path / "batch"
     first = run_batch([str(CORRUPT)], out_dir=out, client=thread_client, progress=False)
@@ -346,7 +348,7 @@ def _detect_via_raw_read(source, **kwargs):
 
 
 def test_p08_fifo_is_refused_and_a_hung_target_times_out(thread_client, tmp_path):
-    from astrotinyml.batch import run_batch
+    from astrotinyml.apps.batch import run_batch
 
     fifo = tmp_path / "f.fits"
     os.mkfifo(fifo)
@@ -478,7 +480,7 @@ def test_p13_9_no_network_fails_fast_once_and_falls_back_to_snapshots(monkeypatc
 
 
 def test_p13_9_offline_planets_hold_kepler_and_tess_planets_and_say_what_they_are(capsys):
-    from astrotinyml.cli import main
+    from astrotinyml.apps.cli import main
 
     with pytest.warns(ArchiveSnapshotWarning, match="not every confirmed planet"):
         k90 = archives.query_planets("Kepler-90", offline=True)
@@ -548,7 +550,7 @@ def model_copy(tmp_path):
 
 
 def test_p11_registry_without_input_spec(model_copy):
-    from astrotinyml.classify import load_model
+    from astrotinyml.classification import load_model
 
     dest, registry, name = model_copy
     del registry["models"][name]["input_spec"]
@@ -558,7 +560,7 @@ def test_p11_registry_without_input_spec(model_copy):
 
 
 def test_p11_model_altered_together_with_its_registry_hash(model_copy):
-    from astrotinyml.classify import load_model
+    from astrotinyml.classification import load_model
 
     dest, registry, name = model_copy
     spec = registry["models"][name]["files"]["int8"]
@@ -595,7 +597,7 @@ def test_p12_standard_csv_quoting(tmp_path):
 
 
 def test_p12_order_by_minus_means_descending(capsys):
-    from astrotinyml.cli import main
+    from astrotinyml.apps.cli import main
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -616,7 +618,7 @@ def test_p12_a_list_is_not_a_target_name():
 # ---------------------------------------------------------------------------------------------
 
 def test_p13_terminal_escapes_in_names_are_printed_escaped(tmp_path, capsys):
-    from astrotinyml.cli import main
+    from astrotinyml.apps.cli import main
 
     hostile = tmp_path / "tess_\x1b[2J\x1b]0;HACKED\x07.csv"
     hostile.write_text("time,flux\n")
@@ -626,7 +628,7 @@ def test_p13_terminal_escapes_in_names_are_printed_escaped(tmp_path, capsys):
 
 
 def test_p13_file_content_is_never_echoed(tmp_path, capsys):
-    from astrotinyml.cli import main
+    from astrotinyml.apps.cli import main
 
     secret = tmp_path / "passwd"
     secret.write_text("root:x:0:0:TOPSECRET:/root:/bin/bash\ndaemon:x:1:1:HIDDEN2:/usr/sbin\n")

@@ -16,7 +16,7 @@ from astrotinyml.report.formats import load_schema
 @pytest.fixture(scope="module")
 def hot_jupiter_result():
     from astrotinyml import datasets
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     return detect(datasets.load_sample("wasp-18"), max_planets=2)
 

@@ -15,9 +15,9 @@ import pytest
 lk = pytest.importorskip("lightkurve")
 
 from astrotinyml import datasets  # noqa: E402
-from astrotinyml.detrend import detrend  # noqa: E402
+from astrotinyml.detrending import detrend  # noqa: E402
 from astrotinyml.errors import InvalidParameterError, SearchError  # noqa: E402
-from astrotinyml.search import ROCHE_PERIOD_MIN, period_grid, periodogram, search  # noqa: E402
+from astrotinyml.searching import ROCHE_PERIOD_MIN, period_grid, periodogram, search  # noqa: E402
 
 CONTRACT = {"pl_orbper": u.day, "pl_tranmid": u.day, "pl_trandurh": u.hour,
             "pl_trandep": None, "snr": None, "sde": None, "n_transits": None}
@@ -275,7 +275,7 @@ def test_period_range_errors():
 # --- fast kernels against the brute-force reference ------------------------------------
 
 def _kernel_case(seed=3, n=400):
-    from astrotinyml.search import _Grid
+    from astrotinyml.searching import _Grid
 
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0.0, 30.0, n))
@@ -290,7 +290,7 @@ def _kernel_case(seed=3, n=400):
 @pytest.mark.parametrize("variant", ["bls_power", "blocks_serial", "blocks_parallel", "binned"])
 def test_direct_kernels_match_reference(variant):
     from astrotinyml import _bls
-    from astrotinyml.search import box_search_reference
+    from astrotinyml.searching import box_search_reference
 
     t, y, g = _kernel_case()
     w = np.ones(t.size)
@@ -317,7 +317,7 @@ def test_folded_sum_reuse_close_to_reference(parallel):
     # The reuse kernel moves points by at most the planned phase error: its spectrum
     # follows the exact one, with the same peak (period and power within a few %).
     from astrotinyml import _bls
-    from astrotinyml.search import _plan_blocks, box_search_reference
+    from astrotinyml.searching import _plan_blocks, box_search_reference
 
     t, y, g = _kernel_case(n=1000)
     w = np.ones(t.size)

@@ -16,7 +16,7 @@ from astropy import units as u
 from astropy.table import QTable
 
 from astrotinyml import datasets
-from astrotinyml.detrend import detrend
+from astrotinyml.detrending import detrend
 from astrotinyml.errors import InvalidParameterError
 from astrotinyml.transitfit import FIT_COLUMNS, fit_transit, limb_darkening
 

@@ -23,7 +23,7 @@ def _flat(sample, cand):
     from astropy.table import QTable
 
     from astrotinyml.datasets import load_sample
-    from astrotinyml.detrend import detrend
+    from astrotinyml.detrending import detrend
 
     raw = load_sample(sample)
     return raw, detrend(raw, mask=QTable(rows=[cand]))
@@ -41,7 +41,7 @@ def eb():
 
 @pytest.fixture(scope="module")
 def wasp18_row(wasp18):
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     raw, flat = wasp18
     return vet(flat, [WASP18], raw_lc=raw, stellar_density=WASP18_DENSITY)[0]
@@ -49,7 +49,7 @@ def wasp18_row(wasp18):
 
 @pytest.fixture(scope="module")
 def eb_table(eb):
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     raw, flat = eb
     half = dict(KIC2306740, pl_orbper=KIC2306740["pl_orbper"] / 2)
@@ -110,7 +110,7 @@ def test_columns_added_and_input_kept(wasp18):
     import astropy.units as u
     from astropy.table import QTable
 
-    from astrotinyml.vet import VET_COLUMNS, vet
+    from astrotinyml.vetting import VET_COLUMNS, vet
 
     _, flat = wasp18
     q = QTable({"name": ["b"], "pl_orbper": [WASP18["pl_orbper"]] * u.d,
@@ -133,7 +133,7 @@ def test_columns_added_and_input_kept(wasp18):
 
 
 def test_mono_transit_and_missing_data_rows_do_not_crash(wasp18):
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     _, flat = wasp18
     t = flat.time.jd[np.isfinite(flat.flux.value)]
@@ -158,7 +158,7 @@ def test_mono_transit_and_missing_data_rows_do_not_crash(wasp18):
 def test_empty_table_and_determinism(wasp18):
     from astropy.table import QTable
 
-    from astrotinyml.vet import VET_COLUMNS, vet
+    from astrotinyml.vetting import VET_COLUMNS, vet
 
     _, flat = wasp18
     empty = vet(flat, QTable(names=["pl_orbper", "pl_tranmid", "pl_trandurh"]))
@@ -169,7 +169,7 @@ def test_empty_table_and_determinism(wasp18):
 
 
 def test_transit_depths_per_event(wasp18):
-    from astrotinyml.vet import transit_depths
+    from astrotinyml.vetting import transit_depths
 
     _, flat = wasp18
     tab = transit_depths(flat, WASP18)
@@ -180,8 +180,8 @@ def test_transit_depths_per_event(wasp18):
 
 def test_variability_period_matched():
     from astrotinyml.datasets import load_sample
-    from astrotinyml.detrend import detrend
-    from astrotinyml.vet import vet
+    from astrotinyml.detrending import detrend
+    from astrotinyml.vetting import vet
 
     raw = load_sample("epic-210651981")  # spotted star, P_rot ~ 2.45 d
     flat = detrend(raw)
@@ -196,7 +196,7 @@ def test_variability_period_matched():
 
 def test_invalid_inputs_raise(wasp18):
     from astrotinyml.errors import InvalidParameterError
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     _, flat = wasp18
     btjd = dict(WASP18, pl_tranmid=WASP18["pl_tranmid"] - 2457000.0)
@@ -228,7 +228,7 @@ def _flat_dip(depth, ingress_frac, *, period=7.4, dur_h=4.0, seed=3):
 def test_flat_deep_eclipse_with_sharp_edges_is_not_a_planet():
     """A flat-bottomed 25 % dip needs k = 0.5, whose ingress lasts >= 2/3 of T14: sharp edges
     mean a diluted stellar eclipse, whatever the star."""
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     lc, cand = _flat_dip(0.25, 0.05)
     out = vet(lc, cand)
@@ -239,7 +239,7 @@ def test_flat_deep_eclipse_with_sharp_edges_is_not_a_planet():
 
 def test_hot_jupiter_transit_passes_the_physics_tests(wasp18):
     from astrotinyml.star import stellar_parameters
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     raw, flat = wasp18
     out = vet(flat, dict(WASP18), star=stellar_parameters(raw))
@@ -253,9 +253,9 @@ def test_stellar_companion_is_too_large_for_a_planet():
     """KIC 2306740 (KOI-6265, a stellar-eclipse false positive): the 10.3-d eclipse is ~30 %
     deep around a 1.2 R_sun star: a companion of ~6 R_J."""
     from astrotinyml import datasets
-    from astrotinyml.detrend import detrend
+    from astrotinyml.detrending import detrend
     from astrotinyml.star import stellar_parameters
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     raw = datasets.load_sample("kic-2306740")
     cand = dict(pl_orbper=10.306987, pl_tranmid=2454833.0 + 174.6519, pl_trandurh=6.0)  # KEBC period, own BLS epoch
@@ -269,7 +269,7 @@ def test_stellar_companion_is_too_large_for_a_planet():
 
 
 def test_physics_veto_overrules_a_planet_label():
-    from astrotinyml.classify import classify
+    from astrotinyml.classification import classify
 
     lc, cand = _flat_dip(0.25, 0.05)
     out = classify(lc, [cand])
@@ -308,7 +308,7 @@ def test_modshift_and_mes_are_calibrated_on_white_noise():
     significance and Fred ~ 1 (exovetter's own ModShift numbers are not significances)."""
     import lightkurve as lk
 
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     rng = np.random.default_rng(5)
     t = 2458000 + np.arange(0, 27, 2 / 1440)
@@ -332,7 +332,7 @@ def test_red_noise_lowers_the_mes():
     """Correlated noise on the transit's timescale makes the same transit less significant."""
     import lightkurve as lk
 
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     rng = np.random.default_rng(7)
     t = 2458000 + np.arange(0, 27, 2 / 1440)
@@ -360,8 +360,8 @@ def test_single_event_statistics_and_chases(wasp18_row):
 def test_noise_candidates_are_not_unique():
     """Made-up ephemerides on a quiet star: no transit, dips like it everywhere."""
     from astrotinyml.datasets import load_sample
-    from astrotinyml.detrend import detrend
-    from astrotinyml.vet import vet
+    from astrotinyml.detrending import detrend
+    from astrotinyml.vetting import vet
 
     raw = load_sample("epic-248045685")
     t0 = float(raw.time.jd[100])
@@ -376,8 +376,8 @@ def test_noise_candidates_are_not_unique():
 
 def test_sweet_flags_a_spotted_star_but_not_a_hot_jupiters_phase_curve(wasp18_row):
     from astrotinyml.datasets import load_sample
-    from astrotinyml.detrend import detrend
-    from astrotinyml.vet import vet
+    from astrotinyml.detrending import detrend
+    from astrotinyml.vetting import vet
 
     raw = load_sample("epic-210651981")  # spotted star, P_rot ~ 2.45 d
     flat = detrend(raw)
@@ -398,8 +398,8 @@ def test_depth_per_kepler_season():
 
     from astrotinyml._transit import lc_arrays
     from astrotinyml.datasets import load_sample
-    from astrotinyml.detrend import detrend
-    from astrotinyml.vet import _segment_ids, vet
+    from astrotinyml.detrending import detrend
+    from astrotinyml.vetting import _segment_ids, vet
 
     raw = load_sample("kepler-90")
     t, _, _ = lc_arrays(raw)
@@ -418,7 +418,7 @@ def test_one_sector_has_no_segment_depth_test(wasp18_row):
 def test_asymmetric_dip_is_measured_and_timing_offsets_are_not():
     import lightkurve as lk
 
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     rng = np.random.default_rng(11)
     t = 2458000 + np.arange(0, 27, 2 / 1440)
@@ -441,7 +441,7 @@ def test_asymmetric_dip_is_measured_and_timing_offsets_are_not():
 
 
 def test_new_diagnostics_need_a_period_for_single_events(wasp18):
-    from astrotinyml.vet import _DIAG_NAMES, vet
+    from astrotinyml.vetting import _DIAG_NAMES, vet
 
     _, flat = wasp18
     mono = vet(flat, dict(pl_orbper=math.nan, pl_tranmid=WASP18["pl_tranmid"], pl_trandurh=2.2))[0]
@@ -456,7 +456,7 @@ def test_new_diagnostics_need_a_period_for_single_events(wasp18):
 def test_modshift_can_be_skipped_and_exovetter_stays_quiet(wasp18, capsys):
     import warnings
 
-    from astrotinyml.vet import VET_COLUMNS, vet
+    from astrotinyml.vetting import VET_COLUMNS, vet
 
     _, flat = wasp18
     with warnings.catch_warnings():
@@ -476,7 +476,7 @@ def test_sweet_numbers_are_exovetters(wasp18):
     from exovetter import sweet
 
     from astrotinyml._transit import lc_arrays
-    from astrotinyml.vet import vet
+    from astrotinyml.vetting import vet
 
     _, flat = wasp18
     t, f, _ = lc_arrays(flat)
@@ -491,7 +491,7 @@ def test_correlated_snr_equals_the_white_snr_on_white_noise():
     """detect's snr (vet's mes_red) is the search's white-noise SNR when the noise is white."""
     import lightkurve as lk
 
-    from astrotinyml.detect import detect
+    from astrotinyml.detection import detect
 
     rng = np.random.default_rng(1)
     t = 2458000 + np.arange(0, 27, 2 / 1440)
@@ -513,9 +513,9 @@ def test_correlated_snr_is_below_the_white_snr_on_a_spotted_star():
     from astropy.table import QTable
 
     from astrotinyml.datasets import load_sample
-    from astrotinyml.detect import correlated_snr
-    from astrotinyml.detrend import detrend
-    from astrotinyml.vet import vet
+    from astrotinyml.detection import correlated_snr
+    from astrotinyml.detrending import detrend
+    from astrotinyml.vetting import vet
 
     lc = load_sample("epic-210651981")
     t = lc.time.jd

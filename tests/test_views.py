@@ -19,8 +19,8 @@ def _vetted(sample, cands):
     from astropy.table import QTable
 
     from astrotinyml.datasets import load_sample
-    from astrotinyml.detrend import detrend
-    from astrotinyml.vet import vet
+    from astrotinyml.detrending import detrend
+    from astrotinyml.vetting import vet
 
     raw = load_sample(sample)
     flat = detrend(raw, mask=QTable(rows=cands[:1]))
@@ -191,7 +191,7 @@ def test_fold_all_leaves_out_the_other_planets_transits():
     from astropy.table import QTable
 
     from astrotinyml.datasets import DATA_DIR
-    from astrotinyml.detrend import detrend
+    from astrotinyml.detrending import detrend
     from astrotinyml.io import read_lightcurve
     from astrotinyml.views import fold_all, fold_views
 

@@ -10,8 +10,8 @@ import pytest
 from astropy.table import QTable
 
 from astrotinyml.errors import InvalidParameterError
-from astrotinyml.pipeline import classifier_status
-from astrotinyml.widgets import Explorer, candidate_row, explore, fold_phase, folded_data
+from astrotinyml.apps.pipeline import classifier_status
+from astrotinyml.apps.widgets import Explorer, candidate_row, explore, fold_phase, folded_data
 
 T0 = 2458000.30
 PERIOD = 1.5

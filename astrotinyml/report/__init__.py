@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Iterable
 
-from .._atomic import OutputExistsError, atomic_paths
+from ..atomic import OutputExistsError, atomic_paths
 from ..errors import InvalidParameterError
 from ._common import CONTRACT_DESCRIPTIONS, CONTRACT_UNITS, safe_name, sha256_file
 
@@ -71,7 +71,7 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
 
     Parameters
     ----------
-    result : astrotinyml.detect.DetectionResult
+    result : astrotinyml.detection.DetectionResult
         What :func:`astrotinyml.detect` returned for one target.
     out_dir : str or path-like
         Directory for the files (created if missing). File names are

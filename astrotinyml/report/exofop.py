@@ -107,7 +107,7 @@ def ctoi_lines(result, *, tag: str | None = None, group: str = "", prop_period: 
 
     Parameters
     ----------
-    result : astrotinyml.detect.DetectionResult
+    result : astrotinyml.detection.DetectionResult
         A detection; with ``detect(..., fit="mcmc")`` (or ``"lsq"``) the fitted values and
         errors are used, else the box values (no errors, no Rp/R*).
     tag : str, optional

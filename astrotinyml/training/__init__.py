@@ -2,8 +2,8 @@
 
 Submodules (import them explicitly; none is imported by ``import astrotinyml``):
 
-- :mod:`astrotinyml.training.spec` - input layout and preprocessing (numpy only; used by
-  :func:`astrotinyml.classify.classify` without TensorFlow);
+- :mod:`astrotinyml.modelspec` - input layout and preprocessing (numpy only; used by
+  :func:`astrotinyml.classification.classify` without TensorFlow);
 - :mod:`astrotinyml.training.architecture` - the Keras 1-D CNN (needs TensorFlow);
 - :mod:`astrotinyml.training.train` - :func:`~astrotinyml.training.train.train_model` (needs the
   ``train`` extra: TensorFlow);

@@ -24,7 +24,7 @@ def build_model(spec: dict[str, Any], *, n_classes: int = 5, width: float = 1.0,
     Parameters
     ----------
     spec : dict
-        Input spec (:func:`astrotinyml.training.spec.default_spec`).
+        Input spec (:func:`astrotinyml.modelspec.default_spec`).
     n_classes : int
         Output classes (softmax).
     width : float
@@ -39,7 +39,7 @@ def build_model(spec: dict[str, Any], *, n_classes: int = 5, width: float = 1.0,
 
     Examples
     --------
-    >>> from astrotinyml.training.spec import default_spec
+    >>> from astrotinyml.modelspec import default_spec
     >>> m = build_model(default_spec(), width=0.5)   # doctest: +SKIP
     >>> [i.name for i in m.inputs]                   # doctest: +SKIP
     ['global_view', 'local_views', 'scalars']

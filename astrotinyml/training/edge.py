@@ -154,9 +154,9 @@ def int8_inputs(model, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     model : bytes or path
         int8 TFLite flatbuffer.
     inputs : dict of str to numpy.ndarray
-        :func:`astrotinyml.training.spec.preprocess` output, ``(N, ...)`` float arrays keyed by
+        :func:`astrotinyml.modelspec.preprocess` output, ``(N, ...)`` float arrays keyed by
         input name (a key is matched as a substring of the tensor name, as
-        :class:`astrotinyml.classify.TFLiteModel` does).
+        :class:`astrotinyml.classification.TFLiteModel` does).
 
     Returns
     -------
@@ -165,7 +165,7 @@ def int8_inputs(model, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> m = load_model()
     >>> x = {k: np.zeros((2, *v["shape"]), np.float32) for k, v in m.spec["inputs"].items()}
     >>> [a.shape for a in int8_inputs(m.path, x)]
@@ -204,7 +204,7 @@ def litert_outputs(model, x8: Sequence[np.ndarray], *, tensor: int | None = None
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> m = load_model()
     >>> x = int8_inputs(m.path, {k: np.zeros((1, *v["shape"]), np.float32) for k, v in m.spec["inputs"].items()})
     >>> litert_outputs(m.path, x).shape
@@ -254,7 +254,7 @@ def tflm_outputs(model, x8: Sequence[np.ndarray], *, arena_size: int = 64 * 1024
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> m = load_model()
     >>> x = int8_inputs(m.path, {k: np.zeros((1, *v["shape"]), np.float32) for k, v in m.spec["inputs"].items()})
     >>> tflm_outputs(m.path, x).shape   # doctest: +SKIP
@@ -302,7 +302,7 @@ def tflm_arena(model, *, lo: int = 256, hi: int = 1 << 20, step: int = 16) -> in
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> tflm_arena(load_model().path) < 64 * 1024   # doctest: +SKIP
     True
     """
@@ -385,7 +385,7 @@ def tflm_check(model, x8: Sequence[np.ndarray] | None = None, *, arena: bool = T
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> tflm_check(load_model().path, arena=False)["max_abs_diff"] <= 1   # doctest: +SKIP
     True
     """
@@ -535,7 +535,7 @@ def generate_c(model, out_dir: str | os.PathLike, *, name: str = "astrotinyml_ed
     Examples
     --------
     >>> import tempfile
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> info = generate_c(load_model().path, tempfile.mkdtemp())
     >>> info["macs"], info["input_bytes"], info["output_bytes"]
     (117512, 464, 5)
@@ -782,7 +782,7 @@ def host_c_check(model, x8: Sequence[np.ndarray], *, workdir: str | os.PathLike 
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> m = load_model()
     >>> x = int8_inputs(m.path, {k: np.zeros((2, *v["shape"]), np.float32) for k, v in m.spec["inputs"].items()})
     >>> host_c_check(m.path, x, tflm=False)["logits_identical_litert"]   # doctest: +SKIP
@@ -868,7 +868,7 @@ def cortex_m4_run(model, x8: Sequence[np.ndarray], *, workdir: str | os.PathLike
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> m = load_model()
     >>> x = int8_inputs(m.path, {k: np.zeros((1, *v["shape"]), np.float32) for k, v in m.spec["inputs"].items()})
     >>> cortex_m4_run(m.path, x)["instructions"][0] > 100_000   # doctest: +SKIP
@@ -1004,7 +1004,7 @@ def real_corpus_inputs(model=None, *, n: int | None = None, cache_dir: str | Non
     Parameters
     ----------
     model : TFLiteModel, optional
-        Default :func:`astrotinyml.classify.load_model`.
+        Default :func:`astrotinyml.classification.load_model`.
     n : int, optional
         At most this many views (the first ones).
     cache_dir : str, optional
@@ -1022,9 +1022,9 @@ def real_corpus_inputs(model=None, *, n: int | None = None, cache_dir: str | Non
     >>> x["global_view"].shape   # doctest: +SKIP
     (2, 201, 1)
     """
-    from ..classify import load_model
+    from ..classification import load_model
     from ..config import cache_dir as _cache_dir
-    from .spec import preprocess
+    from ..modelspec import preprocess
 
     m = model if model is not None else load_model()
     key = (m.registry.get("training_data", {}).get("real", {}).get("info", {}) or {}).get("key")
@@ -1035,7 +1035,7 @@ def real_corpus_inputs(model=None, *, n: int | None = None, cache_dir: str | Non
         ds = load_dataset(path)
         arrays = ds.arrays if n is None else {k: v[:n] for k, v in ds.arrays.items()}
         return preprocess(arrays, m.spec), f"{path.name}: the model's {len(ds)} real labelled signals"
-    from ..detect import detect
+    from ..detection import detect
     from ..views import stack_views
 
     if not files:
@@ -1083,7 +1083,7 @@ def edge_report(model=None, *, inputs: dict[str, np.ndarray] | None = None, sour
     >>> r = edge_report()           # doctest: +SKIP
     >>> print(format_edge_table(r))  # doctest: +SKIP
     """
-    from ..classify import load_model
+    from ..classification import load_model
     from .export import count_macs
 
     say = progress or (lambda msg: None)

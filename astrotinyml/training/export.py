@@ -129,7 +129,7 @@ def check_tflm(model: bytes | str | os.PathLike) -> dict[str, Any] | None:
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> check_tflm(load_model().path)["max_abs_diff"] <= 1   # doctest: +SKIP
     True
     """
@@ -164,7 +164,7 @@ def measure_arena(model: bytes | str | os.PathLike) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> measure_arena(load_model().path)["arena_bytes"] < 64 * 1024
     True
     """
@@ -226,7 +226,7 @@ def count_macs(model: bytes | str | os.PathLike) -> dict[str, Any]:
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> count_macs(load_model().path)["macs"] <= 150_000
     True
     """
@@ -286,7 +286,7 @@ def estimate_arena(model: bytes | str | os.PathLike) -> dict[str, int]:
 
     Examples
     --------
-    >>> from astrotinyml.classify import load_model
+    >>> from astrotinyml.classification import load_model
     >>> estimate_arena(load_model().path)["arena_bytes"] < 64 * 1024
     True
     """

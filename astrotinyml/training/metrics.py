@@ -78,7 +78,7 @@ def summarize(y_true, probs, classes) -> dict:
 def real_summary(meta: list[dict], labels, probs, fold, *, target_precision: float = 0.9) -> dict:
     """Out-of-fold metrics of real labelled examples (``astrotinyml.training.train.cross_validate``).
 
-    The physics veto (``meta['not_planet_physics']``, see :func:`astrotinyml.vet.physics_veto`)
+    The physics veto (``meta['not_planet_physics']``, see :func:`astrotinyml.vetting.physics_veto`)
     is applied to the labels as classify() does.  Calibration is nested: for each fold, the
     temperature and the ``unknown`` threshold (lowest calibrated p_planet reaching
     ``target_precision`` for the planet label) are fitted on the other folds only, then applied
@@ -109,7 +109,7 @@ def real_summary(meta: list[dict], labels, probs, fold, *, target_precision: flo
     >>> s["subsets"]["all"]["planet_recall"], s["subsets"]["all"]["auc"]
     (1.0, 1.0)
     """
-    from ..calibrate import apply_temperature, expected_calibration_error, fit_temperature, precision_threshold
+    from ..calibration.store import apply_temperature, expected_calibration_error, fit_temperature, precision_threshold
 
     y = np.asarray(labels, dtype=int)
     P = np.asarray(probs, dtype=float)

@@ -6,18 +6,18 @@ what real stars look like through the same pipeline.  Two steps:
 
 1. **Who is what** (:class:`LabelledStar`): confirmed planets and false positives from the
    NASA Exoplanet Archive (:func:`labelled_stars_from_archives`: the KOI cumulative table,
-   the TOI table and the K2 planetary systems, through :mod:`astrotinyml.archives`, so the
+   the TOI table and the K2 planetary systems, through :mod:`astrotinyml.remote.archives`, so the
    bundled snapshots offline), and stars labelled by a corpus manifest
    (:func:`labelled_stars_from_manifest`: eclipsing binaries, variable and quiet stars that
    no planet table lists).
 2. **Examples** (:func:`real_examples`): each star's light curve comes from
-   :func:`astrotinyml.fetch.fetch_lightcurves` (MAST through the cache; offline, what
+   :func:`astrotinyml.remote.mast.fetch_lightcurves` (MAST through the cache; offline, what
    ``astrotinyml cache import`` filed there) or from the manifest's file.  Then
 
    - *catalogue views*: every known signal with data is refitted in the light curve
      (:func:`fit_known_ephemerides`: epoch and duration, as a catalogue ephemeris drifts),
      detrended with the transits masked, vetted with the star's parameters and folded;
-   - *search views*: :func:`astrotinyml.detect.search_masked` with detect()'s defaults; a
+   - *search views*: :func:`astrotinyml.detection.search_masked` with detect()'s defaults; a
      signal matching a known one (period ratio 1, or 1/2 and 2 for an eclipsing binary,
      epoch within half a duration) takes its label; on quiet and variable stars every
      search signal is ``noise`` / ``variability``; unmatched signals of planet hosts and
@@ -109,7 +109,7 @@ class LabelledStar:
     files : tuple of str
         Local files of the star (from a manifest); empty: fetched through the cache.
     time_format : str or None
-        ``time_format`` for :func:`astrotinyml.io.read_lightcurve` of text files.
+        ``time_format`` for :func:`astrotinyml.io.read.read_lightcurve` of text files.
     source : str
         Where the label comes from (``koi``, ``toi``, ``k2``, ``manifest:<file>``).
     dubious : bool
@@ -303,7 +303,7 @@ def labelled_stars_from_archives(
     offline : bool, optional
         Offline mode (see :mod:`astrotinyml.config`): the bundled snapshots.
     cache_dir : str, optional
-        Cache of :mod:`astrotinyml.archives`.
+        Cache of :mod:`astrotinyml.remote.archives`.
     available : callable, optional
         ``available(star) -> bool`` for a :class:`LabelledStar`: whether it has a light curve
         (:func:`real_training_set` fetches it there); default: every star.
@@ -318,7 +318,7 @@ def labelled_stars_from_archives(
     >>> len(stars), sum(s.star_class == "planet" for s in stars)
     (2, 1)
     """
-    from .. import archives
+    from ..remote import archives
 
     if planets < 0 or non_planets < 0:
         raise InvalidParameterError("planets and non_planets must be >= 0")
@@ -432,7 +432,7 @@ def fit_known_ephemerides(flat, signals: Sequence[KnownSignal]) -> list[tuple[fl
     >>> round(p, 3), bool(1.5 < dur * 24 < 3.0)
     (0.941, True)
     """
-    from ..search import search
+    from ..searching import search
 
     t = np.asarray(flat.time.jd, float)
     ff = np.asarray(flat.flux.value, float)
@@ -504,7 +504,7 @@ def star_examples(raw, star: LabelledStar, *, search: bool = True, max_span: flo
         The star's light curve (normalized, as read).
     star : LabelledStar
     search : bool
-        Also run the search (:func:`astrotinyml.detect.search_masked`) and keep its signals.
+        Also run the search (:func:`astrotinyml.detection.search_masked`) and keep its signals.
     max_span : float
         Cut to this span [d] first.
     stellar : StellarParameters, optional
@@ -528,10 +528,10 @@ def star_examples(raw, star: LabelledStar, *, search: bool = True, max_span: flo
     import astropy.units as u
     from astropy.table import QTable
 
-    from ..detect import search_masked
-    from ..detrend import detrend
+    from ..detection import search_masked
+    from ..detrending import detrend
     from ..star import stellar_parameters
-    from ..vet import vet
+    from ..vetting import vet
     from ..views import fold_views
 
     raw = _crop(raw, max_span)
@@ -617,7 +617,7 @@ def star_examples(raw, star: LabelledStar, *, search: bool = True, max_span: flo
 
 
 def load_star(star: LabelledStar, *, cache_dir: str | None = None, offline: bool | None = None):
-    """The light curve of ``star``: its files, else :func:`astrotinyml.fetch.fetch_lightcurves`
+    """The light curve of ``star``: its files, else :func:`astrotinyml.remote.mast.fetch_lightcurves`
     of its target (MAST through the cache; offline, the cache only).
 
     Raises
@@ -632,7 +632,7 @@ def load_star(star: LabelledStar, *, cache_dir: str | None = None, offline: bool
     >>> load_star(s).meta["mission"]
     'TESS'
     """
-    from ..fetch import fetch_lightcurves
+    from ..remote.mast import fetch_lightcurves
     from ..io import read_lightcurves
 
     with warnings.catch_warnings():
@@ -688,7 +688,7 @@ def real_examples(
     search : bool
         Add the matched search signals (slower: one detect-like search per star).
     cache_dir, offline
-        For :func:`astrotinyml.fetch.fetch_lightcurves` of stars without local files.
+        For :func:`astrotinyml.remote.mast.fetch_lightcurves` of stars without local files.
     max_span : float
         Light curves are cut to this span [d].
     preloaded : dict, optional
@@ -797,7 +797,7 @@ def real_training_set(
 
     ``planets`` planet hosts and ``non_planets`` false-positive stars from the Exoplanet Archive
     (:func:`labelled_stars_from_archives`) whose light curves
-    :func:`astrotinyml.fetch.fetch_lightcurves` can get (online: downloaded into the cache;
+    :func:`astrotinyml.remote.mast.fetch_lightcurves` can get (online: downloaded into the cache;
     offline: those in the cache, e.g. filed by ``astrotinyml cache import``), plus every star
     of the corpus ``manifests`` (:func:`labelled_stars_from_manifest`).  A star listed in
     both is used once (the archive's label).
@@ -829,7 +829,7 @@ def real_training_set(
     tried = {"n": 0}
 
     from ..config import is_offline
-    from ..fetch import cached_products
+    from ..remote.mast import cached_products
 
     # Offline, only stars with files in the cache can be served: checking that first avoids one
     # fetch attempt per archive host (about 17,000 KOI and TOI hosts).

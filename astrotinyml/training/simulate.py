@@ -8,20 +8,20 @@ Every training example is made the way the pipeline meets a real signal:
 2. an injected **signal** of one class (:data:`CLASSES`): a batman limb-darkened planetary
    transit, an eclipsing binary, stellar variability, an instrumental systematic, or nothing
    (``noise``);
-3. the **same** code the pipeline runs: :func:`astrotinyml.detrend.detrend` →
-   :func:`astrotinyml.search.search` → detrend again with the transits masked →
-   :func:`astrotinyml.vet.vet` → :func:`astrotinyml.views.fold_views`.
+3. the **same** code the pipeline runs: :func:`astrotinyml.detrending.detrend` →
+   :func:`astrotinyml.searching.search` → detrend again with the transits masked →
+   :func:`astrotinyml.vetting.vet` → :func:`astrotinyml.views.fold_views`.
 
 Ephemeris modes (how the candidate handed to vet/fold is obtained), recorded per example:
 
-``search``  full-range search (the default :func:`~astrotinyml.search.search` period range),
+``search``  full-range search (the default :func:`~astrotinyml.searching.search` period range),
             thresholds lowered to SDE 6 / SNR 6 so that marginal signals and false alarms are
             represented; the strongest row is used.
 ``narrow``  search restricted to ``0.45 P .. 2.2 P`` around the injected period (half and
             double aliases stay reachable): what a user following up a known period gets.
 ``true``    injected ephemeris with realistic errors (period 2e-4 relative, epoch 0.1 T14,
             duration 15 %, depth 20 %); ``snr``/``sde`` are left out in half of them, as in a
-            catalogue table handed to :func:`astrotinyml.classify.classify`.
+            catalogue table handed to :func:`astrotinyml.classification.classify`.
 ``random``  random ephemeris (noise class only; and a fallback when the search returns
             nothing for a class with no ephemeris of its own).
 
@@ -127,7 +127,7 @@ TTV_FRACTION = 0.0
 
 #: Search passes of the ``search``/``narrow`` modes, as ``detect(search_passes=...)``: the
 #: second searches the light curve detrended with the first candidate's transits masked and
-#: its candidate replaces the first (see :func:`astrotinyml.detect.search_masked`).  2, as
+#: its candidate replaces the first (see :func:`astrotinyml.detection.search_masked`).  2, as
 #: detect() does, so that the model learns from what detect() hands it (one pipeline).
 SEARCH_PASSES = 2
 
@@ -277,7 +277,7 @@ def load_backgrounds(files: Any = None, *, root: str | os.PathLike | None = None
     >>> bgs[0].kind, bgs[0].mission, bool(bgs[0].sigma < 1e-3)
     ('quiet', 'K2', True)
     """
-    from ..detrend import detrend
+    from ..detrending import detrend
     from ..io import read_lightcurve
     entries = REAL_BACKGROUNDS if files is None else files
     root = Path(root) if root is not None else _REPO
@@ -958,7 +958,7 @@ def simulated_star(rng: np.random.Generator, inj: Injection):
 
 
 def _search_first(flat, **kw):
-    from ..search import search
+    from ..searching import search
 
     res = search(flat, max_planets=1, max_single_events=1, **kw)
     return res if len(res) else None
@@ -1003,9 +1003,9 @@ def simulate_example(
     >>> ex["label"], ex["views"].local_view.shape
     ('planet', (61,))
     """
-    from ..detect import same_signals
-    from ..detrend import detrend
-    from ..vet import vet
+    from ..detection import same_signals
+    from ..detrending import detrend
+    from ..vetting import vet
     from ..views import fold_views
 
     if label not in CLASSES:

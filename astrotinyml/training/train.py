@@ -12,7 +12,7 @@
    arena counted from the int8 graph, C array, model card, ``registry.json``;
 6. metrics of the float and int8 models on the held-out test split.
 
-The output directory is a complete model directory: :func:`astrotinyml.classify.load_model`
+The output directory is a complete model directory: :func:`astrotinyml.classification.load_model`
 reads it (``load_model(path=out_dir)``); the shipped model is the one written to
 ``astrotinyml/models``.
 """
@@ -214,7 +214,7 @@ def _export(model, x_rep: dict, seed: int) -> tuple[bytes, bytes]:
 def _predict(buf: bytes, spec: dict, x: dict) -> np.ndarray:
     import tempfile
 
-    from ..classify import TFLiteModel
+    from ..classification import TFLiteModel
     from .simulate import CLASSES
 
     with tempfile.TemporaryDirectory() as d:
@@ -266,7 +266,7 @@ def cross_validate(sim_x, sim_y, sim_groups, sim_val, real_x, real_y, real_group
     --------
     >>> from astrotinyml.training.train import cross_validate    # doctest: +SKIP
     """
-    from ..calibrate import grouped_folds
+    from ..calibration.store import grouped_folds
 
     fold = grouped_folds(list(real_groups), folds, seed)
     n_cls = 5
@@ -382,7 +382,7 @@ def train_model(
     from .export import CYCLES_PER_MAC, cortex_m4_latency, count_macs, measure_arena, write_c_array, write_model_card
     from .metrics import real_summary, summarize
     from .simulate import CLASSES, LONG_COUNTS, build_dataset, concat_datasets
-    from .spec import default_spec, preprocess
+    from ..modelspec import default_spec, preprocess
 
     t_all = _time.perf_counter()
     timings: dict[str, float] = {}
@@ -536,7 +536,7 @@ def train_model(
     registry = {"schema_version": 1, "default": MODEL_NAME, "models": {MODEL_NAME: entry}}
     (out / "registry.json").write_text(json.dumps(registry, indent=1, sort_keys=True, default=str) + "\n")
     notes = ["classify()'s probabilities are the network's softmax; calibrated ones come from "
-             "astrotinyml.calibrate.apply_calibration (detect() does it).",
+             "astrotinyml.calibration.store.apply_calibration (detect() does it).",
              "The training views come from the same pipeline as detect(): two search passes, vet with the star's "
              "parameters (a share of stars unknown), fold_views."]
     if n_real:

@@ -5,7 +5,7 @@
    both spellings.  The API page documents each object once, under its defining module; a
    reference that finds no target is sent to the object's defining module.
 2. Short names used in another module's docstring (``:attr:`Views.scalars``` written in
-   ``astrotinyml.training.spec``): resolved when exactly one documented astrotinyml object has
+   ``astrotinyml.modelspec``): resolved when exactly one documented astrotinyml object has
    that dotted suffix.
 
 3. Attributes described in a class's numpydoc ``Attributes`` section (which creates no

@@ -462,7 +462,7 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     Parameters
     ----------
     lc : lightkurve.LightCurve
-        Detrended light curve (from :func:`astrotinyml.detrend.detrend`), flux ~1.
+        Detrended light curve (from :func:`astrotinyml.detrending.detrend`), flux ~1.
     period_min : float, optional
         Shortest trial period (days).  Default :data:`DEFAULT_PERIOD_MIN` (0.5 d).
         :data:`ROCHE_PERIOD_MIN` (0.2 d, the Roche limit of a dense rocky planet) finds
@@ -510,7 +510,7 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         ``harmonic_of`` (``planet_index`` of an earlier signal whose period is a
         1, 2, 3, 1/2, 1/3, 3/2, 2/3, 4, 1/4, 5 or 1/5 multiple of this one (within
         0.2 %), else 0; 1 with the same period means e.g. a secondary eclipse),
-        ``depth_err_ppm`` (the odd/even test is :func:`astrotinyml.vet.vet`'s ``oddeven_sigma``),
+        ``depth_err_ppm`` (the odd/even test is :func:`astrotinyml.vetting.vet`'s ``oddeven_sigma``),
         ``n_in_transit`` (points in the box).  ``meta`` holds the target name, the grid
         size, the thresholds and the run time.  An empty table (same columns) means
         nothing passed.

@@ -2,7 +2,7 @@
 
 A calibration run (:func:`calibrate`) takes *reference* light curves whose answer is known
 (:func:`reference_set`: confirmed planets and candidates with their ephemerides, eclipsing
-binaries, false positives, variable and quiet stars), runs :func:`astrotinyml.detect.detect`
+binaries, false positives, variable and quiet stars), runs :func:`astrotinyml.detection.detect`
 on each, matches the detections to the known ephemerides (:func:`match_signal`: period within
 a tolerance, harmonics P/2, 2P, P/3, 3P included, epoch within a transit duration) and fits
 
@@ -23,7 +23,7 @@ with ``folds=0``): nothing is scored on what it was fitted on.  The final parame
 on all references.
 
 Runs go to an SQLite database (default ``<cache_dir>/calibration.sqlite``; see
-``astrotinyml._caldb``): schema-versioned, one transaction per run, WAL, safe for several
+``astrotinyml.calibration._db``): schema-versioned, one transaction per run, WAL, safe for several
 writing processes.  A run whose metrics move beyond :data:`DRIFT_TOLERANCES` from the previous
 run is flagged as drift.  :func:`load_calibration` returns the latest run (or a named one),
 falling back to the default shipped in ``astrotinyml/models/calibration.json``;
@@ -31,7 +31,7 @@ falling back to the default shipped in ``astrotinyml/models/calibration.json``;
 
 For example, a detection at twice WASP-18 b's period matches it as the 2P harmonic:
 
->>> from astrotinyml.calibrate import match_signal
+>>> from astrotinyml.calibration.store import match_signal
 >>> match_signal(1.8829, 2458354.70, 2.1, known_period=0.941453, known_epoch=2458354.70)["harmonic"]
 2.0
 """
@@ -52,7 +52,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from .errors import (
+from ..config import DATA_DIR, MODELS_DIR
+from ..errors import (
     CalibrationDatabaseError,
     CalibrationNotFoundError,
     InvalidParameterError,
@@ -73,10 +74,9 @@ __all__ = [
     "plot_reliability", "plot_recovery", "plot_confusion",
 ]
 
-_PKG = Path(__file__).resolve().parent
 #: The calibration shipped with the package (fitted on the real corpus; see its ``reference_summary``).
-DEFAULT_CALIBRATION_PATH = _PKG / "models" / "calibration.json"
-_BUNDLED = _PKG / "data"
+DEFAULT_CALIBRATION_PATH = MODELS_DIR / "calibration.json"
+_BUNDLED = DATA_DIR
 
 #: Period ratios detected/known that count as the same signal (aliases).
 HARMONICS = (1.0, 0.5, 2.0, 1.0 / 3.0, 3.0)
@@ -158,7 +158,7 @@ def _identifiers(text: str) -> dict:
 
 def _catalogue_rows(ids: dict, *, offline) -> list[dict]:
     """Catalogue ephemerides (depth, duration, disposition) for a star, from the archives."""
-    from . import archives
+    from ..remote import archives
 
     rows: list[dict] = []
     queries = []
@@ -276,8 +276,8 @@ def _group_id(target: str) -> str:
 
 
 def _catalog_refs(name: str, *, offline, limit, targets, cache_dir) -> list[dict]:
-    from . import archives
-    from .fetch import fetch_lightcurve
+    from ..remote import archives
+    from ..remote.mast import fetch_lightcurve
 
     fn = {"koi": archives.query_koi, "toi": archives.query_toi, "planets": archives.query_planets}[name]
     with warnings.catch_warnings():
@@ -345,7 +345,7 @@ def reference_set(
         per file ``label`` = planet_host / eclipsing_binary / false_positive / variable_star /
         quiet_star, ``known_period_days`` and ``known_epoch`` with its time system), or a
         catalogue ``"koi"``, ``"toi"``, ``"planets"`` (ephemerides from
-        :mod:`astrotinyml.archives`, light curves from :func:`astrotinyml.fetch.fetch_lightcurve`
+        :mod:`astrotinyml.remote.archives`, light curves from :func:`astrotinyml.remote.mast.fetch_lightcurve`
         or its cache).  A list combines several; a file present in two (same sha256) is kept once.
     labels : sequence of str, optional
         Keep only these MANIFEST labels.
@@ -1092,7 +1092,7 @@ class Calibration:
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (NaN as None)."""
-        from ._caldb import _clean
+        from ._db import _clean
 
         return _clean(dataclasses.asdict(self))
 
@@ -1121,7 +1121,7 @@ class Calibration:
         -------
         pathlib.Path
         """
-        from ._atomic import atomic_path
+        from ..atomic import atomic_path
 
         path = Path(path)
         with atomic_path(path, overwrite=overwrite) as tmp:
@@ -1195,7 +1195,7 @@ def calibrate(
     store : bool
         Write the run to the database (False: just return it).
     results : sequence of DetectionResult, optional
-        Precomputed :func:`astrotinyml.detect.detect` results, one per reference row in order
+        Precomputed :func:`astrotinyml.detection.detect` results, one per reference row in order
         (None items are computed); keeps notebooks and tests from detecting twice.
     target_precision : float
         Precision of ``planet`` labels the decision threshold must reach on held-out folds.
@@ -1206,7 +1206,7 @@ def calibrate(
     period_tol, epoch_tol : float
         Matching tolerances (see :func:`match_signal`).
     detect_options : dict, optional
-        Keyword arguments for :func:`astrotinyml.detect.detect`.
+        Keyword arguments for :func:`astrotinyml.detection.detect`.
     drift_tolerances : dict, optional
         Overrides of :data:`DRIFT_TOLERANCES`.
     progress : bool
@@ -1232,7 +1232,7 @@ def calibrate(
     >>> cal.metrics["recovery_rate"]
     1.0
     """
-    from ._version import __version__
+    from .._version import __version__
 
     if not 0 < target_precision <= 1:
         raise InvalidParameterError(f"target_precision must be in (0, 1], got {target_precision}")
@@ -1245,14 +1245,14 @@ def calibrate(
         raise InvalidParameterError(f"calibrate: {len(results)} results for {len(refs)} references")
     if store:
         # before the minutes of detection: a read-only or foreign database fails now, not after
-        from . import _caldb
+        from . import _db as _caldb
 
         _caldb.check_writable(db)
     opts = dict(detect_options or {})
     # Record the search passes (they change depths and durations) even when left at the default.
     import inspect
 
-    from .detect import detect as _detect_func
+    from ..detection import detect as _detect_func
 
     opts.setdefault("search_passes", inspect.signature(_detect_func).parameters["search_passes"].default)
     min_transits = int(opts.get("min_transits", 2))
@@ -1263,7 +1263,7 @@ def calibrate(
     for i, ref in enumerate(_progress(rows, len(rows), progress, "calibrate")):
         res = results[i] if results is not None else None
         if res is None:
-            from .detect import detect
+            from ..detection import detect
 
             kw = dict(opts)
             kw["calibration"] = False  # fit on the model's raw probabilities, never on calibrated ones
@@ -1317,7 +1317,7 @@ def calibrate(
                    epoch_tol=epoch_tol, detect_options={k: v for k, v in opts.items() if k != "model"},
                    harmonics=list(HARMONICS))
     created = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    from ._caldb import _clean
+    from ._db import _clean
 
     cid = _new_id(created, _clean(dict(p=params, m=metrics, s=summary, pid=os.getpid())))
     cal = Calibration(id=cid, created=created, software_version=__version__, model_sha256=model_sha,
@@ -1362,7 +1362,7 @@ def save_calibration(calibration: Calibration, *, db: str | os.PathLike | None =
     >>> current_calibration_id(db=db) == cal.id
     True
     """
-    from . import _caldb
+    from . import _db as _caldb
 
     con = _caldb.connect(db)
     try:
@@ -1499,7 +1499,7 @@ def load_calibration(db: str | os.PathLike | None = None, run_id: str | None = N
     >>> cal.id == default_calibration().id
     True
     """
-    from . import _caldb
+    from . import _db as _caldb
 
     path = _caldb.resolve(db)
     doc = None
@@ -1545,7 +1545,7 @@ def current_calibration_id(db: str | os.PathLike | None = None) -> str | None:
     >>> current_calibration_id() == default_calibration().id
     True
     """
-    from . import _caldb
+    from . import _db as _caldb
 
     path = _caldb.resolve(db)
     con = _caldb.connect_readonly(path) if path.exists() else None
@@ -1585,7 +1585,7 @@ def calibration_history(db: str | os.PathLike | None = None, *, include_default:
     """
     from astropy.table import Table
 
-    from . import _caldb
+    from . import _db as _caldb
 
     path = _caldb.resolve(db)
     rows = []
@@ -1639,7 +1639,7 @@ def apply_calibration(candidates: Any, calibration: Calibration | str | None = N
     Parameters
     ----------
     candidates : astropy.table.Table or QTable
-        :func:`astrotinyml.detect.detect` candidates (``DetectionResult.candidates``).
+        :func:`astrotinyml.detection.detect` candidates (``DetectionResult.candidates``).
     calibration : Calibration, str or None
         A Calibration, a run id, or None for :func:`load_calibration` (latest run, else the
         shipped default).
@@ -1707,7 +1707,7 @@ def apply_calibration(candidates: Any, calibration: Calibration | str | None = N
     table.meta["classifier_calibrated"] = calibrated
     table.meta["calibration_note"] = note
     # Re-deciding the label must not undo vet's physics veto (a companion no planet can be).
-    from .vet import physics_veto
+    from ..vetting import physics_veto
 
     return physics_veto(table)
 

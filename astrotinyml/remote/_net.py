@@ -1,4 +1,4 @@
-"""Network helpers shared by :mod:`astrotinyml.fetch` and :mod:`astrotinyml.archives`.
+"""Network helpers shared by :mod:`astrotinyml.remote.mast` and :mod:`astrotinyml.remote.archives`.
 
 * :func:`call_with_retries` runs a request, retrying *transient* failures (connection errors,
   timeouts, HTTP 429 and 5xx) with exponential backoff, and turns a failure that persists into
@@ -27,7 +27,7 @@ import sys
 import time
 from typing import Callable, TypeVar
 
-from .errors import ArchiveConnectionError, AstroTinyMLError, NoNetworkError, printable
+from ..errors import ArchiveConnectionError, AstroTinyMLError, NoNetworkError, printable
 
 log = logging.getLogger("astrotinyml.net")
 
@@ -95,7 +95,7 @@ def is_transient(exc: BaseException) -> bool:
 
     Examples
     --------
-    >>> from astrotinyml._net import is_transient
+    >>> from astrotinyml.remote._net import is_transient
     >>> is_transient(ConnectionResetError("reset by peer")), is_transient(ValueError("bad column"))
     (True, False)
     """
@@ -135,7 +135,7 @@ def is_no_network(exc: BaseException) -> bool:
     Examples
     --------
     >>> import socket
-    >>> from astrotinyml._net import is_no_network
+    >>> from astrotinyml.remote._net import is_no_network
     >>> is_no_network(socket.gaierror(-2, "Name or service not known")), is_no_network(TimeoutError())
     (True, False)
     """
@@ -164,7 +164,7 @@ def attempt_timeout(timeout: float, *, floor: float = 1.0) -> float:
 
     Examples
     --------
-    >>> from astrotinyml._net import attempt_timeout
+    >>> from astrotinyml.remote._net import attempt_timeout
     >>> attempt_timeout(30.0)   # outside a query: the timeout itself
     30.0
     """
@@ -194,7 +194,7 @@ def check_network(host: str, *, service: str, what: str, wait: float = 5.0) -> N
 
     Examples
     --------
-    >>> from astrotinyml._net import check_network
+    >>> from astrotinyml.remote._net import check_network
     >>> check_network("localhost", service="a test", what="nothing")
     """
     import threading
@@ -278,7 +278,7 @@ def call_with_retries(
 
     Examples
     --------
-    >>> from astrotinyml._net import call_with_retries
+    >>> from astrotinyml.remote._net import call_with_retries
     >>> call_with_retries(lambda: 42, service="MAST", what="an example")
     42
     """

@@ -6,8 +6,8 @@ maps them to the model inputs of the registry's input spec and runs the int8 (de
 float32 TFLite model with LiteRT (``ai-edge-litert``).  It returns the candidates table with
 ``label`` and ``p_planet, p_eb, p_variability, p_instrumental, p_noise``.
 
-By default the probabilities are **calibrated**, exactly as :func:`astrotinyml.detect.detect`
-gives them: :func:`astrotinyml.calibrate.apply_calibration` rescales the network's softmax
+By default the probabilities are **calibrated**, exactly as :func:`astrotinyml.detection.detect`
+gives them: :func:`astrotinyml.calibration.store.apply_calibration` rescales the network's softmax
 with the latest calibration run (else the default shipped beside the model) and re-decides
 ``label`` with the calibrated threshold (``unknown`` when the highest probability is below
 it); ``meta['calibration_id']`` and ``meta['classifier_calibrated']`` say what was applied.
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._util import sha256_file as _sha256
+from .config import MODELS_DIR
 from .errors import InvalidParameterError, ModelIntegrityError, error_boundary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["classify", "load_model", "TFLiteModel", "ModelIntegrityError", "MODELS_DIR", "PROBABILITY_COLUMNS"]
 
 #: Directory of the shipped models and their ``registry.json``.
-MODELS_DIR = Path(__file__).resolve().parent / "models"
 
 #: Output columns, in class order.
 PROBABILITY_COLUMNS = ("p_planet", "p_eb", "p_variability", "p_instrumental", "p_noise")
@@ -157,7 +157,7 @@ class TFLiteModel:
         Parameters
         ----------
         inputs : dict of str to numpy.ndarray
-            Output of :func:`astrotinyml.training.spec.preprocess`.
+            Output of :func:`astrotinyml.modelspec.preprocess`.
         batch_size : int
             Examples per interpreter call.
 
@@ -204,7 +204,7 @@ class TFLiteModel:
         >>> load_model().predict_views([v]).shape
         (1, 5)
         """
-        from .training.spec import preprocess
+        from .modelspec import preprocess
         from .views import stack_views
 
         if not views:
@@ -325,11 +325,11 @@ def classify(
     ----------
     lc : lightkurve.LightCurve
         The flattened light curve the candidates were found in (``detrend`` output;
-        :func:`astrotinyml.detect.detect` passes its transit-masked flattening).
+        :func:`astrotinyml.detection.detect` passes its transit-masked flattening).
     candidates : astropy.table.Table, QTable or list of dict
         Candidates in the DESIGN columns (``pl_orbper`` [d], ``pl_tranmid`` [full BJD_TDB],
         ``pl_trandurh`` [h], optional ``pl_trandep`` [ppm], ``snr``, ``sde``...).  Without
-        the :func:`astrotinyml.vet.vet` columns, ``vet`` is run first (the model was trained
+        the :func:`astrotinyml.vetting.vet` columns, ``vet`` is run first (the model was trained
         on vetted candidates).
     model : None, 'int8', 'float32', path or TFLiteModel
         None: the shipped int8 model.  A directory: a model directory with its registry.
@@ -343,9 +343,9 @@ def classify(
         (the registry's value with ``calibration=False``).  Given, it decides the label
         from the (calibrated) probabilities instead.
     calibration : None, str, Calibration or False
-        As in :func:`astrotinyml.detect.detect`: None applies the latest calibration run
+        As in :func:`astrotinyml.detection.detect`: None applies the latest calibration run
         (else the default shipped with the model), a run id or a
-        :class:`~astrotinyml.calibrate.Calibration` that one, False none (raw softmax).
+        :class:`~astrotinyml.calibration.store.Calibration` that one, False none (raw softmax).
 
     Returns
     -------
@@ -356,7 +356,7 @@ def classify(
         ``classifier_threshold``, ``classifier_calibrated`` and ``calibration_id``
         (None without calibration).  With a calibration the table also gains
         ``pl_trandep_cal`` and ``pl_trandurh_cal`` (see
-        :func:`astrotinyml.calibrate.apply_calibration`).
+        :func:`astrotinyml.calibration.store.apply_calibration`).
 
     Raises
     ------
@@ -380,7 +380,7 @@ def classify(
     """
     from astropy.table import QTable
 
-    from .vet import physics_veto, vet
+    from .vetting import physics_veto, vet
     from .views import fold_all
 
     m = _resolve_model(model)
@@ -414,7 +414,7 @@ def classify(
     if calibration is not False:
         # The same calibrated answer as detect(): one code path (apply_calibration also
         # applies vet's physics veto after re-deciding the labels).
-        from .calibrate import apply_calibration
+        from .calibration.store import apply_calibration
 
         table = apply_calibration(table, calibration)
     if threshold is not None and calibration is not False and n:

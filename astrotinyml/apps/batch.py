@@ -59,8 +59,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from ._atomic import OutputExistsError, atomic_path
-from .errors import BatchLockedError, InvalidParameterError, TargetTimeoutError
+from ..atomic import OutputExistsError, atomic_path
+from ..config import MODELS_DIR
+from ..errors import BatchLockedError, InvalidParameterError, TargetTimeoutError
 
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import QTable, Table
@@ -113,7 +114,7 @@ class BatchTask:
         within the batch).
     kind : str
         ``"file"`` (one light-curve file), ``"files"`` (several files of one star, stitched)
-        or ``"name"`` (a target name fetched with ``astrotinyml.fetch.fetch_lightcurve``).
+        or ``"name"`` (a target name fetched with ``astrotinyml.remote.mast.fetch_lightcurve``).
     source : str
         The source as the user gave it (path(s) joined with ``;``, or the name).
     paths : tuple of str
@@ -137,7 +138,7 @@ def _short_hash(text: str, n: int = 8) -> str:
 
 
 def _is_lightcurve_file(path: Path) -> bool:
-    from .detect import _FILE_SUFFIXES
+    from ..detection import _FILE_SUFFIXES
 
     name = path.name.lower()
     return (path.is_file() and not name.startswith((".", "manifest", "_done"))
@@ -232,7 +233,7 @@ def expand_sources(sources, *, target_column: str | None = None, recursive: bool
         * a **list or tuple of paths** inside ``sources``: several files of one star
           (quarters/sectors), read and stitched into one target;
         * a **target name** (``"TIC 100100827"``, ``"Kepler-90"``): fetched by the task with
-          ``astrotinyml.fetch.fetch_lightcurve``;
+          ``astrotinyml.remote.mast.fetch_lightcurve``;
         * an **astropy Table** (e.g. from ``query_toi``): a column of file paths
           (``path``/``file``) or of target names (``target``, ``tic_id``/``tid`` (as
           ``TIC n``), ``kepid`` (``KIC n``), ``epic``, ``hostname``, ``toi``, ...); columns
@@ -256,7 +257,7 @@ def expand_sources(sources, *, target_column: str | None = None, recursive: bool
 
     Examples
     --------
-    >>> from astrotinyml.batch import expand_sources
+    >>> from astrotinyml.apps.batch import expand_sources
     >>> [t.task_id for t in expand_sources(["TIC 100100827", "Kepler-90"])]
     ['TIC_100100827', 'Kepler-90']
     >>> expand_sources(["TIC 100100827"])[0].kind
@@ -264,7 +265,7 @@ def expand_sources(sources, *, target_column: str | None = None, recursive: bool
     """
     import glob as _glob
 
-    from .detect import _looks_like_path
+    from ..detection import _looks_like_path
 
     if sources is None:
         raise InvalidParameterError("run_batch: sources is None; pass files, directories, names or a table.")
@@ -305,7 +306,7 @@ def expand_sources(sources, *, target_column: str | None = None, recursive: bool
                 f"run_batch: a source must be a path, a target name, a list of paths (one star) "
                 f"or an astropy Table; got {type(src).__name__}.")
 
-    from .report import safe_name
+    from ..report import safe_name
 
     drafts = []
     seen: set = set()
@@ -358,7 +359,7 @@ def model_identity() -> dict[str, Any]:
       None when no model ships yet;
     * ``model_files``: the sha256 of the bytes of each model file the registry lists (a
       model file repaired or replaced under an unchanged registry changes it);
-    * ``calibration_id``: ``astrotinyml.calibrate.current_calibration_id()`` (the calibration
+    * ``calibration_id``: ``astrotinyml.calibration.store.current_calibration_id()`` (the calibration
       the pipeline applies: the user's latest run or the shipped default); None when the
       calibration module does not exist yet or holds no calibration.
 
@@ -369,15 +370,15 @@ def model_identity() -> dict[str, Any]:
 
     Examples
     --------
-    >>> from astrotinyml.batch import model_identity
+    >>> from astrotinyml.apps.batch import model_identity
     >>> sorted(model_identity())
     ['calibration_id', 'model_files', 'model_sha256']
     """
-    from .report._common import sha256_file
+    from ..report._common import sha256_file
 
     model = None
     files: dict[str, str | None] = {}
-    registry = Path(__file__).resolve().parent / "models" / "registry.json"
+    registry = MODELS_DIR / "registry.json"
     if registry.is_file():
         try:
             doc = json.loads(registry.read_text())
@@ -395,7 +396,7 @@ def model_identity() -> dict[str, Any]:
                     files[name] = _sha256_or_none(str(registry.parent / name))
     calibration = None
     try:
-        from .calibrate import current_calibration_id  # type: ignore[attr-defined]
+        from ..calibration.store import current_calibration_id  # type: ignore[attr-defined]
     except ImportError:
         current_calibration_id = None
     if current_calibration_id is not None:
@@ -549,7 +550,7 @@ def _stat(path: str) -> list | None:
 
 
 def _sha256_or_none(path: str) -> str | None:
-    from .report._common import sha256_file
+    from ..report._common import sha256_file
 
     try:
         # a FIFO or device is never opened here (it would block or never end); the reader's
@@ -578,10 +579,10 @@ def _summary(task: BatchTask, index: int, **kw) -> dict:
 
 def _load_fetched(task: BatchTask):
     try:
-        from .fetch import fetch_lightcurve
+        from ..remote.mast import fetch_lightcurve
     except ImportError as err:
         raise ImportError(
-            f"{task.name}: fetching a target by name needs astrotinyml.fetch.fetch_lightcurve, "
+            f"{task.name}: fetching a target by name needs astrotinyml.remote.mast.fetch_lightcurve, "
             f"which this installation does not have ({err}); pass light-curve files instead.") from err
     return fetch_lightcurve(task.name, **dict(task.fetch))
 
@@ -699,7 +700,7 @@ def _process(task: BatchTask, index: int, task_dir: Path, config: dict, worker: 
     """Read/fetch, detect and write the reports of one target (raises on failure)."""
     import logging
 
-    from .report import write_report
+    from ..report import write_report
 
     detect_func = config["detect_func"]
     lk_log = logging.getLogger("lightkurve")
@@ -1037,7 +1038,7 @@ def run_batch(
     target (corrupt file, unreachable archive, a worker that segfaults or is killed for
     memory) is recorded in the status table and the batch goes on.  A rerun skips targets
     already done with the same inputs, options, model and calibration (see the module
-    documentation of :mod:`astrotinyml.batch` for the resume key).
+    documentation of :mod:`astrotinyml.apps.batch` for the resume key).
 
     Parameters
     ----------
@@ -1077,7 +1078,7 @@ def run_batch(
         Keyword arguments for ``detect`` (``max_planets``, ``period_max``, ...).  Part of
         the resume key: changing one redoes every target.
     fetch_options : dict, optional
-        Keyword arguments for ``astrotinyml.fetch.fetch_lightcurve`` used for target names
+        Keyword arguments for ``astrotinyml.remote.mast.fetch_lightcurve`` used for target names
         (``mission``, ``author``, ``exptime``, ``cache_dir``, ``offline``; a table row's
         ``sector`` etc. win).  On a real cluster pass ``cache_dir`` and ``offline`` here:
         the workers do not see the driver's environment variables.
@@ -1117,7 +1118,7 @@ def run_batch(
     Examples
     --------
     >>> import tempfile
-    >>> from astrotinyml.batch import run_batch
+    >>> from astrotinyml.apps.batch import run_batch
     >>> from astrotinyml.datasets import sample_path
     >>> res = run_batch([sample_path("wasp-18"), "no/such/file.fits"], out_dir=tempfile.mkdtemp(),
     ...                 workers=1, progress=False)  # doctest: +SKIP
@@ -1131,9 +1132,9 @@ def run_batch(
         from dask.distributed import Client
         res = run_batch("sector_05/*.fits", out_dir="/shared/s05", client=Client("tcp://host:8786"))
     """
-    from ._version import __version__
-    from .detect import detect as _detect
-    from .report import FORMATS, _check_formats
+    from .._version import __version__
+    from ..detection import detect as _detect
+    from ..report import FORMATS, _check_formats
 
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -1170,7 +1171,7 @@ def _locked_run(tasks, out_dir: Path, *, formats, tformats, options, detect_func
                 retry_failed, target_timeout, client, workers, memory_limit, dashboard, progress,
                 t_start) -> BatchResult:
     """The body of :func:`run_batch`, under the directory's run lock."""
-    from ._version import __version__
+    from .._version import __version__
 
     # only now: the .part files of a run that holds the lock are that run's, not stale
     _clean_parts(out_dir)

@@ -20,11 +20,11 @@ diagnostic and view is measured on the flattening with the last candidates maske
 :func:`correlated_snr`): the depth over the noise of the flux averaged over the transit
 duration, not over the per-point scatter; the search's white-noise value is kept as
 ``snr_white``.  Search candidates need ``snr >= SNR_THRESHOLD`` (7.1, the Kepler pipeline's
-MES threshold).  The detrending's long-dip protection (:func:`astrotinyml.detrend.detrend`)
+MES threshold).  The detrending's long-dip protection (:func:`astrotinyml.detrending.detrend`)
 keeps transits longer than a third of the window, so TOI-813 b's 0.4-d single transit in
 TESS sector 5 is found with the default window.
 
-Last, :func:`astrotinyml.classify.classify` runs the shipped TinyML model (int8, LiteRT) on
+Last, :func:`astrotinyml.classification.classify` runs the shipped TinyML model (int8, LiteRT) on
 ``DetectionResult.views`` and adds the ``label``/``p_*`` columns to ``DetectionResult.candidates``
 (probabilities not calibrated yet; see :mod:`astrotinyml.classify`).
 """
@@ -70,9 +70,9 @@ class DetectionResult:
         The light curve detrended with the candidates' transits masked (the one vetted and
         folded); ``flat["trend"]`` is the trend divided out.
     candidates : astropy.table.QTable
-        The search's table with the :func:`astrotinyml.vet.vet` columns appended; zero rows
+        The search's table with the :func:`astrotinyml.vetting.vet` columns appended; zero rows
         when nothing was found.  Every column has one definition, listed in the book's
-        *Candidate columns* page (``book/columns.md``; vet's are :data:`astrotinyml.vet.VET_COLUMNS`).
+        *Candidate columns* page (``book/columns.md``; vet's are :data:`astrotinyml.vetting.VET_COLUMNS`).
     views : list of Views
         :func:`astrotinyml.views.fold_views` of each candidate, in table order.
     options : dict
@@ -118,7 +118,7 @@ class DetectionResult:
         >>> fig = res.periodogram.plot()  # doctest: +SKIP
         """
         if self._periodogram is None:
-            from .search import periodogram
+            from .searching import periodogram
 
             self._periodogram = periodogram(
                 self.flat, period_min=self.options.get("period_min"),
@@ -216,7 +216,7 @@ class DetectionResult:
 
 
 class Periodogram:
-    """A box-search spectrum: the table of :func:`astrotinyml.search.periodogram` with a plot.
+    """A box-search spectrum: the table of :func:`astrotinyml.searching.periodogram` with a plot.
 
     Index it like the table (``pg["period"]``, ``pg["sde"]``, ``len(pg)``, ``pg.colnames``;
     every other table attribute too, e.g. ``pg.write(...)``); ``pg.table`` is the
@@ -272,7 +272,7 @@ class Periodogram:
         --------
         >>> import matplotlib; matplotlib.use("Agg")
         >>> import numpy as np, lightkurve as lk
-        >>> from astrotinyml.search import periodogram
+        >>> from astrotinyml.searching import periodogram
         >>> t = 2458000 + np.arange(0, 12, 0.01)
         >>> lc = lk.LightCurve(time=t, flux=1 + 1e-4 * np.random.default_rng(0).normal(size=t.size))
         >>> Periodogram(periodogram(lc)).plot().axes[0].get_xscale()
@@ -348,7 +348,7 @@ def _load(source, *, time_format, flux_column, mission):
             return lc, paths if len(paths) > 1 else paths[0]
         # Not a file: a target name ("Kepler-90", "TIC 100100827"), fetched from MAST
         # (served from the cache when warm; offline mode raises OfflineError naming it).
-        from .fetch import fetch_lightcurve
+        from .remote.mast import fetch_lightcurve
 
         return fetch_lightcurve(s, mission=mission, flux_column=flux_column), s
     raise InvalidParameterError(
@@ -382,7 +382,7 @@ def correlated_snr(candidates):
     """Report the correlated-noise SNR as ``snr``; the search's white-noise SNR as ``snr_white``.
 
     ``snr`` becomes vet's ``mes_red`` (one home for the number:
-    :func:`astrotinyml.vet.vet`): the mean in-transit depth over the noise of the flux
+    :func:`astrotinyml.vetting.vet`): the mean in-transit depth over the noise of the flux
     averaged over the transit duration, ``sqrt(sigma_w**2 / n_in + sigma_r**2 / N_tr)``
     (Pont et al. 2006), with ``sigma_w`` the per-point scatter, ``sigma_r`` the red noise
     at the duration (``noise_red_ppm``), ``n_in`` the in-transit points and ``N_tr`` the
@@ -431,7 +431,7 @@ def _known_signals(raw, flat0, ephemerides, *, detrend_method, window_length):
     """(flat, candidates, place_s, redetrend_s) of known ephemerides: placed and refined on the
     unmasked flattening, then again on the flattening with them masked (the first detrending
     eats part of long transits, so their durations come out short), then masked for good."""
-    from .detrend import detrend
+    from .detrending import detrend
     from .ephemerides import ephemerides_in_data
 
     t = _time.perf_counter()
@@ -542,9 +542,9 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
         The first pass's result when it is already known: ``search(flat0, ...)`` with the
         same search options (not checked), which is then not run again.
     detrend_method, window_length
-        As in :func:`astrotinyml.detrend.detrend`.
+        As in :func:`astrotinyml.detrending.detrend`.
     period_min, period_max, max_planets, min_transits, sde_threshold
-        As in :func:`astrotinyml.search.search`.
+        As in :func:`astrotinyml.searching.search`.
 
     Returns
     -------
@@ -560,7 +560,7 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
     Examples
     --------
     >>> import numpy as np, lightkurve as lk
-    >>> from astrotinyml.detrend import detrend
+    >>> from astrotinyml.detrending import detrend
     >>> rng = np.random.default_rng(3)
     >>> t = 2458000 + np.arange(0, 12, 0.01)
     >>> flux = 1 + 5e-4 * rng.normal(size=t.size)
@@ -570,8 +570,8 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
     >>> round(float(res.candidates["pl_orbper"][0].value), 2), res.passes_run
     (2.5, 2)
     """
-    from .detrend import detrend
-    from .search import search
+    from .detrending import detrend
+    from .searching import search
 
     if isinstance(passes, bool) or not isinstance(passes, (int, np.integer)) or passes < 1:
         raise InvalidParameterError(f"search_passes must be an integer >= 1, got {passes!r}")
@@ -638,7 +638,7 @@ def merge_secondaries(candidates) -> QTable:
     Parameters
     ----------
     candidates : astropy.table.QTable
-        :func:`astrotinyml.search.search` output (``pl_orbper``, ``pl_tranmid``,
+        :func:`astrotinyml.searching.search` output (``pl_orbper``, ``pl_tranmid``,
         ``pl_trandep``, ``snr``, ``planet_index``).
 
     Returns
@@ -791,7 +791,7 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
     Examples
     --------
     >>> import numpy as np, lightkurve as lk
-    >>> from astrotinyml.detrend import detrend
+    >>> from astrotinyml.detrending import detrend
     >>> rng = np.random.default_rng(3)
     >>> t = 2458000 + np.arange(0, 12, 0.01)
     >>> flux = 1 + 5e-4 * rng.normal(size=t.size)
@@ -802,7 +802,7 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
     >>> len(res.views), res.candidates.meta["classifier_calibrated"]
     (1, True)
     """
-    from .vet import vet
+    from .vetting import vet
     from .views import fold_all
 
     timings: dict[str, float] = {}
@@ -831,7 +831,7 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
 
     calibration_id = None
     if classify:
-        from .classify import classify as run_classifier
+        from .classification import classify as run_classifier
 
         t = _time.perf_counter()
         vetted = run_classifier(flat, vetted, views=views, model=model, calibration=False)
@@ -840,7 +840,7 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
             # The latest calibration run (or the one named, or the default shipped beside the
             # model): calibrated p_* / label, depth and duration corrected for detrending
             # losses -- what classify() does by default, timed apart.
-            from .calibrate import apply_calibration
+            from .calibration.store import apply_calibration
 
             t = _time.perf_counter()
             vetted = apply_calibration(vetted, calibration)
@@ -889,17 +889,17 @@ def detect(
         The exact name of a bundled sample (``"kepler-90"``, ``"wasp-18"``: the names
         :func:`astrotinyml.datasets.list_samples` lists) reads its bundled files.  Any other
         string that is not an existing file and does not look like a path is taken as a
-        target name and fetched with :func:`astrotinyml.fetch.fetch_lightcurve` (from the
+        target name and fetched with :func:`astrotinyml.remote.mast.fetch_lightcurve` (from the
         cache when it is warm; offline mode raises OfflineError naming what is missing).
     time_format, flux_column, mission : str, optional
-        Passed to :func:`astrotinyml.io.read_lightcurve` (time system of text files, flux
+        Passed to :func:`astrotinyml.io.read.read_lightcurve` (time system of text files, flux
         column, mission when the file does not say it).
     detrend_method : str
-        wotan method for :func:`astrotinyml.detrend.detrend` (default ``"biweight"``).
+        wotan method for :func:`astrotinyml.detrending.detrend` (default ``"biweight"``).
     window_length : float, optional
-        Detrending window in days; default :func:`astrotinyml.detrend.default_window_length`.
+        Detrending window in days; default :func:`astrotinyml.detrending.default_window_length`.
     period_min, period_max : float, optional
-        Period range of the search in days (defaults of :func:`astrotinyml.search.search`).
+        Period range of the search in days (defaults of :func:`astrotinyml.searching.search`).
     max_planets : int
         Most signals to report, single events included: the candidates table never has
         more rows (fewer when a secondary eclipse is merged into its primary).
@@ -919,17 +919,17 @@ def detect(
         star's radius and density enter the vetting (companion radius, density test) and the
         classifier; a companion no planet can be is never labelled ``planet``.
     stellar_density : float or Quantity, optional
-        Stellar density in g/cm^3 for the density test of :func:`astrotinyml.vet.vet`
+        Stellar density in g/cm^3 for the density test of :func:`astrotinyml.vetting.vet`
         (default: from ``star``'s radius and mass or logg when they are known).
     global_bins, local_bins : int
         Bin counts of the views (see :func:`astrotinyml.views.fold_views`); the shipped
         classifier needs the defaults (201, 61).
     model : None, 'int8', 'float32', path or TFLiteModel
-        Classifier for :func:`astrotinyml.classify.classify` (None: the shipped int8 model).
+        Classifier for :func:`astrotinyml.classification.classify` (None: the shipped int8 model).
     calibration : None, str, Calibration or False
-        Calibration applied by :func:`astrotinyml.calibrate.apply_calibration`: None for the
+        Calibration applied by :func:`astrotinyml.calibration.store.apply_calibration`: None for the
         latest run in the calibration database (else the default shipped with the model), a
-        run id, a :class:`~astrotinyml.calibrate.Calibration`, or False for none.
+        run id, a :class:`~astrotinyml.calibration.store.Calibration`, or False for none.
     ephemerides : Table, dict or list of dict, optional
         Known signals to vet instead of searching (a TOI, a KOI, your own ephemeris): rows
         with ``pl_orbper`` [d], ``pl_tranmid`` [full BJD_TDB] and optionally ``pl_trandurh``
@@ -985,7 +985,7 @@ def detect(
     >>> round(float(res.candidates["pl_orbper"][0].value), 2), len(res.views)
     (2.5, 1)
     """
-    from .detrend import detrend
+    from .detrending import detrend
 
     timings: dict[str, float] = {}
     t_all = _time.perf_counter()

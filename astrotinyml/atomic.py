@@ -45,7 +45,7 @@ def atomic_path(path, *, overwrite: bool = False):
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from astrotinyml._atomic import atomic_path
+    >>> from astrotinyml.atomic import atomic_path
     >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
     >>> with atomic_path(out) as tmp:
     ...     _ = tmp.write_text("done")
@@ -116,7 +116,7 @@ def recover_sets(directory, names=()) -> dict:
     Examples
     --------
     >>> import tempfile
-    >>> from astrotinyml._atomic import recover_sets
+    >>> from astrotinyml.atomic import recover_sets
     >>> recover_sets(tempfile.mkdtemp())
     {'completed': 0, 'discarded': 0, 'parts_removed': 0}
     """
@@ -174,7 +174,7 @@ def atomic_paths(paths: dict, *, overwrite: bool = False):
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from astrotinyml._atomic import atomic_paths
+    >>> from astrotinyml.atomic import atomic_paths
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> with atomic_paths({"a": d / "a.txt", "b": d / "b.txt"}) as tmp:
     ...     _ = tmp["a"].write_text("1"); _ = tmp["b"].write_text("2")

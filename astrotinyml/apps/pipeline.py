@@ -17,7 +17,7 @@ The helpers :func:`save_lightcurve`, :func:`load_lightcurve`, :func:`save_views`
 :func:`load_views` and :func:`load_result` are the file formats of that exchange; the
 notebooks call them so that a run directory can also be opened from Python.
 
-``import astrotinyml.pipeline`` is light: papermill, lightkurve and astropy are imported
+``import astrotinyml.apps.pipeline`` is light: papermill, lightkurve and astropy are imported
 inside the functions that use them.
 """
 
@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import AstroTinyMLError, InvalidParameterError
+from ..config import MODELS_DIR, PACKAGE_DIR
+from ..errors import AstroTinyMLError, InvalidParameterError
 
 __all__ = [
     "PIPELINE_NOTEBOOKS",
@@ -151,13 +152,13 @@ def notebooks_dir() -> Path:
 
     Examples
     --------
-    >>> from astrotinyml.pipeline import notebooks_dir
+    >>> from astrotinyml.apps.pipeline import notebooks_dir
     >>> (notebooks_dir() / "01_fetch_and_inspect.ipynb").is_file()  # doctest: +SKIP
     True
     """
     env = os.environ.get("ASTROTINYML_NOTEBOOKS_DIR")
     candidates = [Path(env).expanduser()] if env else []
-    candidates.append(Path(__file__).resolve().parent.parent / "notebooks")
+    candidates.append(PACKAGE_DIR.parent / "notebooks")
     for path in candidates:
         if (path / PIPELINE_NOTEBOOKS[0]).is_file():
             return path
@@ -184,7 +185,7 @@ def notebook_parameters(path) -> dict[str, dict[str, Any]]:
 
     Examples
     --------
-    >>> from astrotinyml.pipeline import notebook_parameters, notebooks_dir
+    >>> from astrotinyml.apps.pipeline import notebook_parameters, notebooks_dir
     >>> "out_dir" in notebook_parameters(notebooks_dir() / "02_detrend_and_search.ipynb")  # doctest: +SKIP
     True
     """
@@ -208,7 +209,7 @@ def parse_value(text: str) -> Any:
 
     Examples
     --------
-    >>> from astrotinyml.pipeline import parse_value
+    >>> from astrotinyml.apps.pipeline import parse_value
     >>> parse_value("3"), parse_value("0.5"), parse_value("true"), parse_value("None"), parse_value("TIC 1")
     (3, 0.5, True, None, 'TIC 1')
     """
@@ -340,7 +341,7 @@ def run_pipeline(
     Parameters
     ----------
     target : str, optional
-        Star to fetch from the archives (01 calls ``astrotinyml.fetch.fetch_lightcurve``;
+        Star to fetch from the archives (01 calls ``astrotinyml.remote.mast.fetch_lightcurve``;
         needs network access or a cached copy).
     input_path : str, path-like or list of them, optional
         Light-curve file(s) of one star to read instead (several files are stitched).
@@ -388,7 +389,7 @@ def run_pipeline(
 
     Examples
     --------
-    >>> from astrotinyml.pipeline import run_pipeline
+    >>> from astrotinyml.apps.pipeline import run_pipeline
     >>> res = run_pipeline(out_dir="runs/wasp18", smoke=True)  # doctest: +SKIP
     >>> sorted(res.outputs)[:3]  # doctest: +SKIP
     ['candidates.ecsv', 'classification.json', 'flat.ecsv']
@@ -397,7 +398,7 @@ def run_pipeline(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from ._atomic import OutputExistsError
+    from ..atomic import OutputExistsError
 
     if target and input_path:
         raise InvalidParameterError("run_pipeline: give target or input_path, not both.")
@@ -546,7 +547,7 @@ def save_lightcurve(lc, path) -> Path:
     >>> load_lightcurve(p).meta["target"]
     'x'
     """
-    from ._atomic import atomic_path
+    from ..atomic import atomic_path
 
     path = Path(path)
     lc = lc.copy()
@@ -581,12 +582,12 @@ def load_lightcurve(path):
     """
     import lightkurve as lk
 
-    from .errors import LightCurveFileNotFoundError
+    from ..errors import LightCurveFileNotFoundError
 
     path = Path(path)
     if not path.is_file():
         raise LightCurveFileNotFoundError(
-            f"{path}: not found; run the pipeline notebook that writes it first (see astrotinyml.pipeline).")
+            f"{path}: not found; run the pipeline notebook that writes it first (see astrotinyml.apps.pipeline).")
     return lk.LightCurve.read(str(path), format="ascii.ecsv")
 
 
@@ -619,13 +620,13 @@ def save_views(views, path) -> Path:
     """
     import numpy as np
 
-    from ._atomic import atomic_path
-    from .views import SCALAR_NAMES, VIEW_NAMES
+    from ..atomic import atomic_path
+    from ..views import SCALAR_NAMES, VIEW_NAMES
 
     path = Path(path)
     arrays: dict[str, Any] = {"n": np.array(len(views))}
     if views:
-        from .views import stack_views
+        from ..views import stack_views
 
         arrays.update(stack_views(list(views)))
         for key in _VIEW_FLOATS:
@@ -661,8 +662,8 @@ def load_views(path) -> list:
     """
     import numpy as np
 
-    from .errors import LightCurveFileNotFoundError
-    from .views import VIEW_NAMES, Views
+    from ..errors import LightCurveFileNotFoundError
+    from ..views import VIEW_NAMES, Views
 
     path = Path(path)
     if not path.is_file():
@@ -683,7 +684,7 @@ def load_views(path) -> list:
 
 
 def load_result(out_dir):
-    """Rebuild a :class:`~astrotinyml.detect.DetectionResult` from a run directory.
+    """Rebuild a :class:`~astrotinyml.detection.DetectionResult` from a run directory.
 
     Reads ``lightcurve.ecsv`` (raw), ``flat.ecsv``, ``vetted.ecsv`` (``candidates.ecsv``
     when the vetting step has not run), ``views.npz``, ``periodogram.ecsv`` and
@@ -700,13 +701,13 @@ def load_result(out_dir):
 
     Examples
     --------
-    >>> from astrotinyml.pipeline import load_result
+    >>> from astrotinyml.apps.pipeline import load_result
     >>> load_result("runs/wasp18").n_candidates  # doctest: +SKIP
     1
     """
     from astropy.table import QTable
 
-    from .detect import DetectionResult
+    from ..detection import DetectionResult
 
     out = Path(out_dir)
     raw = load_lightcurve(out / "lightcurve.ecsv")
@@ -742,21 +743,21 @@ def classifier_status() -> tuple[bool, str]:
     Returns
     -------
     (bool, str)
-        ``(True, "")`` when :func:`astrotinyml.classify.classify` can run, else ``False``
+        ``(True, "")`` when :func:`astrotinyml.classification.classify` can run, else ``False``
         and the reason in one sentence.
 
     Examples
     --------
-    >>> from astrotinyml.pipeline import classifier_status
+    >>> from astrotinyml.apps.pipeline import classifier_status
     >>> ok, why = classifier_status()
     >>> isinstance(ok, bool) and (ok or len(why) > 0)
     True
     """
     import importlib.util
 
-    if importlib.util.find_spec("astrotinyml.classify") is None:
+    if importlib.util.find_spec("astrotinyml.classification") is None:
         return False, "this version of astrotinyml has no classifier (no astrotinyml.classify module)"
-    registry = Path(__file__).resolve().parent / "models" / "registry.json"
+    registry = MODELS_DIR / "registry.json"
     if not registry.is_file():
         return False, "no trained model is shipped yet (astrotinyml/models/registry.json is missing)"
     if importlib.util.find_spec("ai_edge_litert") is None:
@@ -766,7 +767,7 @@ def classifier_status() -> tuple[bool, str]:
 
 def write_json(obj, path) -> Path:
     """Write ``obj`` as indented JSON (NaN as null, numpy and paths as plain values)."""
-    from ._atomic import atomic_path
+    from ..atomic import atomic_path
 
     def clean(v):
         if isinstance(v, dict):
@@ -789,7 +790,7 @@ def write_json(obj, path) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------
-# Command line (wired into ``astrotinyml pipeline`` by astrotinyml.cli)
+# Command line (wired into ``astrotinyml pipeline`` by astrotinyml.apps.cli)
 
 
 class _ParamAction(argparse.Action):
@@ -815,7 +816,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     Examples
     --------
     >>> import argparse
-    >>> from astrotinyml.pipeline import add_cli_arguments
+    >>> from astrotinyml.apps.pipeline import add_cli_arguments
     >>> args = add_cli_arguments(argparse.ArgumentParser()).parse_args(["-p", "max_planets", "2"])
     >>> args.parameters
     {'max_planets': 2}

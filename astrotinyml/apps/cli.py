@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._version import __version__
-from .errors import AstroTinyMLError, InvalidParameterError, printable
+from .._version import __version__
+from ..errors import AstroTinyMLError, InvalidParameterError, printable
 
 __all__ = ["main"]
 
@@ -27,7 +27,7 @@ def _print_table(table, *, out=None) -> None:
 
 
 def _write_table(table, path: Path, *, fmt: str, overwrite: bool) -> None:
-    from ._atomic import atomic_path
+    from ..atomic import atomic_path
 
     with atomic_path(path, overwrite=overwrite) as tmp:
         table.write(tmp, format=fmt, overwrite=True)
@@ -40,8 +40,8 @@ def _not_a_lightcurve(path: Path) -> bool:
 
 
 def _cmd_info(args) -> int:
-    from .io import read_lightcurve
-    from .summary import summarize
+    from ..io import read_lightcurve
+    from ..summary import summarize
 
     # Each file on its own: a corrupt one is reported and the others are still summarized;
     # a manifest or README picked up by a shell glob (lightcurves/*) is skipped, not an error.
@@ -129,7 +129,7 @@ _NOT_DATA_PREFIXES = ("manifest", "readme", "license", "changelog", ".")
 
 def _expand_inputs(inputs) -> list[Path]:
     """Files as given; a directory stands for the light-curve files directly inside it."""
-    from .detect import _FILE_SUFFIXES
+    from ..detection import _FILE_SUFFIXES
 
     files = []
     for item in inputs:
@@ -166,8 +166,8 @@ class _StageLine:
 
 
 def _cmd_detect(args) -> int:
-    from .detect import detect
-    from .report import safe_name, write_report
+    from ..detection import detect
+    from ..report import safe_name, write_report
 
     out_dir = Path(args.output)
     files = _expand_inputs(args.inputs)
@@ -182,7 +182,7 @@ def _cmd_detect(args) -> int:
         try:
             source = group if len(group) > 1 else group[0]
             if len(group) == 1 and not Path(group[0]).exists():
-                from . import datasets
+                from .. import datasets
 
                 if str(group[0]) in {str(n) for n in datasets.list_samples()["name"]}:
                     print(f"  {group[0]}: the bundled sample ({len(datasets.sample_paths(str(group[0])))} "
@@ -215,7 +215,7 @@ def _cmd_detect(args) -> int:
 def _ephemerides_from_args(args):
     """The ephemerides of `astrotinyml vet`: --toi/--koi from the archive (or its snapshot), or
     --period/--epoch given by the user."""
-    from .ephemerides import catalog_ephemerides, ephemeris_table
+    from ..ephemerides import catalog_ephemerides, ephemeris_table
 
     chosen = [n for n, v in (("--toi", args.toi), ("--koi", args.koi), ("--epoch", args.epoch)) if v]
     if len(chosen) != 1:
@@ -240,8 +240,8 @@ def _ephemerides_from_args(args):
 
 
 def _cmd_vet(args) -> int:
-    from .detect import detect
-    from .report import safe_name, write_report
+    from ..detection import detect
+    from ..report import safe_name, write_report
 
     eph = _ephemerides_from_args(args)
     out_dir = Path(args.output)
@@ -257,7 +257,7 @@ def _cmd_vet(args) -> int:
             raise InvalidParameterError(
                 "astrotinyml vet: no light-curve file given and no host star known for the ephemeris; "
                 "pass the light-curve file(s) of the star.")
-        from .fetch import fetch_lightcurves
+        from ..remote.mast import fetch_lightcurves
 
         print(f"{host}: fetching its light curves (cache first) ...", file=sys.stderr)
         source = fetch_lightcurves(host, cache_dir=args.cache_dir, offline=args.offline or None,
@@ -278,11 +278,11 @@ def _cmd_vet(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import safe_name, write_report
-    from .report.exofop import ctoi_file_name, ctoi_lines, write_ctoi
-    from .results import find_results, load_result
+    from ..report import safe_name, write_report
+    from ..report.exofop import ctoi_file_name, ctoi_lines, write_ctoi
+    from ..results import find_results, load_result
 
-    from ._atomic import recover_sets
+    from ..atomic import recover_sets
 
     run_dir = Path(args.run_dir)
     out_dir = Path(args.output) if args.output else run_dir
@@ -314,7 +314,7 @@ def _cmd_report(args) -> int:
         target = out_dir / name
         if target.exists() and not args.overwrite:
             raise InvalidParameterError(f"{target} exists; pass --overwrite to replace it")
-        from ._atomic import atomic_path
+        from ..atomic import atomic_path
 
         with atomic_path(target, overwrite=True) as tmp:
             write_ctoi(ctoi, tmp)
@@ -328,7 +328,7 @@ def _write_run_summary(out_dir: Path, rows, *, overwrite: bool) -> None:
     """summary_candidates.csv: every candidate of the run, by calibrated p_planet (highest first)."""
     from astropy.table import Table
 
-    from ._atomic import atomic_path
+    from ..atomic import atomic_path
 
     cols = ("pl_orbper", "pl_orbpererr1", "pl_tranmid", "pl_trandurh", "pl_trandep", "pl_ratror",
             "pl_rade", "pl_radeerr1", "snr", "label", "p_planet", "vet_flags", "fit_method")
@@ -410,10 +410,10 @@ def _add_vet_parser(sub) -> None:
 
 
 def _cmd_demo(args) -> int:
-    from . import datasets
-    from .detect import detect
-    from .report import write_report
-    from .summary import summarize
+    from .. import datasets
+    from ..detection import detect
+    from ..report import write_report
+    from ..summary import summarize
 
     out_dir = Path(args.output)
     names = [row["name"] for row in datasets.list_samples()]
@@ -448,7 +448,7 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_fetch(args) -> int:
-    from .fetch import fetch_products
+    from ..remote.mast import fetch_products
 
     table = fetch_products(
         args.target, mission=args.mission, sector=args.sector, quarter=args.quarter,
@@ -461,7 +461,7 @@ def _cmd_fetch(args) -> int:
 
 
 def _cmd_cache_import(args) -> int:
-    from .fetch import import_to_cache
+    from ..remote.mast import import_to_cache
 
     table = import_to_cache(args.paths, manifest=args.manifest, target=args.target,
                             time_format=args.time_format, mission=args.mission,
@@ -485,7 +485,7 @@ def _cmd_cache_import(args) -> int:
 
 
 def _cmd_cache_list(args) -> int:
-    from .fetch import cached_products
+    from ..remote.mast import cached_products
 
     table = cached_products(cache_dir=args.cache_dir)
     if len(table):
@@ -530,7 +530,7 @@ def _add_cache_parser(sub) -> None:
 
 
 def _cmd_planets(args) -> int:
-    from .archives import query_catalog, reference_ephemerides
+    from ..remote.archives import query_catalog, reference_ephemerides
 
     filters = dict(period_min=args.period_min, period_max=args.period_max, limit=args.limit,
                    order_by=args.order_by, offline=True if args.offline else None,
@@ -560,7 +560,7 @@ def _cmd_planets(args) -> int:
 
 
 def _cmd_archives(args) -> int:
-    from .archives import archive_summary
+    from ..remote.archives import archive_summary
 
     _print_table(archive_summary(args.target, radius=args.radius, timeout=args.timeout,
                                  offline=True if args.offline else None, cache_dir=args.cache_dir))
@@ -643,13 +643,13 @@ def _add_batch_parser(sub) -> None:
 
 def _cmd_train(args) -> int:
     try:
-        from .training.train import train_model
+        from ..training.train import train_model
     except ImportError as err:  # TensorFlow is an optional extra
         print(f"astrotinyml: error: training needs TensorFlow ({err}); pip install 'astrotinyml[train]'",
               file=sys.stderr)
         return 2
-    from .training.real import backgrounds_from_manifest, real_training_set
-    from .training.simulate import REAL_BACKGROUNDS
+    from ..training.real import backgrounds_from_manifest, real_training_set
+    from ..training.simulate import REAL_BACKGROUNDS
 
     offline = True if args.offline else None
     real = None
@@ -685,7 +685,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_calibrate(args) -> int:
-    from .calibrate import calibrate, calibration_history, reference_set
+    from ..calibration.store import calibrate, calibration_history, reference_set
 
     if args.history:
         _print_table(calibration_history(args.db, include_default=True))
@@ -696,13 +696,13 @@ def _cmd_calibrate(args) -> int:
     refs = args.references or ["bundled"]
     references = reference_set(refs[0] if len(refs) == 1 else refs)
     if not args.no_store:
-        from ._caldb import check_writable
+        from ..calibration._db import check_writable
 
         check_writable(args.db)  # before the run: a read-only database fails now, not after it
     cal = calibrate(references, db=args.db, folds=args.folds, target_precision=args.target_precision,
                     store=False, progress=True)
     if not args.no_store:
-        from .calibrate import save_calibration
+        from ..calibration.store import save_calibration
 
         try:
             save_calibration(cal, db=args.db)
@@ -893,7 +893,7 @@ def main(argv=None) -> int:
 
     Examples
     --------
-    >>> from astrotinyml.cli import main
+    >>> from astrotinyml.apps.cli import main
     >>> main(["--version"])  # doctest: +SKIP
     astrotinyml 0.1.0
     """

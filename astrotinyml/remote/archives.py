@@ -58,10 +58,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _net
-from ._atomic import atomic_path
-from .config import cache_dir as _cache_dir
-from .config import is_offline
-from .errors import (
+from ..atomic import atomic_path
+from ..config import cache_dir as _cache_dir
+from ..config import is_offline
+from ..config import DATA_DIR
+from ..errors import (
     ArchiveQueryError,
     ArchiveSnapshotWarning,
     DataUnavailableError,
@@ -87,13 +88,13 @@ __all__ = [
     "snapshot_info",
 ]
 
-log = logging.getLogger("astrotinyml.archives")
+log = logging.getLogger("astrotinyml.remote.archives")
 
 #: How long a cached archive answer is used before it is asked for again.
 CACHE_MAX_AGE = _dt.timedelta(days=7)
 
 #: Bundled catalogue snapshots (gzip-compressed Exoplanet Archive CSV exports).
-SNAPSHOT_DIR = Path(__file__).resolve().parent / "data" / "catalogs"
+SNAPSHOT_DIR = DATA_DIR / "catalogs"
 
 _KEPLER_BJD_OFFSET = 2454833.0  # BKJD = BJD - 2454833
 
@@ -361,7 +362,7 @@ def build_query(table: str, *, columns, conditions, order_by, descending=False, 
 
     Examples
     --------
-    >>> from astrotinyml.archives import build_query, _Cond
+    >>> from astrotinyml.remote.archives import build_query, _Cond
     >>> build_query("pscomppars", columns=["pl_name"], conditions=[_Cond("hostname", "=", "x' OR 1=1 --")],
     ...             order_by="pl_name")
     "SELECT pl_name FROM pscomppars WHERE hostname = 'x'' OR 1=1 --' ORDER BY pl_name ASC"
@@ -425,7 +426,7 @@ def snapshot_info():
 
     Examples
     --------
-    >>> from astrotinyml.archives import snapshot_info
+    >>> from astrotinyml.remote.archives import snapshot_info
     >>> info = snapshot_info()
     >>> info["kind"].tolist(), str(info["exported"][0])
     (['planets', 'koi', 'toi'], '2025-10-04')
@@ -943,7 +944,7 @@ def query_planets(
     Examples
     --------
     >>> import warnings
-    >>> from astrotinyml.archives import query_planets
+    >>> from astrotinyml.remote.archives import query_planets
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     t = query_planets("K2-32", offline=True, columns=["pl_name", "pl_orbper"])
@@ -1028,7 +1029,7 @@ def query_koi(
     Examples
     --------
     >>> import warnings
-    >>> from astrotinyml.archives import query_koi
+    >>> from astrotinyml.remote.archives import query_koi
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     t = query_koi("Kepler-90", offline=True, order_by="koi_period")
@@ -1101,7 +1102,7 @@ def query_toi(
     Examples
     --------
     >>> import warnings
-    >>> from astrotinyml.archives import query_toi
+    >>> from astrotinyml.remote.archives import query_toi
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     t = query_toi("TIC 100100827", offline=True)
@@ -1140,7 +1141,7 @@ def query_catalog(catalog: str, target: str | int | None = None, **filters) -> Q
     Examples
     --------
     >>> import warnings
-    >>> from astrotinyml.archives import query_catalog
+    >>> from astrotinyml.remote.archives import query_catalog
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     len(query_catalog("koi", "Kepler-90", offline=True))
@@ -1205,7 +1206,7 @@ def reference_ephemerides(table) -> QTable:
     Examples
     --------
     >>> import warnings
-    >>> from astrotinyml.archives import query_koi, reference_ephemerides
+    >>> from astrotinyml.remote.archives import query_koi, reference_ephemerides
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     ref = reference_ephemerides(query_koi("K00351.01", offline=True))
@@ -1374,7 +1375,7 @@ def archive_summary(
 
     Examples
     --------
-    >>> from astrotinyml.archives import archive_summary
+    >>> from astrotinyml.remote.archives import archive_summary
     >>> t = archive_summary("Kepler-90")  # doctest: +SKIP
     >>> t["archive", "collection", "n_products"]  # doctest: +SKIP
     """

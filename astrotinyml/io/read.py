@@ -94,8 +94,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._util import sha256_file as _sha256
-from .errors import (
+from .._util import sha256_file as _sha256
+from ..errors import (
     AstroTinyMLError,
     InvalidParameterError,
     LightCurveDataError,
@@ -240,7 +240,7 @@ def read_lightcurve(
     Examples
     --------
     >>> from astrotinyml.datasets import sample_path
-    >>> from astrotinyml.io import read_lightcurve
+    >>> from astrotinyml.io.read import read_lightcurve
     >>> lc = read_lightcurve(sample_path("wasp-18"))
     >>> lc.meta["target"], lc.meta["mission"], lc.meta["sector"]
     ('TIC 100100827', 'TESS', 2)
@@ -306,7 +306,7 @@ def time_format_from_label(label: str | None, *, path: str | os.PathLike | None 
 
     Examples
     --------
-    >>> from astrotinyml.io import time_format_from_label
+    >>> from astrotinyml.io.read import time_format_from_label
     >>> time_format_from_label("BKJD (inferred: 120.5-1591)"), time_format_from_label("BJD_TDB (full)")
     ('bkjd', 'bjd')
     >>> time_format_from_label("BJD-2457000"), time_format_from_label("")
@@ -376,7 +376,7 @@ def read_lightcurves(
     Examples
     --------
     >>> from astrotinyml.datasets import sample_paths
-    >>> from astrotinyml.io import read_lightcurves
+    >>> from astrotinyml.io.read import read_lightcurves
     >>> lc = read_lightcurves(sample_paths("kepler-90"))
     >>> lc.meta["target"], lc.meta["quarters"]
     ('KIC 11442793', [3, 4, 5])
@@ -426,7 +426,7 @@ def stitch(lcs: Sequence[lightkurve.LightCurve], *, target: str | None = None) -
     Examples
     --------
     >>> from astrotinyml.datasets import sample_paths
-    >>> from astrotinyml.io import read_lightcurve, stitch
+    >>> from astrotinyml.io.read import read_lightcurve, stitch
     >>> parts = [read_lightcurve(p) for p in sample_paths("kepler-90")]
     >>> lc = stitch(parts)
     >>> len(lc) == sum(len(p) for p in parts)
@@ -442,7 +442,7 @@ def stitch(lcs: Sequence[lightkurve.LightCurve], *, target: str | None = None) -
         if not isinstance(lc, lk.LightCurve):
             raise InvalidParameterError(
                 f"stitch: item {i} is a {type(lc).__name__}, not a lightkurve.LightCurve; "
-                f"read files with astrotinyml.io.read_lightcurve first."
+                f"read files with astrotinyml.io.read.read_lightcurve first."
             )
     names = [_describe(lc, i) for i, lc in enumerate(lcs)]
     if target is None:

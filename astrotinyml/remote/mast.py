@@ -1,7 +1,7 @@
 """Fetch Kepler, K2 and TESS light curves from MAST, through a local cache that works offline.
 
 :func:`fetch_lightcurve` (one product) and :func:`fetch_lightcurves` (every quarter / campaign /
-sector, stitched) return light curves in exactly the form of :func:`astrotinyml.io.read_lightcurve`
+sector, stitched) return light curves in exactly the form of :func:`astrotinyml.io.read.read_lightcurve`
 (they *are* read by it, from the cached file): time in BJD_TDB, flux divided by its median, ``meta``
 filled (plus ``mast_uri``, ``author``, ``exptime_s``, ``query_target``).
 
@@ -19,7 +19,7 @@ How it works
    ``<cache>/mast/<mission>/<product file name>``.  The bytes go to a temporary file beside it;
    a download shorter than its ``Content-Length`` or not readable as FITS is discarded, and only a
    complete file is renamed into place (atomic).  Its size and sha256 go into the index.
-3. **Read** the cached file with :func:`astrotinyml.io.read_lightcurve`, after checking its size
+3. **Read** the cached file with :func:`astrotinyml.io.read.read_lightcurve`, after checking its size
    and sha256 against the index *before* parsing.  A cached file that no longer matches them is
    *corrupt*: online it is deleted and downloaded again; offline it is an
    :class:`~astrotinyml.errors.OfflineError`.
@@ -28,7 +28,7 @@ Local files
 -----------
 :func:`import_to_cache` (``astrotinyml cache import``) files light-curve files you already have
 (a data set, a colleague's copies, the bundled samples) into the same cache, under the target
-ids the files (or a manifest CSV) give.  Each is read with :func:`astrotinyml.io.read_lightcurve`
+ids the files (or a manifest CSV) give.  Each is read with :func:`astrotinyml.io.read.read_lightcurve`
 to check it, copied atomically to ``<cache>/mast/<mission>/<file name>`` with its size and sha256
 in the index, and listed as a product of a search entry for every name of its target.  From then
 on :func:`fetch_lightcurves` and friends serve it exactly like a downloaded product, offline
@@ -62,11 +62,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import _net
-from ._atomic import atomic_path
-from ._util import sha256_file
-from .config import cache_dir as _cache_dir
-from .config import is_offline
-from .errors import (
+from ..atomic import atomic_path
+from .._util import sha256_file
+from ..config import cache_dir as _cache_dir
+from ..config import is_offline
+from ..errors import (
     AstroTinyMLError,
     DataUnavailableError,
     InvalidParameterError,
@@ -81,7 +81,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["MAST_DOWNLOAD_URL", "fetch_lightcurve", "fetch_lightcurves", "fetch_products",
            "cached_products", "import_to_cache"]
 
-log = logging.getLogger("astrotinyml.fetch")
+log = logging.getLogger("astrotinyml.remote.mast")
 
 #: MAST file download service (``?uri=mast:...``); the one astroquery.mast uses.
 MAST_DOWNLOAD_URL = "https://mast.stsci.edu/api/v0.1/Download/file"
@@ -141,7 +141,7 @@ def fetch_lightcurve(
         Cadence: ``"long"`` (10 and 30 min, and 200 s FFI), ``"short"`` (1-2 min), ``"fast"``
         (20 s), or an exact exposure time in seconds.
     quality_bitmask, flux_column
-        As in :func:`astrotinyml.io.read_lightcurve`.
+        As in :func:`astrotinyml.io.read.read_lightcurve`.
     cache_dir : str or path-like, optional
         Cache directory (default: ``ASTROTINYML_CACHE_DIR``, then ``~/.astrotinyml``); files go
         to ``<cache_dir>/mast``.
@@ -159,7 +159,7 @@ def fetch_lightcurve(
     Returns
     -------
     lightkurve.LightCurve
-        As returned by :func:`astrotinyml.io.read_lightcurve`, with ``meta`` also holding
+        As returned by :func:`astrotinyml.io.read.read_lightcurve`, with ``meta`` also holding
         ``mast_uri``, ``author``, ``exptime_s``, ``query_target`` and ``from_cache``.
 
     Raises
@@ -175,7 +175,7 @@ def fetch_lightcurve(
 
     Examples
     --------
-    >>> from astrotinyml.fetch import fetch_lightcurve
+    >>> from astrotinyml.remote.mast import fetch_lightcurve
     >>> lc = fetch_lightcurve("Kepler-90", quarter=3)  # doctest: +SKIP
     >>> lc.meta["target"], lc.meta["quarter"], lc.meta["flux_column"]  # doctest: +SKIP
     ('KIC 11442793', 3, 'pdcsap_flux')
@@ -213,7 +213,7 @@ def fetch_lightcurves(
     One product is taken per segment: the first in lightkurve's order (official pipelines
     first); when that product comes in several files per segment (Kepler short-cadence months)
     all of them are taken.  Only products of the first target found are used.  The segments are
-    read with :func:`astrotinyml.io.read_lightcurve` and joined by :func:`astrotinyml.io.stitch`
+    read with :func:`astrotinyml.io.read.read_lightcurve` and joined by :func:`astrotinyml.io.read.stitch`
     (each normalised by its own median).
 
     Parameters
@@ -228,7 +228,7 @@ def fetch_lightcurves(
     Returns
     -------
     lightkurve.LightCurve
-        Stitched; ``meta`` as in :func:`astrotinyml.io.read_lightcurves` (``quarters`` /
+        Stitched; ``meta`` as in :func:`astrotinyml.io.read.read_lightcurves` (``quarters`` /
         ``sectors`` / ``campaigns``, ``source_files``) plus ``mast_uris``.
 
     Raises
@@ -238,12 +238,12 @@ def fetch_lightcurves(
 
     Examples
     --------
-    >>> from astrotinyml.fetch import fetch_lightcurves
+    >>> from astrotinyml.remote.mast import fetch_lightcurves
     >>> lc = fetch_lightcurves("KIC 11442793", quarter=[3, 4, 5])  # doctest: +SKIP
     >>> lc.meta["quarters"]  # doctest: +SKIP
     [3, 4, 5]
     """
-    from .io import stitch
+    from ..io import stitch
 
     q = _Query.make(target, mission=mission, sector=sector, quarter=quarter, campaign=campaign,
                     author=author, exptime=exptime)
@@ -311,7 +311,7 @@ def fetch_products(
 
     The files are those :func:`fetch_lightcurves` would use (one product per segment), or every
     matching product with ``all_products=True``.  Each is checked by reading it with
-    :func:`astrotinyml.io.read_lightcurve`.  This is what ``astrotinyml fetch`` prints.
+    :func:`astrotinyml.io.read.read_lightcurve`.  This is what ``astrotinyml fetch`` prints.
 
     Parameters
     ----------
@@ -334,7 +334,7 @@ def fetch_products(
 
     Examples
     --------
-    >>> from astrotinyml.fetch import fetch_products
+    >>> from astrotinyml.remote.mast import fetch_products
     >>> fetch_products("Kepler-90", quarter=[3, 4])["segment", "filename"]  # doctest: +SKIP
     """
     from astropy.table import Table
@@ -383,7 +383,7 @@ def cached_products(*, cache_dir: str | os.PathLike | None = None):
     Examples
     --------
     >>> import tempfile
-    >>> from astrotinyml.fetch import cached_products
+    >>> from astrotinyml.remote.mast import cached_products
     >>> len(cached_products(cache_dir=tempfile.mkdtemp()))
     0
     """
@@ -427,7 +427,7 @@ def import_to_cache(
 ):
     """File local light-curve files into the MAST cache under their targets' ids.
 
-    Each file is read with :func:`astrotinyml.io.read_lightcurve` (which validates it), copied
+    Each file is read with :func:`astrotinyml.io.read.read_lightcurve` (which validates it), copied
     atomically to ``<cache>/mast/<mission>/<file name>`` and recorded in the cache index exactly
     like a downloaded product (size, sha256), as a product of every name of its target.  Then
     :func:`fetch_lightcurve`, :func:`fetch_lightcurves` and :func:`fetch_products` serve it,
@@ -454,13 +454,13 @@ def import_to_cache(
     manifest : str or path-like, optional
         A CSV with a ``file`` column (file names, or paths relative to the CSV) and a ``target``
         or ``target_id`` column; optional ``time_system`` (``BKJD``, ``BTJD``, ``BJD_TDB``, ...;
-        see :func:`astrotinyml.io.time_format_from_label`) and ``mission`` columns are used for
+        see :func:`astrotinyml.io.read.time_format_from_label`) and ``mission`` columns are used for
         text and NumPy files.  Files it does not list take their target from themselves.
     target : str, optional
         Target of every file imported (wins over the manifest).  A file whose own KIC / EPIC /
         TIC id contradicts it fails.
     time_format : str, optional
-        Time system of text and NumPy files, as in :func:`astrotinyml.io.read_lightcurve`
+        Time system of text and NumPy files, as in :func:`astrotinyml.io.read.read_lightcurve`
         (wins over the manifest's ``time_system``; FITS headers carry their own).
     mission : {"Kepler", "K2", "TESS"}, optional
         Mission of text and NumPy files whose name and manifest row do not say it.
@@ -503,7 +503,7 @@ def import_to_cache(
     --------
     >>> import tempfile
     >>> from astrotinyml.datasets import sample_paths
-    >>> from astrotinyml.fetch import fetch_lightcurves, import_to_cache
+    >>> from astrotinyml.remote.mast import fetch_lightcurves, import_to_cache
     >>> cache = tempfile.mkdtemp()
     >>> rows = import_to_cache(sample_paths("kepler-90"), cache_dir=cache)
     >>> rows["status"].tolist(), rows["segment"].tolist(), str(rows["target"][0])
@@ -516,7 +516,7 @@ def import_to_cache(
     """
     from astropy.table import Table
 
-    from .io import TIME_FORMATS, time_format_from_label
+    from ..io import TIME_FORMATS, time_format_from_label
 
     tf = None
     if time_format is not None:
@@ -1020,7 +1020,7 @@ def _download(product: dict, dest: Path, *, timeout: float) -> tuple[int, str]:
 
 def _load_product(product: dict, q: _Query, store: _Store, *, offline, timeout, retries,
                   quality_bitmask, flux_column) -> lightkurve.LightCurve:
-    from .io import read_lightcurve
+    from ..io import read_lightcurve
 
     path = store.path(product)
     rel = store.rel(product)
@@ -1279,7 +1279,7 @@ def _segment_label(mission: str | None, segs: list[int]) -> str:
 def _plan_import(path: Path, *, manifest: _Manifest | None, target, time_format, mission,
                  flux_column) -> dict:
     """Read one file (the validation) and work out what to file it as; nothing is written."""
-    from .io import read_lightcurve, time_format_from_label
+    from ..io import read_lightcurve, time_format_from_label
 
     row = manifest.row_for(path) if manifest is not None else None
     if row is not None and not path.exists():

@@ -27,7 +27,7 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from .errors import AstroTinyMLError, InvalidParameterError
+from ..errors import AstroTinyMLError, InvalidParameterError
 
 __all__ = ["explore", "Explorer", "fold_phase", "candidate_row", "folded_data", "classifier_available"]
 
@@ -205,7 +205,7 @@ def _as_inputs(source, candidates):
     """(raw, flat, candidates, target) from what explore() was given."""
     import lightkurve as lk
 
-    from .detect import DetectionResult, detect
+    from ..detection import DetectionResult, detect
 
     if isinstance(source, (str,)) or hasattr(source, "__fspath__"):
         from pathlib import Path
@@ -224,7 +224,7 @@ def _as_inputs(source, candidates):
         if candidates is None:
             res = detect(source)
             return res.raw, res.flat, res.candidates, res.target
-        from .detrend import detrend
+        from ..detrending import detrend
 
         raw = source
         flat = detrend(raw, mask=candidates) if len(candidates) else detrend(raw)
@@ -466,7 +466,7 @@ class Explorer(w.VBox):
         """
         if self.raw is None:
             return
-        from .detrend import detrend
+        from ..detrending import detrend
 
         method = (self.flat.meta or {}).get("DETREND_METHOD", "biweight")
         self.flat = detrend(self.raw, method=method, window_length=float(window_length), mask=self.candidates)
@@ -488,7 +488,7 @@ class Explorer(w.VBox):
             self.classification.value = f"<i>Classification is not available yet: {why}.</i>"
             self.classification_result = None
             return None
-        from .classify import classify
+        from ..classification import classify
 
         try:
             # Calibrated, as detect() gives it (classify's default).
@@ -555,7 +555,7 @@ class Explorer(w.VBox):
         """The candidates with this row's ephemeris as edited and without the vet/classifier columns."""
         from astropy.table import QTable
 
-        from .vet import VET_COLUMNS
+        from ..vetting import VET_COLUMNS
 
         # The whole table: the other candidates' transits are left out of this one's
         # measurement as in detect(); the vet columns are dropped so that vet measures the
@@ -570,7 +570,7 @@ class Explorer(w.VBox):
 
     def _stats(self, t, f) -> dict[str, float]:
         """vet's numbers for the current ephemeris: the same definitions as the reports'."""
-        from .vet import vet
+        from ..vetting import vet
 
         # One definition of each statistic: astrotinyml.vet's (central-half depths, red-noise
         # errors, the secondary at the phase where it is most significant), so the explorer
@@ -650,7 +650,7 @@ def explore(source, candidates=None, *, nbins: int = 61) -> Explorer:
         What :func:`astrotinyml.detect` returned; or a light curve (with ``candidates``:
         the trend is refitted with their transits masked; without: :func:`astrotinyml.detect`
         runs first); or a light-curve file (detected first); or a pipeline run directory
-        (read with :func:`astrotinyml.pipeline.load_result`).
+        (read with :func:`astrotinyml.apps.pipeline.load_result`).
     candidates : astropy.table.Table, optional
         Candidates to show instead of the detection's (``pl_orbper`` [d],
         ``pl_tranmid`` [BJD_TDB], ``pl_trandurh`` [h]).
@@ -672,7 +672,7 @@ def explore(source, candidates=None, *, nbins: int = 61) -> Explorer:
     Examples
     --------
     >>> from astrotinyml import datasets, detect
-    >>> from astrotinyml.widgets import explore
+    >>> from astrotinyml.apps.widgets import explore
     >>> ex = explore(detect(datasets.load_sample("wasp-18")))  # doctest: +SKIP
     >>> ex.set_ephemeris(period=2 * ex.period)  # doctest: +SKIP
     >>> ex  # doctest: +SKIP

@@ -61,7 +61,7 @@ def _time_days(lc) -> np.ndarray:
 def default_window_length(lc) -> float:
     """Default biweight window (days) for a light curve: 3x the longest transit searched.
 
-    The longest transit the default :func:`astrotinyml.search.search` looks for at full
+    The longest transit the default :func:`astrotinyml.searching.search` looks for at full
     sensitivity is a central transit of a Sun-density star at the longest default period,
     ``P_max = min(span / 2, 30 d)``: ``T14 = 13 h (P_max / 1 yr)^(1/3)``.  Hippke et al.
     (2019) show a biweight window of about 3x T14 keeps >~ 95 % of the transit depth while
@@ -306,7 +306,7 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
     Parameters
     ----------
     lc : lightkurve.LightCurve
-        Normalized light curve (median ~1), e.g. from :func:`astrotinyml.io.read_lightcurve`.
+        Normalized light curve (median ~1), e.g. from :func:`astrotinyml.io.read.read_lightcurve`.
     method : str
         A wotan method name (see :data:`DETREND_METHODS`); ``"biweight"`` (default) is the
         robust time-windowed slider recommended by Hippke et al. (2019).  ``"savgol"`` and
@@ -316,7 +316,7 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
         transit searched by default, 0.5-1.0 d).
     mask : array of bool or astropy.table.Table, optional
         Points to keep out of the trend fit (True = in transit), or a candidates table from
-        :func:`astrotinyml.search.search` whose transits are masked (1.5x their duration).
+        :func:`astrotinyml.searching.search` whose transits are masked (1.5x their duration).
         The trend is still evaluated under masked points (interpolated where a whole
         window is masked), so transits keep their depth.
     break_tolerance : float, optional

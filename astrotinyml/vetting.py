@@ -2,7 +2,7 @@
 stellar variability or a systematic?
 
 :func:`vet` takes the flattened light curve and the candidate table of
-:func:`astrotinyml.search.search` (or any table of known ephemerides in the DESIGN columns and
+:func:`astrotinyml.searching.search` (or any table of known ephemerides in the DESIGN columns and
 units) and returns a new :class:`~astropy.table.QTable` with the diagnostic columns of
 :data:`VET_COLUMNS` appended.  :func:`transit_depths` gives the per-transit depths behind the
 consistency diagnostics.
@@ -454,7 +454,7 @@ def _segment_ids(lc, t: np.ndarray) -> np.ndarray:
     Kepler quarters are grouped into seasons (quarter mod 4: the star falls on the same CCD
     every fourth quarter), K2 campaigns and TESS sectors are their own segments.  The segments
     come from the lists ``quarters``/``campaigns``/``sectors`` of ``lc.meta`` (as
-    :func:`astrotinyml.io.read_lightcurves` records them): the N listed segments are the
+    :func:`astrotinyml.io.read.read_lightcurves` records them): the N listed segments are the
     stretches between the N - 1 longest data gaps.  Without such a list, data more than
     5 days apart are different segments.
     """
@@ -909,9 +909,9 @@ def vet(
           ``mes_red``: the multiple-event statistic, mean in-transit depth over
           ``sqrt(sigma_w^2/n_in + sigma_r^2/N)`` for ``n_in`` cadences in ``N`` transits (Pont
           et al. 2006), the transit's significance in correlated noise.
-          :func:`astrotinyml.detect.detect` reports it as the candidate's ``snr`` (the
+          :func:`astrotinyml.detection.detect` reports it as the candidate's ``snr`` (the
           search's white-noise SNR kept as ``snr_white``) and requires
-          ``mes_red >= 7.1`` (:data:`astrotinyml.detect.SNR_THRESHOLD`) of search candidates.
+          ``mes_red >= 7.1`` (:data:`astrotinyml.detection.SNR_THRESHOLD`) of search candidates.
           ``vet_snr`` (central half of the transit, errors scaled by the time-averaging
           factor beta) stays what the classifier reads.
         - ``ses_max``: the largest single-event statistic (one transit's depth over
