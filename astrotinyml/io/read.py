@@ -112,9 +112,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
 
 __all__ = [
+    "LIGHTCURVE_SUFFIXES",
     "MIN_POINTS",
     "MISSION_BJD_RANGES",
     "TIME_FORMATS",
+    "looks_like_path",
     "read_lightcurve",
     "read_lightcurves",
     "stitch",
@@ -164,6 +166,32 @@ _MAX_NONPOSITIVE_FRACTION = 0.25
 _FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 
 _TPF_TYPES = ("KeplerTargetPixelFile", "TessTargetPixelFile")
+
+#: Suffixes of light-curve files (lower case): a directory's files ending in one of them are
+#: light curves, and a string ending in one is a (possibly missing) path, not a target name.
+LIGHTCURVE_SUFFIXES = frozenset({".fits", ".fit", ".fts", ".fz", ".gz", ".csv", ".tsv", ".txt", ".dat",
+                                 ".tbl", ".ecsv", ".npy", ".npz", ".tran", ".h5", ".hdf5", ".json", ".lc"})
+
+
+def looks_like_path(s: str) -> bool:
+    """Whether a string names a file rather than a target: it has a path separator or ends in
+    one of :data:`LIGHTCURVE_SUFFIXES`.  Nothing is looked up on disk.
+
+    Parameters
+    ----------
+    s : str
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> from astrotinyml.io.read import looks_like_path
+    >>> looks_like_path("sector_05/star.fits"), looks_like_path("star.csv"), looks_like_path("TIC 100100827")
+    (True, True, False)
+    """
+    return os.sep in s or "/" in s or Path(s).suffix.lower() in LIGHTCURVE_SUFFIXES
 
 
 # --------------------------------------------------------------------------------------------
