@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._util import sha256_file as _sha256
+from .provenance import sha256_file as _sha256
 from .config import MODELS_DIR
 from .errors import InvalidParameterError, ModelIntegrityError, error_boundary
 

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from ._util import target_name as _target_name
+from .io.conventions import target_name as _target_name
 from .errors import InvalidParameterError, LightCurveDataError
 
 __all__ = ["detrend", "default_window_length", "transit_mask", "long_dip_mask", "DETREND_METHODS"]
@@ -206,7 +206,7 @@ def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
     """
     import wotan
 
-    from ._transit import robust_std
+    from .transits import robust_std
 
     t = np.asarray(getattr(time, "value", time), dtype=float)
     f = np.asarray(getattr(flux, "value", flux), dtype=float)

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._transit import as_qtable, lc_arrays, robust_std
+from .candidates import as_qtable
+from .transits import lc_arrays, robust_std
 from .errors import AstroTinyMLWarning, InvalidParameterError, NoTransitInDataError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,11 +1,24 @@
-"""Small helpers shared by several stages (kept import-light: standard library only)."""
+"""Provenance: what a result was made from (file checksums, software versions).
+
+One home for the sha256 of files (inputs, models, report sets) and the versions of the
+packages a result depends on; reports, results, training and the cache all use these.
+Standard library only, so importing it costs nothing.
+
+>>> from astrotinyml.provenance import package_versions
+>>> package_versions(("numpy",))["astrotinyml"] != ""
+True
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import platform
+from importlib import metadata
 
-__all__ = ["sha256_file", "target_name"]
+from ._version import __version__
+
+__all__ = ["sha256_file", "package_versions"]
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -26,11 +39,36 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def target_name(lc, default: str = "<unnamed light curve>") -> str:
-    """The target name a light curve's ``meta`` gives (our readers' key first, then FITS keys)."""
-    meta = getattr(lc, "meta", {}) or {}
-    for key in ("target", "OBJECT", "object", "target_name", "LABEL", "TARGETID"):
-        value = meta.get(key)
-        if value not in (None, ""):
-            return str(value)
-    return default
+def package_versions(distributions, *, python: bool = False) -> dict[str, str]:
+    """Installed versions of ``distributions`` (those not installed are left out), plus astrotinyml.
+
+    Package metadata is read, not module attributes: wotan has no ``__version__``, and
+    nothing gets imported.
+
+    Parameters
+    ----------
+    distributions : iterable of str
+        Distribution names as pip knows them (``"batman-package"``, ``"ai-edge-litert"``).
+    python : bool
+        Add the Python version under ``"python"``.
+
+    Returns
+    -------
+    dict
+        ``{"astrotinyml": ..., ["python": ...,] name: version, ...}`` in that order.
+
+    Examples
+    --------
+    >>> v = package_versions(("numpy", "not-a-package"), python=True)
+    >>> sorted(v)[:3], "not-a-package" in v
+    (['astrotinyml', 'numpy', 'python'], False)
+    """
+    out = {"astrotinyml": __version__}
+    if python:
+        out["python"] = platform.python_version()
+    for dist in distributions:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out

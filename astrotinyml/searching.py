@@ -80,7 +80,7 @@ import time as _time
 
 import numpy as np
 
-from ._util import target_name as _target_name
+from .io.conventions import target_name as _target_name
 from .errors import InvalidParameterError, SearchError
 
 __all__ = ["search", "periodogram", "period_grid", "box_search_reference",

@@ -102,16 +102,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ._transit import (
-    as_qtable,
-    MIN_POINTS,
-    Ephemeris,
-    candidate_ephemeris,
-    epoch_and_offset,
-    independent_mask,
-    lc_arrays,
-    robust_std,
-)
+from .candidates import Ephemeris, as_qtable, candidate_ephemeris
+from .transits import MIN_POINTS, epoch_and_offset, independent_mask, lc_arrays, robust_std
 from .config import DATA_DIR
 from .errors import InvalidParameterError
 

@@ -1,6 +1,13 @@
-"""Private helpers shared by :mod:`astrotinyml.vet`, :mod:`astrotinyml.views` and
-:mod:`astrotinyml.detect`: light-curve arrays, candidate ephemerides, folding and robust
-statistics.
+"""Transits on light-curve arrays: folding, masks, binning and robust noise statistics.
+
+The one home of these array helpers, shared by vetting, the views, the transit fit, the
+reports and the explorer.  Candidate rows are turned into :class:`~astrotinyml.candidates.Ephemeris`
+objects by :mod:`astrotinyml.candidates`; everything here works on plain float arrays in days.
+
+>>> import numpy as np
+>>> from astrotinyml.transits import fold_phase
+>>> fold_phase(np.array([10.0, 10.9, 11.6]), 1.0, 0.0).round(2).tolist()
+[0.0, -0.1, -0.4]
 
 Nothing here imports lightkurve or astropy at module level (``import astrotinyml`` stays
 light); astropy units are imported lazily only when a value carries a unit.
@@ -9,128 +16,33 @@ light); astropy units are imported lazily only when a value carries a unit.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .candidates import Ephemeris, float_array
 from .errors import InvalidParameterError, LightCurveDataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
 
 __all__ = [
-    "Ephemeris",
+    "MIN_POINTS",
     "lc_arrays",
-    "candidate_ephemeris",
+    "fold_phase",
     "epoch_and_offset",
     "robust_std",
     "red_noise_beta",
     "binned_median",
+    "bin_centres",
     "fill_empty",
     "transit_mask",
-    "as_qtable",
+    "commensurate",
+    "independent_mask",
 ]
-
-#: Offsets of the mission time systems to full BJD, used only to word error messages.
-_TIME_OFFSETS = {"BTJD (TESS)": 2457000.0, "BKJD (Kepler/K2)": 2454833.0}
 
 #: Fewer valid cadences than this and nothing can be measured.
 MIN_POINTS = 10
-
-
-@dataclass(frozen=True)
-class Ephemeris:
-    """Transit ephemeris of one candidate in the units used internally (days, fractions).
-
-    ``period`` is NaN for a single event (mono-transit); ``depth`` is a fraction (not ppm)
-    and may be NaN when the candidate does not give it.
-    """
-
-    period: float
-    t0: float
-    duration: float
-    depth: float
-
-    @property
-    def single(self) -> bool:
-        """True for a single event (period unknown)."""
-        return not (math.isfinite(self.period) and self.period > 0)
-
-
-def _value(x: Any, unit: str | None) -> float:
-    """Plain float of a table cell, converting a Quantity / Time to ``unit``; masked -> NaN."""
-    if x is None:
-        return math.nan
-    if np.ma.is_masked(x):
-        return math.nan
-    # astropy Time (a search may store pl_tranmid as a Time): full JD in TDB.
-    if hasattr(x, "jd") and hasattr(x, "scale"):
-        try:
-            return float(x.tdb.jd)
-        except Exception:  # a Time without a TDB conversion (e.g. no location) -> as is
-            return float(x.jd)
-    if hasattr(x, "unit") and getattr(x, "unit", None) is not None and hasattr(x, "to_value"):
-        from astropy import units as u
-
-        if unit == "ppm":
-            if x.unit.physical_type == "dimensionless":
-                return float(x.to_value(u.dimensionless_unscaled)) * 1e6
-            raise InvalidParameterError(f"depth has unit {x.unit}; give it in ppm (plain float) or dimensionless")
-        if unit is not None:
-            return float(x.to_value(u.Unit(unit)))
-        return float(x.value)
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def _get(row: Any, name: str, unit: str | None = None, default: float = math.nan) -> float:
-    """``row[name]`` as a float in ``unit``; ``default`` when the column is absent."""
-    try:
-        x = row[name]
-    except (KeyError, IndexError, ValueError, TypeError):
-        return default
-    return _value(x, unit)
-
-
-def candidate_ephemeris(row: Any, *, time_ref: float | None = None) -> Ephemeris:
-    """Ephemeris of one candidate row (astropy Row, dict, pandas Series, ...).
-
-    Columns are read in the DESIGN units: ``pl_orbper`` [d], ``pl_tranmid`` [full BJD_TDB],
-    ``pl_trandurh`` [h], ``pl_trandep`` [ppm]; Quantities are converted.  ``time_ref`` (a time
-    inside the light curve, full BJD) lets us catch an epoch given in BTJD/BKJD.
-    """
-    period = _get(row, "pl_orbper", "d")
-    t0 = _get(row, "pl_tranmid", "d")
-    dur_h = _get(row, "pl_trandurh", "h")
-    depth_ppm = _get(row, "pl_trandep", "ppm")
-    if not math.isfinite(t0):
-        raise InvalidParameterError("candidate has no finite pl_tranmid (mid-transit time, full BJD_TDB)")
-    if not (math.isfinite(dur_h) and dur_h > 0):
-        raise InvalidParameterError(
-            f"candidate at pl_tranmid={t0} has no positive pl_trandurh (transit duration in hours)"
-        )
-    if time_ref is not None and abs(t0 - time_ref) > 1.0e5:
-        hints = ", ".join(f"{k}: add {v:.0f}" for k, v in _TIME_OFFSETS.items())
-        raise InvalidParameterError(
-            f"pl_tranmid={t0} is {abs(t0 - time_ref):.0f} d away from the light curve "
-            f"(data near BJD {time_ref:.1f}); pl_tranmid must be a full BJD_TDB ({hints})."
-        )
-    if not (math.isfinite(period) and period > 0):
-        period = math.nan
-    return Ephemeris(period=period, t0=t0, duration=dur_h / 24.0, depth=depth_ppm * 1e-6)
-
-
-def _plain(x: Any) -> np.ndarray:
-    """float64 array of a Quantity / astropy Masked / numpy masked column; masked -> NaN."""
-    x = getattr(x, "value", x)
-    if hasattr(x, "unmasked") and hasattr(x, "mask"):  # astropy Masked (MaskedQuantity.value)
-        return np.where(np.asarray(x.mask), np.nan, np.asarray(x.unmasked, dtype=float))
-    if np.ma.isMaskedArray(x):
-        return np.ma.filled(x.astype(float), np.nan)
-    return np.asarray(x, dtype=float)
 
 
 def lc_arrays(lc: lightkurve.LightCurve, *, name: str = "light curve", normalize: bool = True):
@@ -142,10 +54,10 @@ def lc_arrays(lc: lightkurve.LightCurve, *, name: str = "light curve", normalize
     time = getattr(lc, "time", None)
     if time is None or not hasattr(lc, "flux"):
         raise InvalidParameterError(f"{name} must be a lightkurve.LightCurve (got {type(lc).__name__})")
-    t = _plain(time.jd if hasattr(time, "jd") else time)
-    f = _plain(lc.flux)
+    t = float_array(time.jd if hasattr(time, "jd") else time)
+    f = float_array(lc.flux)
     err = getattr(lc, "flux_err", None)
-    e = np.full_like(f, np.nan) if err is None else _plain(err)
+    e = np.full_like(f, np.nan) if err is None else float_array(err)
     good = np.isfinite(t) & np.isfinite(f)
     t, f, e = t[good], f[good], e[good]
     if t.size < MIN_POINTS:
@@ -159,6 +71,33 @@ def lc_arrays(lc: lightkurve.LightCurve, *, name: str = "light curve", normalize
         f = f / med
         e = e / med
     return t, f, e
+
+
+def fold_phase(time, period: float, t0: float) -> np.ndarray:
+    """Time from the nearest mid-transit [d], in ``[-period/2, period/2)``.
+
+    Parameters
+    ----------
+    time : array-like
+        Times [d] (same system as ``t0``).
+    period : float
+        Period [d]; NaN or non-positive (a single event) gives ``time - t0``.
+    t0 : float
+        A mid-transit time [d].
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Examples
+    --------
+    >>> fold_phase([10.0, 10.9, 11.6], 1.0, 0.0).round(2).tolist()
+    [0.0, -0.1, -0.4]
+    """
+    t = np.asarray(time, dtype=float)
+    if not (math.isfinite(period) and period > 0):
+        return t - t0
+    return (t - t0 + 0.5 * period) % period - 0.5 * period
 
 
 def epoch_and_offset(t: np.ndarray, eph: Ephemeris) -> tuple[np.ndarray, np.ndarray]:
@@ -228,6 +167,15 @@ def binned_median(x: np.ndarray, y: np.ndarray, lo: float, hi: float, nbins: int
     return out
 
 
+def bin_centres(lo: float, hi: float, nbins: int) -> np.ndarray:
+    """Centres of the ``nbins`` equal bins of :func:`binned_median` over ``[lo, hi)``.
+
+    >>> bin_centres(0.0, 1.0, 4).tolist()
+    [0.125, 0.375, 0.625, 0.875]
+    """
+    return lo + (np.arange(nbins) + 0.5) * (hi - lo) / nbins
+
+
 def fill_empty(v: np.ndarray, fill: float) -> np.ndarray:
     """Fill NaN bins by linear interpolation between the nearest filled bins (edges: nearest
     value); an all-empty view becomes ``fill``.  Deterministic, no random draws."""
@@ -293,34 +241,3 @@ def independent_mask(t: np.ndarray, eph: Ephemeris, others: list[Ephemeris], *,
     if np.count_nonzero(~drop) < MIN_POINTS:
         return keep
     return ~drop
-
-
-def as_qtable(candidates: Any):
-    """Candidates as a new QTable: a Table/QTable (copied), a Row, a dict (one candidate, or
-    columns) or a list of dicts.
-
-    Raises
-    ------
-    InvalidParameterError
-        Anything else.
-
-    Examples
-    --------
-    >>> len(as_qtable([dict(pl_orbper=3.0), dict(pl_orbper=4.0)]))
-    2
-    """
-    from astropy.table import QTable, Row, Table
-
-    if isinstance(candidates, Table):
-        return QTable(candidates, copy=True)
-    if isinstance(candidates, Row):
-        return QTable(candidates.table[candidates.index : candidates.index + 1], copy=True)
-    if isinstance(candidates, dict):
-        if all(np.ndim(v) == 0 for v in candidates.values()):
-            return QTable(rows=[candidates])
-        return QTable(candidates)
-    if isinstance(candidates, (list, tuple)) and all(isinstance(c, dict) for c in candidates):
-        return QTable(rows=list(candidates)) if candidates else QTable()
-    raise InvalidParameterError(
-        f"candidates must be an astropy Table (or a dict / list of dicts), got {type(candidates).__name__}; "
-        "pass the table returned by astrotinyml.searching.")

@@ -40,18 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._transit import (
-    as_qtable,
-    MIN_POINTS,
-    independent_mask,
-    Ephemeris,
-    candidate_ephemeris,
-    epoch_and_offset,
-    lc_arrays,
-    red_noise_beta,
-    robust_std,
-    transit_mask,
-)
+from .candidates import Ephemeris, as_qtable, candidate_ephemeris
+from .transits import MIN_POINTS, epoch_and_offset, independent_mask, lc_arrays, red_noise_beta, robust_std, transit_mask
 from .errors import AstroTinyMLError, InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover

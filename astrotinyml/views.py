@@ -40,15 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._transit import (
-    binned_median,
-    candidate_ephemeris,
-    epoch_and_offset,
-    fill_empty,
-    independent_mask,
-    lc_arrays,
-    robust_std,
-)
+from .candidates import candidate_ephemeris
+from .transits import binned_median, epoch_and_offset, fill_empty, independent_mask, lc_arrays, robust_std
 from .errors import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -325,7 +325,7 @@ def test_p05_second_batch_into_the_same_directory_is_refused(tmp_path):
 
 
 def test_p06_failed_targets_are_redone_and_the_key_has_the_model_bytes(thread_client, tmp_path):
-    from astrotinyml._util import sha256_file
+    from astrotinyml.provenance import sha256_file
     from astrotinyml.apps.batch import model_identity, run_batch
 
     out = tmp_path / "batch"

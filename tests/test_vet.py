@@ -396,7 +396,7 @@ def test_depth_per_kepler_season():
     """Kepler-90 Q3-Q5: three quarters are three seasons (quarter mod 4 = 3, 0, 1)."""
     from astropy.table import QTable
 
-    from astrotinyml._transit import lc_arrays
+    from astrotinyml.transits import lc_arrays
     from astrotinyml.datasets import load_sample
     from astrotinyml.detrending import detrend
     from astrotinyml.vetting import _segment_ids, vet
@@ -475,7 +475,7 @@ def test_modshift_can_be_skipped_and_exovetter_stays_quiet(wasp18, capsys):
 def test_sweet_numbers_are_exovetters(wasp18):
     from exovetter import sweet
 
-    from astrotinyml._transit import lc_arrays
+    from astrotinyml.transits import lc_arrays
     from astrotinyml.vetting import vet
 
     _, flat = wasp18

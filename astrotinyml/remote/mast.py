@@ -63,7 +63,7 @@ from urllib.parse import quote
 
 from . import _net
 from ..atomic import atomic_path
-from .._util import sha256_file
+from ..provenance import sha256_file
 from ..config import cache_dir as _cache_dir
 from ..config import is_offline
 from ..errors import (

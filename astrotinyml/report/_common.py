@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import platform
 import re
 import unicodedata
 from datetime import datetime, timezone
@@ -12,44 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .._util import sha256_file  # noqa: F401  (re-exported for the report writers)
-from .._version import __version__
+from ..candidates import CONTRACT_DESCRIPTIONS, CONTRACT_UNITS  # noqa: F401  (the report writers' names)
 
-#: Units of the DESIGN.md column contract (ppm is not an astropy unit: depth stays a float).
-CONTRACT_UNITS = {
-    "pl_orbper": "d",
-    "pl_tranmid": "d",
-    "pl_trandurh": "h",
-    "pl_trandep": "ppm",
-    # Not contract columns, but depths in ppm too (plain floats: astropy has no ppm unit).
-    "pl_trandep_cal": "ppm",
-    # Radii in Earth and solar radii: no FITS units, plain floats like the depths.
-    "companion_rade": "R_earth",
-    "st_rad": "R_sun",
-}
-
-#: What every contract column means; written into the CSV header, the README of the bundle.
-CONTRACT_DESCRIPTIONS = {
-    "hostname": "target name",
-    "pl_orbper": "orbital period [d]",
-    "pl_tranmid": "mid-transit time of the first transit in the data [BJD_TDB, d]",
-    "pl_trandurh": "transit duration [h]: first-to-fourth contact T14 of the transit fit when fitted (fit_method), else the search's box width",
-    "pl_trandep": "transit depth [ppm]",
-    "snr": "correlated-noise signal-to-noise ratio: depth over the white + red noise of the flux "
-           "averaged over the transit duration (Pont et al. 2006; vet's mes_red)",
-    "snr_white": "the search's signal-to-noise ratio, white noise assumed (>= snr on red noise)",
-    "sde": "signal detection efficiency of the periodogram peak",
-    "n_transits": "number of transits with data",
-    "label": "classifier label (planet, eb, variability, instrumental, noise, unknown)",
-    "p_planet": "calibrated probability of a planetary transit",
-    "p_eb": "calibrated probability of an eclipsing binary",
-    "p_variability": "calibrated probability of stellar variability",
-    "p_instrumental": "calibrated probability of an instrumental systematic",
-    "p_noise": "calibrated probability of a false alarm",
-    "label_note": "why the label differs from the classifier's choice (the star's physics), if it does",
-    "companion_rade": "radius of a dark companion making the depth, sqrt(depth) * st_rad [R_earth]",
-    "st_rad": "stellar radius used [R_sun] (st_rad_source: where from; 'prior' = the Sun assumed)",
-}
+from ..provenance import package_versions, sha256_file
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 # Device names Windows reserves whatever the extension ("con.json" is the console there).
@@ -151,15 +115,7 @@ def mission_of(result) -> dict[str, Any]:
 
 def provenance(result) -> dict[str, Any]:
     """Software, model and calibration provenance of a detection result."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"astrotinyml": __version__, "python": platform.python_version()}
-    # Package metadata, not module attributes: wotan has no __version__, and nothing is imported.
-    for dist in ("numpy", "astropy", "lightkurve", "wotan", "numba", "ai-edge-litert"):
-        try:
-            versions[dist] = version(dist)
-        except PackageNotFoundError:
-            continue
+    versions = package_versions(("numpy", "astropy", "lightkurve", "wotan", "numba", "ai-edge-litert"), python=True)
     return {
         "software": versions,
         "model_sha256": result.model_sha256 or None,

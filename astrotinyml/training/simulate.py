@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from .._util import sha256_file as _sha256
+from ..provenance import sha256_file as _sha256
 from ..errors import InvalidParameterError
 
 __all__ = [

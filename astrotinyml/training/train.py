@@ -151,7 +151,7 @@ def _flip(x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             "scalars": x["scalars"]}
 
 
-from .._util import sha256_file as _sha256
+from ..provenance import sha256_file as _sha256
 
 #: Weight of one real example relative to one simulated example in the loss.  Real examples
 #: are few (hundreds against thousands) but they are the distribution the model is used on;
