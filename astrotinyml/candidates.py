@@ -55,6 +55,7 @@ __all__ = [
     "cell_value",
     "column_values",
     "float_array",
+    "plain",
     "row_value",
 ]
 
@@ -251,6 +252,33 @@ def column_values(table: Any, name: str, unit: str | None = None, *, default: fl
             return float_array(col.to_value(u.dimensionless_unscaled)) * 1e6
         col = col.to(u.Unit(unit))
     return np.atleast_1d(float_array(col))
+
+
+def plain(value: Any) -> Any:
+    """A cell (or a list / dict of them) as a JSON-able Python value: Quantities lose their unit,
+    NaN and masked become None, paths and other objects become strings.
+
+    >>> import numpy as np, astropy.units as u
+    >>> plain([1.5 * u.d, np.float32(2.0), float("nan")])
+    [1.5, 2.0, None]
+    """
+    if hasattr(value, "unit") and hasattr(value, "value"):
+        value = value.value
+    if isinstance(value, np.ma.core.MaskedConstant):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, np.ndarray):
+        return [plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (str, bool, int, float)) or value is None:
+        return value
+    return str(value)  # a Path, a Time, ...: its text
 
 
 def candidate_ephemeris(row: Any, *, time_ref: float | None = None) -> Ephemeris:

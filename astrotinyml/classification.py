@@ -28,22 +28,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .provenance import sha256_file as _sha256
+from .calibration.store import apply_calibration
+from .candidates import PROBABILITY_COLUMNS
 from .config import MODELS_DIR
 from .errors import InvalidParameterError, ModelIntegrityError, error_boundary
+from .modelspec import preprocess
+from .provenance import sha256_file as _sha256
+from .vetting import physics_veto, vet
+from .views import fold_all, stack_views
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
     from astropy.table import QTable
 
 __all__ = ["classify", "load_model", "TFLiteModel", "ModelIntegrityError", "MODELS_DIR", "PROBABILITY_COLUMNS"]
-
-#: Directory of the shipped models and their ``registry.json``.
-
-#: Output columns, in class order.
-PROBABILITY_COLUMNS = ("p_planet", "p_eb", "p_variability", "p_instrumental", "p_noise")
-
-
 
 
 #: What LiteRT's C++ runtime writes to stderr on every interpreter it creates; it says nothing
@@ -204,8 +202,6 @@ class TFLiteModel:
         >>> load_model().predict_views([v]).shape
         (1, 5)
         """
-        from .modelspec import preprocess
-        from .views import stack_views
 
         if not views:
             return np.empty((0, len(self.classes)))
@@ -380,9 +376,6 @@ def classify(
     """
     from astropy.table import QTable
 
-    from .vetting import physics_veto, vet
-    from .views import fold_all
-
     m = _resolve_model(model)
     if threshold is not None and not (0.0 <= float(threshold) <= 1.0):
         raise InvalidParameterError(f"threshold must be in [0, 1], got {threshold}")
@@ -414,7 +407,6 @@ def classify(
     if calibration is not False:
         # The same calibrated answer as detect(): one code path (apply_calibration also
         # applies vet's physics veto after re-deciding the labels).
-        from .calibration.store import apply_calibration
 
         table = apply_calibration(table, calibration)
     if threshold is not None and calibration is not False and n:

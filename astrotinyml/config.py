@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import InvalidParameterError
+
 __all__ = ["DATA_DIR", "MODELS_DIR", "PACKAGE_DIR", "cache_dir", "is_offline"]
 
 #: The installed package directory.
@@ -80,7 +82,6 @@ def is_offline(offline: bool | None = None) -> bool:
         return True
     if value in _FALSE:
         return False
-    from .errors import InvalidParameterError
 
     raise InvalidParameterError(
         f"ASTROTINYML_OFFLINE={value!r} is not understood; set it to 1 (offline) or 0 (online)."

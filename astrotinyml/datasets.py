@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from .config import DATA_DIR
 from .errors import DataUnavailableError, InvalidParameterError
+from .io import read_lightcurves
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
@@ -236,7 +237,6 @@ def load_sample(name: str, **kwargs) -> lightkurve.LightCurve:
     >>> lc.meta["quarters"], lc.meta["mission"]
     ([3, 4, 5], 'Kepler')
     """
-    from .io import read_lightcurves
 
     key = _resolve(name)
     lc = read_lightcurves(sample_paths(key), **kwargs)

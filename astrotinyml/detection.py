@@ -39,14 +39,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from .candidates import row_value
 from .errors import InvalidParameterError
 from .star import stellar_parameters
 
 if TYPE_CHECKING:  # pragma: no cover
-    import lightkurve
     from astropy.table import QTable
-
-    from .views import Views
 
 __all__ = ["detect", "DetectionResult", "Periodogram", "search_masked", "SearchPasses", "FIT_CHOICES", "correlated_snr",
            "SNR_THRESHOLD"]
@@ -478,17 +476,14 @@ def same_signals(a, b) -> bool:
     if len(a) != len(b):
         return False
 
-    def num(row, name):  # QTable quantities or plain Table numbers (d, d, h)
-        return float(getattr(row[name], "value", row[name]))
-
     def same(ra, rb):
-        pa, pb = num(ra, "pl_orbper"), num(rb, "pl_orbper")
+        pa, pb = row_value(ra, "pl_orbper", "d"), row_value(rb, "pl_orbper", "d")
         if np.isnan(pa) != np.isnan(pb) or (not np.isnan(pa) and abs(pa / pb - 1.0) > 1e-3):
             return False
-        dt = abs(num(ra, "pl_tranmid") - num(rb, "pl_tranmid"))
+        dt = abs(row_value(ra, "pl_tranmid", "d") - row_value(rb, "pl_tranmid", "d"))
         if not np.isnan(pa):
             dt = min(dt % pa, pa - dt % pa)
-        return dt <= 0.5 * num(rb, "pl_trandurh") / 24.0
+        return dt <= 0.5 * row_value(rb, "pl_trandurh", "h") / 24.0
 
     unused = list(range(len(b)))
     for ra in a:

@@ -21,8 +21,9 @@ import warnings
 
 import numpy as np
 
-from .io.conventions import target_name as _target_name
+from .candidates import column_values
 from .errors import InvalidParameterError, LightCurveDataError
+from .io.conventions import target_name as _target_name
 
 __all__ = ["detrend", "default_window_length", "transit_mask", "long_dip_mask", "DETREND_METHODS"]
 
@@ -141,9 +142,9 @@ def transit_mask(time, candidates, *, width_factor=1.5) -> np.ndarray:
                 f"The candidates table has no column {name!r} (columns: {candidates.colnames}); "
                 "pass the table returned by astrotinyml.search or a boolean mask."
             )
-    period = _as_float(candidates["pl_orbper"], "day")
-    t0 = _as_float(candidates["pl_tranmid"], "day")
-    dur = _as_float(candidates["pl_trandurh"], "hour") / 24.0
+    period = column_values(candidates, "pl_orbper", "d")
+    t0 = column_values(candidates, "pl_tranmid", "d")
+    dur = column_values(candidates, "pl_trandurh", "h") / 24.0
     for p, tc, d in zip(period, t0, dur):
         if not (np.isfinite(tc) and np.isfinite(d) and d > 0):
             continue
@@ -288,15 +289,6 @@ def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
         return mask
     mask[good] = flagged
     return mask
-
-
-def _as_float(column, unit: str) -> np.ndarray:
-    import astropy.units as u
-
-    # np.atleast_1d: a table Row (one candidate) gives scalars
-    if hasattr(column, "unit") and column.unit is not None and hasattr(column, "to_value"):
-        return np.atleast_1d(np.asarray(column.to_value(u.Unit(unit)), dtype=float))
-    return np.atleast_1d(np.asarray(column, dtype=float))
 
 
 def detrend(lc, *, method="biweight", window_length=None, mask=None, break_tolerance=None,

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .candidates import as_qtable
+from .errors import AstroTinyMLWarning, DataUnavailableError, InvalidParameterError, NoTransitInDataError
+from .remote import archives
 from .transits import lc_arrays, robust_std
-from .errors import AstroTinyMLWarning, InvalidParameterError, NoTransitInDataError
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
@@ -200,8 +201,6 @@ def catalog_ephemerides(name: str, *, cache_dir: str | None = None, offline: boo
     >>> str(eph["name"][0]), str(eph["host"][0]), round(float(eph["pl_orbper"][0].value), 4)
     ('TOI-185.01', 'TIC 100100827', 0.9415)
     """
-    from .remote import archives
-    from .errors import DataUnavailableError
 
     text = str(name).strip()
     kw = {"cache_dir": cache_dir, "offline": offline}

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidParameterError
+from .views import SCALAR_NAMES, stack_views
 
 __all__ = ["LOCAL_CHANNELS", "default_spec", "preprocess", "arrays_from_views"]
 
@@ -48,7 +49,6 @@ def default_spec(scalar_mean=None, scalar_std=None) -> dict[str, Any]:
     >>> spec["inputs"]["local_views"]["shape"]
     [61, 4]
     """
-    from .views import SCALAR_NAMES
 
     n = len(SCALAR_NAMES)
     mean = [0.0] * n if scalar_mean is None else [float(x) for x in scalar_mean]
@@ -67,7 +67,6 @@ def default_spec(scalar_mean=None, scalar_std=None) -> dict[str, Any]:
 
 def arrays_from_views(views: list) -> dict[str, np.ndarray]:
     """Stack a list of :class:`~astrotinyml.views.Views` (``stack_views``)."""
-    from .views import stack_views
 
     return stack_views(list(views))
 
@@ -116,7 +115,6 @@ def preprocess(arrays: dict[str, np.ndarray], spec: dict[str, Any]) -> dict[str,
             f"local views have {loc.shape[1]} bins but the model expects {want_l}; fold with "
             f"fold_views(..., **{spec['fold_views']})")
     s = np.asarray(arrays["scalars"], dtype=np.float32)
-    from .views import SCALAR_NAMES
 
     # A model takes its scalars by name, so views of a later version (more scalars) still
     # feed a model trained on fewer.

@@ -23,6 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from ._version import __version__
+from .atomic import atomic_path
+from .candidates import plain
+from .detection import DetectionResult
 from .errors import InvalidParameterError, LightCurveFormatError
 
 __all__ = ["save_result", "load_result", "RESULT_VERSION", "RESULT_SUFFIX", "find_results"]
@@ -34,8 +38,6 @@ RESULT_SUFFIX = ".result.fits"
 
 
 def _jsonable(value: Any) -> Any:
-    from .report._common import plain
-
     return plain(value)
 
 
@@ -76,9 +78,6 @@ def save_result(result, path: str | Path) -> Path:
     """
     from astropy.io import fits
     from astropy.table import QTable
-
-    from .atomic import atomic_path
-    from ._version import __version__
 
     path = Path(path)
     cands = QTable(result.candidates, copy=True)
@@ -164,8 +163,6 @@ def load_result(path: str | Path):
     import astropy.units as u
     from astropy.io import fits
     from astropy.table import QTable
-
-    from .detection import DetectionResult
 
     path = Path(path)
     try:

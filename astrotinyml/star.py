@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .errors import InvalidParameterError
+from .remote import archives
 
 __all__ = ["StellarParameters", "stellar_parameters", "PRIOR", "R_SUN_REARTH", "R_JUP_REARTH", "RHO_SUN_CGS",
            "MAX_PLANET_RADIUS_RJUP", "MAX_PLANET_RATIO_UNKNOWN_STAR", "companion_radius",
@@ -210,7 +211,6 @@ def _from_header(meta: Mapping[str, Any]) -> dict[str, tuple[float, str]]:
 
 def _from_catalogs(target: str) -> dict[str, tuple[float, str]]:
     """First catalogue row of this star in the bundled snapshots (offline, no network)."""
-    from .remote import archives
 
     queries = (("koi", archives.query_koi, {"radius": "koi_srad", "teff": "koi_steff", "logg": "koi_slogg",
                                             "radius_err": "koi_srad_err1"}),

@@ -103,9 +103,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .candidates import Ephemeris, as_qtable, candidate_ephemeris
-from .transits import MIN_POINTS, epoch_and_offset, independent_mask, lc_arrays, robust_std
 from .config import DATA_DIR
 from .errors import InvalidParameterError
+from .star import PRIOR, R_SUN_REARTH, stellar_parameters
+from .transits import MIN_POINTS, epoch_and_offset, independent_mask, lc_arrays, robust_std
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
@@ -400,7 +401,6 @@ class _Problem:
     ``log_jitter`` (omitted without jitter).  The coordinates are chosen for the walkers,
     the priors stay those of the module notes (uniform in k and ln(a/R*)) through the
     Jacobians in :meth:`log_prior`:
-
     - ``log_t14`` replaces ln(a/R*) and ``log_depth`` (the limb-darkened depth
       ``k^2 I(mu_b)/<I>``) replaces ``k``: the data measure depth and duration almost
       independently of ``b``, while ``k`` and ``a/R*`` move with ``b`` along a curved
@@ -902,8 +902,6 @@ def _fit_one(t_all, f_all, e_all, eph, others, *, single, q0, ld_sigma, fit_ld, 
     put("pl_trandep", np.array(depths) * 1e6)
     put("pl_trandurh", t14 * 24.0)
     if math.isfinite(radius):
-        from .star import R_SUN_REARTH
-
         rs = np.full(size, radius)
         if math.isfinite(radius_err) and radius_err > 0:
             rs = np.abs(radius + radius_err * np.random.default_rng(seed + 1).normal(size=size))
@@ -1178,7 +1176,6 @@ def fit_transit(
     Examples
     --------
     A synthetic 1 % transit in 2-min data, fitted by least squares:
-
     >>> import numpy as np, batman, lightkurve as lk
     >>> t = 2459000.0 + np.arange(0.0, 10.0, 2.0 / 1440.0)
     >>> p = batman.TransitParams()
@@ -1195,8 +1192,6 @@ def fit_transit(
     True
     """
     from astropy import units as u
-
-    from .star import PRIOR, stellar_parameters
 
     if method not in FIT_METHODS:
         raise InvalidParameterError(f"method={method!r} is not one of {FIT_METHODS}: 'mcmc' for "

@@ -41,8 +41,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .candidates import Ephemeris, as_qtable, candidate_ephemeris
-from .transits import MIN_POINTS, epoch_and_offset, independent_mask, lc_arrays, red_noise_beta, robust_std, transit_mask
 from .errors import AstroTinyMLError, InvalidParameterError
+from .star import (
+    MAX_PLANET_RADIUS_RJUP,
+    MAX_PLANET_RATIO_UNKNOWN_STAR,
+    PRIOR,
+    R_JUP_REARTH,
+    R_SUN_REARTH,
+    StellarParameters,
+    min_shape_v,
+    stellar_parameters,
+)
+from .transits import (
+    MIN_POINTS,
+    epoch_and_offset,
+    independent_mask,
+    lc_arrays,
+    red_noise_beta,
+    robust_std,
+    transit_mask,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
@@ -828,7 +846,6 @@ def vet(
     astropy.table.QTable
         A new table: the input rows and columns unchanged, followed by the columns of
         :data:`VET_COLUMNS` in that order:
-
         - ``vet_depth_ppm``, ``vet_depth_err_ppm``, ``vet_snr``: mean depth of all transits
           (central half of the window, > 0 = dimming), its 1-sigma error, their ratio.
         - ``depth_odd_ppm``/``depth_odd_err_ppm``, ``depth_even_ppm``/``depth_even_err_ppm``:
@@ -893,7 +910,6 @@ def vet(
         SWEET tests with exovetter).  They use the full transit window ``|t - t_mid| < T14/2``,
         the white noise ``sigma_w`` (robust scatter out of transit) and the red noise
         ``sigma_r`` at the transit duration; those that need a period are NaN for single events:
-
         - ``noise_red_ppm``: ``sigma_r``, the scatter of the out-of-transit flux averaged over
           T14 beyond what white noise gives (Hartman & Bakos 2016; 0 for white noise).
           ``mes_red``: the multiple-event statistic, mean in-transit depth over
@@ -1002,7 +1018,6 @@ def vet(
             var_p, var_pow = _lomb_scargle(raw_lc if raw_lc is not None else lc, ephs)
         except AstroTinyMLError:  # an unusable raw_lc costs this diagnostic only
             var_p, var_pow = (math.nan, math.nan)
-    from .star import PRIOR, StellarParameters, stellar_parameters
 
     if star is not None and not isinstance(star, StellarParameters):
         star = stellar_parameters(star=star, catalogs=False)
@@ -1073,7 +1088,6 @@ def vet(
 
 def _physics(row: dict[str, Any], st_rad: float, st_rad_source: str, radius_known: bool) -> None:
     """Companion size and ingress length against what a planet of this star can do."""
-    from .star import MAX_PLANET_RADIUS_RJUP, MAX_PLANET_RATIO_UNKNOWN_STAR, R_JUP_REARTH, R_SUN_REARTH, min_shape_v
 
     k = row["rp_rs"]
     row["st_rad"] = float(st_rad)

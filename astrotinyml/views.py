@@ -40,9 +40,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .candidates import candidate_ephemeris
-from .transits import binned_median, epoch_and_offset, fill_empty, independent_mask, lc_arrays, robust_std
+from .candidates import candidate_ephemeris, row_value
 from .errors import InvalidParameterError
+from .transits import binned_median, epoch_and_offset, fill_empty, independent_mask, lc_arrays, robust_std
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
@@ -272,20 +272,6 @@ def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
     return int(value)
 
 
-def _cell(row: Any, name: str) -> float:
-    try:
-        x = row[name]
-    except (KeyError, IndexError, ValueError, TypeError):
-        return math.nan
-    if np.ma.is_masked(x):
-        return math.nan
-    x = getattr(x, "value", x)
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _star_known(candidate: Any) -> float:
     try:
         src = str(candidate["st_rad_source"])
@@ -299,7 +285,7 @@ def _slog(x: float) -> float:
 
 
 def _scalars(candidate: Any, eph, span: float, scale_ppm: float) -> tuple[np.ndarray, tuple[str, ...]]:
-    get = {n: _cell(candidate, n) for n in (
+    get = {n: row_value(candidate, n) for n in (
         "pl_trandep", "snr", "vet_snr", "oddeven_sigma", "secondary_sigma", "sec05_sigma",
         "secondary_albedo", "shape_v", "n_transits", "n_transits_data", "coverage",
         "max_single_event_fraction", "depth_chi2_dof", "near_var_period", "density_ratio",
@@ -460,7 +446,7 @@ def fold_views(
         if secondary_phase is not None:
             sec_phase = float(secondary_phase)
         else:
-            sec_phase = _cell(candidate, "secondary_phase")
+            sec_phase = row_value(candidate, "secondary_phase")
             if not (math.isfinite(sec_phase) and 0.0 <= sec_phase < 1.0):
                 sec_phase = 0.5
         x = (t - eph.t0) / eph.period - sec_phase

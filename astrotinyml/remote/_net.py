@@ -50,7 +50,7 @@ class TransientError(Exception):
     """Internal: a failure worth retrying (HTTP 5xx / 429, truncated download)."""
 
 
-_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
+TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 _TRANSIENT_TEXT = re.compile(
     r"\b(?:408|429|500|502|503|504)\b|timed?[ -]?out|temporar(?:il)?y unavailable|"
     r"service unavailable|bad gateway|gateway time|connection (?:refused|reset|aborted|error)|"
@@ -84,7 +84,7 @@ def _is_transient_one(exc: BaseException) -> bool:
             return True
     status = _status_code(exc)
     if status is not None:
-        return status in _TRANSIENT_STATUS
+        return status in TRANSIENT_STATUS
     # astroquery and pyvo re-wrap HTTP errors into their own exception types, keeping only
     # the text; judge those by their message
     return bool(_TRANSIENT_TEXT.search(str(exc)))

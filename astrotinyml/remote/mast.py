@@ -994,7 +994,7 @@ def _download(product: dict, dest: Path, *, timeout: float) -> tuple[int, str]:
     with atomic_path(dest, overwrite=True) as tmp:
         wait = _net.attempt_timeout(timeout)
         with requests.get(url, stream=True, timeout=(min(wait, 30.0), wait)) as resp:
-            if resp.status_code in _net._TRANSIENT_STATUS:
+            if resp.status_code in _net.TRANSIENT_STATUS:
                 raise _net.TransientError(f"HTTP {resp.status_code} from {url}")
             if resp.status_code == 404:
                 raise DataUnavailableError(

@@ -14,15 +14,43 @@ from typing import Iterable
 
 from ..atomic import OutputExistsError, atomic_paths
 from ..errors import InvalidParameterError
-from ._common import CONTRACT_DESCRIPTIONS, CONTRACT_UNITS, safe_name, sha256_file
+from ..provenance import sha256_file
+from ..results import RESULT_SUFFIX
+from ..results import save_result as _save
+from ._common import CONTRACT_DESCRIPTIONS, CONTRACT_UNITS, plain, safe_name
+from .exofop import CTOI_COLUMNS, CTOI_UNITS, ctoi_file_name, ctoi_lines, write_ctoi
+from . import formats as _formats_module
+from . import pdf as _pdf_module
+from .formats import report_dict
 
-__all__ = ["write_report", "safe_name", "FORMATS", "OutputExistsError"]
+__all__ = ["write_report", "check_formats", "plain", "safe_name", "FORMATS", "OutputExistsError"]
 
 #: Formats :func:`write_report` knows, with their file suffixes.
 FORMATS = {"pdf": ".pdf", "json": ".json", "fits": ".fits", "csv": ".csv"}
 
 
-def _check_formats(formats: Iterable[str]) -> list[str]:
+def check_formats(formats: Iterable[str]) -> list[str]:
+    """The report formats asked for, lower-cased and without duplicates, checked against :data:`FORMATS`.
+
+    Parameters
+    ----------
+    formats : str or iterable of str
+        Format names (``"pdf"``, ``".json"``, ...), or one name.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    InvalidParameterError
+        An unknown format, or none.
+
+    Examples
+    --------
+    >>> check_formats(["PDF", ".json", "pdf"])
+    ['pdf', 'json']
+    """
     if isinstance(formats, str):
         formats = [formats]
     chosen = []
@@ -55,8 +83,6 @@ def _bundle_readme(target: str, names: list[str]) -> str:
               "or null (JSON). The FITS file holds one folded light curve per candidate (TCE_n)",
               "and, for fitted candidates, the transit fit's posterior draws (POSTERIOR_n)."]
     if any(n.startswith("params_planet_") for n in names):
-        from .exofop import CTOI_COLUMNS, CTOI_UNITS
-
         lines += ["", "params_planet_YYYYMMDD_nnn.txt: ExoFOP bulk upload of planet parameters (candidates",
                   "labelled planet), pipe-delimited, no header, fields in this order:",
                   "  " + "|".join(CTOI_COLUMNS),
@@ -106,21 +132,16 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
     >>> sorted(paths)  # doctest: +SKIP
     ['csv', 'json']
     """
-    from .formats import report_dict, write_csv, write_fits, write_json
-    from .pdf import write_pdf
 
-    chosen = _check_formats(FORMATS if submit_ready else formats)
+    chosen = check_formats(FORMATS if submit_ready else formats)
     out_dir = Path(out_dir)
     stem = safe_name(result.target)
     targets = {fmt: out_dir / f"{stem}{FORMATS[fmt]}" for fmt in chosen}
     ctoi = []
     if save_result:
-        from ..results import RESULT_SUFFIX
-
         targets["result"] = out_dir / f"{stem}{RESULT_SUFFIX}"
     if submit_ready:
         targets["bundle"] = out_dir / f"{stem}_submission.zip"
-        from .exofop import ctoi_file_name, ctoi_lines
 
         ctoi = ctoi_lines(result)
         if ctoi:  # an ExoFOP upload file only for candidates labelled planet
@@ -134,10 +155,11 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
     out_dir.mkdir(parents=True, exist_ok=True)
     report = report_dict(result)
     writers = {
-        "json": lambda p: write_json(result, p, report=report),
-        "csv": lambda p: write_csv(result, p),
-        "fits": lambda p: write_fits(result, p),
-        "pdf": lambda p: write_pdf(result, p, report=report),
+        # Looked up on the writer modules at call time, so a writer can be replaced there.
+        "json": lambda p: _formats_module.write_json(result, p, report=report),
+        "csv": lambda p: _formats_module.write_csv(result, p),
+        "fits": lambda p: _formats_module.write_fits(result, p),
+        "pdf": lambda p: _pdf_module.write_pdf(result, p, report=report),
     }
     # All or nothing: every format goes to a temporary file first and they are renamed into
     # place together at the end, so a failure (or a failed --overwrite rerun) leaves the
@@ -146,12 +168,9 @@ def write_report(result, out_dir, *, formats=("pdf", "json", "fits", "csv"), ove
         for fmt in chosen:
             writers[fmt](tmp[fmt])
         if save_result:  # after the PDF, which computes the periodogram it then holds
-            from ..results import save_result as _save
 
             _save(result, tmp["result"])
         if submit_ready:
-            from .exofop import write_ctoi
-
             if ctoi:
                 write_ctoi(ctoi, tmp["ctoi"])
             names = {fmt: targets[fmt].name for fmt in chosen + (["ctoi"] if ctoi else [])}

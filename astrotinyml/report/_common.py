@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..candidates import CONTRACT_DESCRIPTIONS, CONTRACT_UNITS  # noqa: F401  (the report writers' names)
-
+from ..candidates import CONTRACT_DESCRIPTIONS, CONTRACT_UNITS, plain  # noqa: F401  (the report writers' names)
 from ..provenance import package_versions, sha256_file
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -47,31 +43,6 @@ def safe_name(name: Any, *, max_length: int = 80) -> str:
         # CON, NUL, COM1, LPT9 ... (with any extension) name devices on Windows, never files
         text = "_" + text
     return text
-
-
-
-
-def plain(value: Any) -> Any:
-    """A JSON-able Python value: quantities lose their unit, NaN and masked become None."""
-    if hasattr(value, "unit") and hasattr(value, "value"):
-        value = value.value
-    if isinstance(value, np.ma.core.MaskedConstant):
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, np.ndarray):
-        return [plain(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, bool, int, float)) or value is None:
-        return value
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
 
 
 def column_unit(table, name: str) -> str | None:

@@ -3,7 +3,6 @@
 ExoFOP's "Upload planet parameters" accepts a pipe-delimited text file named
 ``params_planet_YYYYMMDD_nnn.txt``, one planet per line and no header, with these fields
 in this order (:data:`CTOI_COLUMNS`; units as ExoFOP documents them)::
-
     target|flag|disp|period|period_unc|epoch|epoch_unc|depth|depth_unc|duration|duration_unc|
     inc|inc_unc|imp|imp_unc|r_planet|r_planet_unc|ar_star|a_rstar_unc|radius|radius_unc|
     mass|mass_unc|temp|temp_unc|insol|insol_unc|dens|dens_unc|sma|sma_unc|ecc|ecc_unc|
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .._version import __version__
 from ._common import plain
 
 __all__ = ["CTOI_COLUMNS", "CTOI_UNITS", "ctoi_lines", "ctoi_file_name", "write_ctoi"]
@@ -131,7 +131,6 @@ def ctoi_lines(result, *, tag: str | None = None, group: str = "", prop_period: 
     >>> lines[0].split("|")[:3]  # doctest: +SKIP
     ['100100827', 'newctoi', 'PC']
     """
-    from .._version import __version__
 
     cands = result.candidates
     tag = tag or datetime.now(timezone.utc).strftime("%Y%m%d") + "_astrotinyml"

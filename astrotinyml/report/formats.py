@@ -12,8 +12,18 @@ from typing import Any
 
 import numpy as np
 
-from ._common import (CONTRACT_DESCRIPTIONS, CONTRACT_UNITS, candidate_rows, column_unit,
-                      inputs_of, mission_of, plain, provenance)
+from ..transitfit import model_flux
+from ..transits import fold_phase
+from ._common import (
+    CONTRACT_DESCRIPTIONS,
+    CONTRACT_UNITS,
+    candidate_rows,
+    column_unit,
+    inputs_of,
+    mission_of,
+    plain,
+    provenance,
+)
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = "report-1.0.schema.json"
@@ -115,13 +125,6 @@ def _header_value(value):
     return value
 
 
-def _fold(time, period, t0):
-    """Time from the nearest mid-transit, in days (nan period: from t0)."""
-    if not np.isfinite(period) or period <= 0:
-        return time - t0
-    return (time - t0 + 0.5 * period) % period - 0.5 * period
-
-
 def write_fits(result, path) -> None:
     """FITS: provenance primary HDU, a CANDIDATES table, one folded light curve per candidate.
 
@@ -202,10 +205,9 @@ def write_fits(result, path) -> None:
         t0 = row.get("pl_tranmid") or np.nan
         dur_d = (row.get("pl_trandurh") or np.nan) / 24.0
         depth = (row.get("pl_trandep") or np.nan) * 1e-6
-        phase = _fold(t, period, t0)
+        phase = fold_phase(t, period, t0)
         best = (result.candidates.meta.get("fit_best") or {}).get(i - 1)
         if best is not None:  # the fitted limb-darkened model, else the box
-            from ..transitfit import model_flux
 
             model = model_flux(t, best, exp_time=best.get("exp_time_d", 0.0),
                                supersample=int(best.get("supersample", 1)))

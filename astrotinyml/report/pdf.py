@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import AstroTinyMLError
+from ..transitfit import model_flux
+from ..transits import bin_centres, binned_median, fold_phase
 from ._common import plain
 
 _PAGE = (11.0, 8.5)  # US letter, landscape, like the Kepler/TESS DV summaries
 _COLORS = ("tab:red", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink")
 
 
-def _fold(t, period, t0):
-    if not np.isfinite(period) or period <= 0:
-        return t - t0
-    return (t - t0 + 0.5 * period) % period - 0.5 * period
-
-
 def _binned(x, y, lo, hi, nbins):
-    from scipy.stats import binned_statistic
-
+    """Centres and medians of the filled bins (the plotted binned curve); none below 3 points."""
     ok = np.isfinite(x) & np.isfinite(y) & (x >= lo) & (x <= hi)
     if ok.sum() < 3:
         return np.array([]), np.array([])
-    stat, edges, _ = binned_statistic(x[ok], y[ok], statistic="median", bins=nbins, range=(lo, hi))
-    centres = 0.5 * (edges[1:] + edges[:-1])
+    stat = binned_median(x[ok], y[ok], lo, hi, nbins)
     good = np.isfinite(stat)
-    return centres[good], stat[good]
+    return bin_centres(lo, hi, nbins)[good], stat[good]
 
 
 def _candidate_values(row):
@@ -57,7 +52,7 @@ def _others_mask(t, candidates, index):
                 # would hide exactly what the odd/even and secondary panels are for.
                 continue
         if np.isfinite(t0) and np.isfinite(dur):
-            mask |= np.abs(_fold(t, period, t0)) < 0.75 * dur
+            mask |= np.abs(fold_phase(t, period, t0)) < 0.75 * dur
     return mask
 
 
@@ -169,8 +164,6 @@ def _periodogram_panel(ax, pg, row):
 
 
 def _result_periodogram(result):
-    from ..errors import AstroTinyMLError
-
     try:
         return result.periodogram()
     except AstroTinyMLError:  # e.g. a light curve too short for any period range
@@ -188,7 +181,7 @@ def _not_applicable(ax, why):
 def _folded_panels(axes, t, f, row, colnames):
     ax_global, ax_local, ax_oddeven, ax_sec = axes
     period, t0, dur, depth = _candidate_values(row)
-    phase = _fold(t, period, t0)
+    phase = fold_phase(t, period, t0)
     # Global view: the whole orbit, in phase units.
     if np.isfinite(period):
         x = phase / period
@@ -366,8 +359,6 @@ def _fit_page(pdf, result, report, index, row):
     from matplotlib.figure import Figure
     from matplotlib.gridspec import GridSpec
 
-    from ..transitfit import model_flux
-
     best = (result.candidates.meta.get("fit_best") or {}).get(index - 1)
     fig = Figure(figsize=_PAGE)
     fig.suptitle(f"{result.target} — candidate {index}: limb-darkened transit fit ({row['fit_method']})",
@@ -382,7 +373,7 @@ def _fit_page(pdf, result, report, index, row):
     period = float(plain(best["pl_orbper"]) if best else plain(row["pl_orbper"]) or np.nan)
     t0 = float(best["pl_tranmid"] if best else plain(row["pl_tranmid"]) or np.nan)
     dur = float(plain(row["pl_trandurh"]) or np.nan) / 24.0
-    phase = _fold(t, period, t0)
+    phase = fold_phase(t, period, t0)
     w = 2.0 * dur if np.isfinite(dur) else 0.5
     near = np.abs(phase) < w
     if best is None or not near.any():
