@@ -42,10 +42,10 @@ def main(argv=None):
 
     os.environ.setdefault("ASTROTINYML_OFFLINE", "1")
     warnings.simplefilter("ignore")
-    from astrotinyml.calibration.store import DEFAULT_CALIBRATION_PATH, calibrate, reference_set
+    from astrotinyml.calibration import DEFAULT_CALIBRATION_PATH, calibrate, reference_set
 
     if args.probabilities_from:
-        from astrotinyml.calibration.store import default_calibration, with_probability_calibration
+        from astrotinyml.calibration import default_calibration, with_probability_calibration
 
         reg = json.loads((Path(args.probabilities_from) / "registry.json").read_text())
         entry = reg["models"][reg["default"]]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from astrotinyml.calibration import _db as _caldb
-from astrotinyml.calibration.store import (
+from astrotinyml.calibration import (
     Calibration,
     apply_calibration,
     calibrate,

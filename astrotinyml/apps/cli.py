@@ -685,7 +685,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_calibrate(args) -> int:
-    from ..calibration.store import calibrate, calibration_history, reference_set
+    from ..calibration import calibrate, calibration_history, reference_set
 
     if args.history:
         _print_table(calibration_history(args.db, include_default=True))
@@ -696,7 +696,7 @@ def _cmd_calibrate(args) -> int:
     refs = args.references or ["bundled"]
     references = reference_set(refs[0] if len(refs) == 1 else refs)
     if not args.no_store:
-        from ..calibration._db import check_writable
+        from ..calibration.store import check_writable
 
         check_writable(args.db)  # before the run: a read-only database fails now, not after it
     cal = calibrate(references, db=args.db, folds=args.folds, target_precision=args.target_precision,

@@ -1,36 +1,33 @@
 """Calibration against targets with known answers: fitting, storing and applying it.
 
-:func:`calibrate` runs detection on reference light curves with known answers and fits the
-recovery curve, the false-alarm rates, the depth/duration corrections and the classifier's
-probability calibration; runs are kept in an SQLite store (``_db``) and
-:func:`apply_calibration` applies one to a candidates table.  See :mod:`astrotinyml.calibration.store`.
+- :mod:`~astrotinyml.calibration.references` - reference light curves with known answers
+  (:func:`reference_set`) and matching detections to them (:func:`match_signal`, harmonics);
+- :mod:`~astrotinyml.calibration.fit` - :func:`calibrate`: the pipeline on the references,
+  recovery, false alarms, depth/duration biases and probability calibration, all held out by star;
+- :mod:`~astrotinyml.calibration.probability` - temperature scaling, isotonic regression, ECE,
+  the precision threshold;
+- :mod:`~astrotinyml.calibration.store` - the :class:`Calibration` record, the SQLite store
+  (``_db``), drift, the shipped default and :func:`apply_calibration`;
+- :mod:`~astrotinyml.calibration.plots` - reliability, recovery and confusion figures.
 
 >>> from astrotinyml.calibration import match_signal
 >>> match_signal(1.8829, 2458354.70, 2.1, known_period=0.941453, known_epoch=2458354.70)["harmonic"]
 2.0
 """
 
+from .fit import calibrate, grouped_folds
+from .plots import plot_confusion, plot_recovery, plot_reliability
+from .probability import apply_temperature, expected_calibration_error, fit_temperature, precision_threshold
+from .references import HARMONICS, match_signal, reference_set
 from .store import (
     DEFAULT_CALIBRATION_PATH,
     DRIFT_TOLERANCES,
-    HARMONICS,
     Calibration,
     apply_calibration,
-    apply_temperature,
-    calibrate,
     calibration_history,
     current_calibration_id,
     default_calibration,
-    expected_calibration_error,
-    fit_temperature,
-    grouped_folds,
     load_calibration,
-    match_signal,
-    plot_confusion,
-    plot_recovery,
-    plot_reliability,
-    precision_threshold,
-    reference_set,
     save_calibration,
     with_probability_calibration,
 )

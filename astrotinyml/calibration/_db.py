@@ -295,17 +295,17 @@ def _json_default(o):
 
 
 def dumps(obj) -> str:
-    return json.dumps(_clean(obj), default=_json_default, sort_keys=True)
+    return json.dumps(clean(obj), default=_json_default, sort_keys=True)
 
 
-def _clean(obj):
-    """NaN/inf -> None so that the JSON is standard."""
+def clean(obj):
+    """NaN/inf -> None (recursively, numpy scalars and arrays as plain Python) so that the JSON is standard."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [clean(v) for v in obj]
     try:
         import numpy as np
 
@@ -316,7 +316,7 @@ def _clean(obj):
         if isinstance(obj, np.bool_):
             return bool(obj)
         if isinstance(obj, np.ndarray):
-            return _clean(obj.tolist())
+            return clean(obj.tolist())
     except ImportError:  # pragma: no cover
         pass
     return obj

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..calibration.probability import apply_temperature, expected_calibration_error, fit_temperature, precision_threshold
+
 __all__ = ["confusion_matrix", "per_class_recall", "roc_auc", "summarize", "real_summary"]
 
 
@@ -109,8 +111,6 @@ def real_summary(meta: list[dict], labels, probs, fold, *, target_precision: flo
     >>> s["subsets"]["all"]["planet_recall"], s["subsets"]["all"]["auc"]
     (1.0, 1.0)
     """
-    from ..calibration.store import apply_temperature, expected_calibration_error, fit_temperature, precision_threshold
-
     y = np.asarray(labels, dtype=int)
     P = np.asarray(probs, dtype=float)
     fold = np.asarray(fold, dtype=int)
