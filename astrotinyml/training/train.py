@@ -266,7 +266,7 @@ def cross_validate(sim_x, sim_y, sim_groups, sim_val, real_x, real_y, real_group
     --------
     >>> from astrotinyml.training.train import cross_validate    # doctest: +SKIP
     """
-    from ..calibration.store import grouped_folds
+    from ..calibration import grouped_folds
 
     fold = grouped_folds(list(real_groups), folds, seed)
     n_cls = 5
