@@ -15,10 +15,7 @@
 2.0
 """
 
-from .fit import calibrate, grouped_folds
-from .plots import plot_confusion, plot_recovery, plot_reliability
-from .probability import apply_temperature, expected_calibration_error, fit_temperature, precision_threshold
-from .references import HARMONICS, match_signal, reference_set
+# store first: fit runs detection, and the pipeline modules import store (apply_calibration).
 from .store import (
     DEFAULT_CALIBRATION_PATH,
     DRIFT_TOLERANCES,
@@ -31,6 +28,10 @@ from .store import (
     save_calibration,
     with_probability_calibration,
 )
+from .probability import apply_temperature, expected_calibration_error, fit_temperature, precision_threshold
+from .references import HARMONICS, match_signal, reference_set
+from .fit import calibrate, grouped_folds
+from .plots import plot_confusion, plot_recovery, plot_reliability
 
 __all__ = [
     "Calibration", "reference_set", "match_signal", "calibrate", "load_calibration", "save_calibration",
