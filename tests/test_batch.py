@@ -339,7 +339,7 @@ def test_importing_batch_does_not_import_dask():
 
 def test_combined_table_keeps_columns_when_the_first_target_has_no_candidate():
     """Regression: a first target with zero rows hid every candidate column of the others."""
-    from astrotinyml.apps.batch import _candidates_table
+    from astrotinyml.apps.tables import candidates_table as _candidates_table
 
     kinds = {"pl_orbper": "f", "label": "U"}
     empty = dict(task="a", target="A", source="a.fits", candidates=[], units={"pl_orbper": "d"}, kinds=kinds)

@@ -14,6 +14,12 @@ status).  The driver never holds light curves; it only gathers the summaries int
 
 Every file is written atomically (temporary ``.part`` file, then a rename).
 
+The batch is four steps, one module each: the sources become one task per target
+(:mod:`astrotinyml.apps.sources`, :func:`expand_sources`); each task checks its resume marker
+(:mod:`astrotinyml.apps.markers`); the tasks run on Dask (this module); the summaries become
+the two tables (:mod:`astrotinyml.apps.tables`).  The settings of one run, validated once,
+travel to every task as one :class:`BatchConfig`.
+
 Resuming
 --------
 Each task directory gets a ``_done.json`` marker, written last, holding a *key*: the
@@ -45,30 +51,51 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
-import json
+import logging
 import math
 import os
 import socket
-import stat
 import sys
+import threading
 import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
-from ..atomic import OutputExistsError, atomic_path
-from ..config import MODELS_DIR
-from ..errors import BatchLockedError, InvalidParameterError, TargetTimeoutError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from astropy.table import QTable, Table
+from .. import detection
+from .._version import __version__
+from ..atomic import OutputExistsError
+from ..errors import InvalidParameterError, TargetTimeoutError
+from ..remote.mast import fetch_lightcurve
+from ..report import FORMATS, check_formats, write_report
+from .markers import (
+    LOCK_NAME,
+    MARKER_FIELDS,
+    MARKER_NAME,
+    MARKER_SCHEMA,
+    batch_lock,
+    clean_parts,
+    input_stat,
+    jsonable,
+    model_identity,
+    outputs_complete,
+    read_marker,
+    remove_outputs,
+    resume_key,
+    sha256_or_none,
+    write_json,
+)
+from .sources import BatchTask, expand_sources
+from .tables import TABLE_FORMATS, candidate_rows, candidates_table, status_table, write_table
 
 __all__ = [
+    "BatchConfig",
     "BatchResult",
     "BatchTask",
+    "LOCK_NAME",
     "MARKER_NAME",
     "TARGET_TIMEOUT_S",
     "expand_sources",
@@ -76,352 +103,81 @@ __all__ = [
     "run_batch",
 ]
 
-#: Name of the per-target marker file, written last and atomically.
-MARKER_NAME = "_done.json"
-#: Version of the marker / key layout; bumping it invalidates every earlier marker.
-MARKER_SCHEMA = 1
 #: File of the run summary in ``out_dir`` (also marks a directory as a batch output).
 BATCH_FILE = "batch.json"
-#: Formats the combined tables can be written in.
-TABLE_FORMATS = {"ecsv": ("ascii.ecsv", ".ecsv"), "parquet": ("parquet", ".parquet"),
-                 "csv": ("ascii.csv", ".csv"), "fits": ("fits", ".fits")}
+#: Default per-target time limit of :func:`run_batch` in seconds (generous: a full-mission
+#: Kepler light curve takes minutes; only a hung target reaches it).
+TARGET_TIMEOUT_S = 3600.0
 
 # Errors that may go away by themselves: retried on a rerun even when retry_failed=False.
 _TRANSIENT = ("ConnectionError", "TimeoutError", "MemoryError", "ImportError", "KilledWorker",
               "CancelledError", "CommClosedError", "OfflineError", "ArchiveConnectionError")
 
-# Table columns naming targets, in order of preference, with the prefix a bare id needs.
-_PATH_COLUMNS = ("path", "file", "filename", "source_file")
-_NAME_COLUMNS = {
-    "target": "", "target_name": "", "tic_id": "TIC", "tid": "TIC", "ticid": "TIC", "tic": "TIC",
-    "kepid": "KIC", "kic": "KIC", "kic_id": "KIC", "epic": "EPIC", "epic_id": "EPIC",
-    "epic_number": "EPIC", "hostname": "", "name": "", "pl_name": "", "toi": "TOI",
-}
-_FETCH_COLUMNS = ("mission", "sector", "quarter", "campaign", "author", "exptime")
+
+# --------------------------------------------------------------------------- configuration
 
 
-# --------------------------------------------------------------------------- sources
-
-
-@dataclass(frozen=True)
-class BatchTask:
-    """One unit of work of :func:`run_batch`: one target.
+@dataclass(frozen=True, eq=False)  # eq=False: hashable by identity (it holds dicts)
+class BatchConfig:
+    """The settings of one :func:`run_batch` call, validated once and sent to every task.
 
     Attributes
     ----------
-    task_id : str
-        Name of the target's output directory in ``out_dir`` (a safe file name, unique
-        within the batch).
-    kind : str
-        ``"file"`` (one light-curve file), ``"files"`` (several files of one star, stitched)
-        or ``"name"`` (a target name fetched with ``astrotinyml.remote.mast.fetch_lightcurve``).
-    source : str
-        The source as the user gave it (path(s) joined with ``;``, or the name).
-    paths : tuple of str
-        Input files (empty for ``"name"``).
-    name : str or None
-        Target name for ``"name"`` tasks.
-    fetch : tuple of (str, object) pairs
-        Keyword arguments for ``fetch_lightcurve`` (mission, sector, ...) of a ``"name"`` task.
-    """
-
-    task_id: str
-    kind: str
-    source: str
-    paths: tuple = ()
-    name: str | None = None
-    fetch: tuple = ()
-
-
-def _short_hash(text: str, n: int = 8) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:n]
-
-
-def _is_lightcurve_file(path: Path) -> bool:
-    from ..detection import _FILE_SUFFIXES
-
-    name = path.name.lower()
-    return (path.is_file() and not name.startswith((".", "manifest", "_done"))
-            and any(name.endswith(s) for s in _FILE_SUFFIXES))
-
-
-def _dir_files(path: Path, recursive: bool) -> list[Path]:
-    it = path.rglob("*") if recursive else path.iterdir()
-    files = sorted(p for p in it if _is_lightcurve_file(p))
-    if not files:
-        raise InvalidParameterError(
-            f"run_batch: directory {path} holds no light-curve files "
-            f"({'searched recursively' if recursive else 'pass recursive=True to search sub-directories'}).")
-    return files
-
-
-def _plain_cell(value):
-    """A Python scalar from a table cell; None for masked/empty."""
-    import numpy as np
-
-    if value is None or value is np.ma.masked:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, bytes):
-        value = value.decode(errors="replace")
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _table_tasks(table, target_column: str | None) -> list[dict]:
-    cols = {c.lower(): c for c in table.colnames}
-    if target_column is not None:
-        if target_column not in table.colnames:
-            raise InvalidParameterError(
-                f"run_batch: target_column={target_column!r} is not a column of the table "
-                f"(columns: {', '.join(table.colnames)}).")
-        chosen = target_column
-    else:
-        chosen = next((cols[c] for c in _PATH_COLUMNS if c in cols), None) or \
-            next((cols[c] for c in _NAME_COLUMNS if c in cols), None)
-        if chosen is None:
-            raise InvalidParameterError(
-                "run_batch: cannot tell which column of the table names the targets; pass "
-                f"target_column= (columns: {', '.join(table.colnames)}).")
-    is_path = chosen.lower() in _PATH_COLUMNS
-    prefix = _NAME_COLUMNS.get(chosen.lower(), "")
-    items: list[dict] = []
-    skipped = 0
-    for row in table:
-        value = _plain_cell(row[chosen])
-        if value is None:
-            skipped += 1
-            continue
-        if is_path:
-            items.append({"path": str(value)})
-            continue
-        name = str(value)
-        if isinstance(value, float) and value.is_integer():
-            name = str(int(value))
-        if prefix and name.replace(".", "").isdigit():
-            name = f"{prefix} {name}" if prefix != "TOI" else f"TOI-{name}"
-        fetch = {}
-        for key in _FETCH_COLUMNS:
-            if key in cols:
-                v = _plain_cell(row[cols[key]])
-                if v is not None:
-                    fetch[key] = v
-        items.append({"name": name, "fetch": fetch})
-    if skipped:
-        warnings.warn(f"run_batch: {skipped} row(s) with an empty {chosen!r} were left out", stacklevel=3)
-    return items
-
-
-def expand_sources(sources, *, target_column: str | None = None, recursive: bool = False,
-                   fetch_options: dict | None = None) -> list[BatchTask]:
-    """Turn the ``sources`` of :func:`run_batch` into one :class:`BatchTask` per target.
-
-    Nothing is read: this only looks at names, so it is cheap for many thousands of sources.
-
-    Parameters
-    ----------
-    sources : str, path-like, astropy Table, or an iterable of them
-        * an existing **file**: one target;
-        * a **directory**: every light-curve file directly inside it (``recursive=True``:
-          in sub-directories too), one target each;
-        * a **glob pattern** (``"sector_05/*.fits"``): the matching files;
-        * a **list or tuple of paths** inside ``sources``: several files of one star
-          (quarters/sectors), read and stitched into one target;
-        * a **target name** (``"TIC 100100827"``, ``"Kepler-90"``): fetched by the task with
-          ``astrotinyml.remote.mast.fetch_lightcurve``;
-        * an **astropy Table** (e.g. from ``query_toi``): a column of file paths
-          (``path``/``file``) or of target names (``target``, ``tic_id``/``tid`` (as
-          ``TIC n``), ``kepid`` (``KIC n``), ``epic``, ``hostname``, ``toi``, ...); columns
-          ``mission``, ``sector``, ``quarter``, ``campaign``, ``author``, ``exptime`` become
-          fetch options of their row.  Repeated targets (several planets of one star) run once.
-
-        A string that does not exist but looks like a path (has a separator or a light-curve
-        suffix) stays a file source and fails as a missing file in the status table.
-    target_column : str, optional
-        Column of a table naming the targets (default: guessed, see above).
-    recursive : bool
-        Search directories recursively.
-    fetch_options : dict, optional
-        Fetch options applied to every target name (a table row's own values win).
-
-    Returns
-    -------
-    list of BatchTask
-        In the order given; ``task_id`` is the file stem or the target name made safe, with
-        a short hash of the full source appended when two sources would share one.
+    detect_func : callable
+        The detection function (:func:`astrotinyml.detect` unless replaced).
+    detect_options : dict
+        Its keyword arguments, with the function's keyword-only defaults filled in (so that
+        spelling out a default does not change the resume key).
+    formats : list of str
+        Report formats per target.
+    table_formats : tuple of str
+        Formats of the combined tables (keys of :data:`~astrotinyml.apps.tables.TABLE_FORMATS`).
+    submit_ready : bool
+        Also write each target's submission bundle.
+    resume : bool
+        Skip targets already done with the same key.
+    retry_failed : bool
+        Kept for compatibility (failed targets are always redone).
+    target_timeout : float or None
+        Seconds one target may take; None: no limit.
+    run_id : str
+        Identifies this run in the markers it writes (a target found done by this same run
+        was run, not skipped).
+    model : dict
+        :func:`model_identity` at the start of the run.
+    version : str
+        The astrotinyml version.
+    progress : bool
+        Show the progress bar.
 
     Examples
     --------
-    >>> from astrotinyml.apps.batch import expand_sources
-    >>> [t.task_id for t in expand_sources(["TIC 100100827", "Kepler-90"])]
-    ['TIC_100100827', 'Kepler-90']
-    >>> expand_sources(["TIC 100100827"])[0].kind
-    'name'
+    >>> from astrotinyml import detect
+    >>> from astrotinyml.apps.batch import BatchConfig
+    >>> cfg = BatchConfig(detect_func=detect, detect_options={}, formats=["json"], run_id="r1")
+    >>> sorted(cfg.key_common)
+    ['astrotinyml', 'detect', 'detect_options', 'formats', 'model', 'submit_ready']
     """
-    import glob as _glob
 
-    from ..detection import _looks_like_path
+    detect_func: Callable
+    detect_options: dict
+    formats: list
+    table_formats: tuple = ("ecsv", "parquet")
+    submit_ready: bool = False
+    resume: bool = True
+    retry_failed: bool = False
+    target_timeout: float | None = TARGET_TIMEOUT_S
+    run_id: str = ""
+    model: dict = field(default_factory=dict)
+    version: str = __version__
+    progress: bool = True
 
-    if sources is None:
-        raise InvalidParameterError("run_batch: sources is None; pass files, directories, names or a table.")
-    try:
-        from astropy.table import Table as _Table
-    except ImportError:  # pragma: no cover - astropy is a hard dependency
-        _Table = ()
-    if isinstance(sources, (str, os.PathLike)) or (_Table and isinstance(sources, _Table)):
-        sources = [sources]
-    base_fetch = dict(fetch_options or {})
-    items: list[dict] = []
-    for src in sources:
-        if _Table and isinstance(src, _Table):
-            items.extend(_table_tasks(src, target_column))
-        elif isinstance(src, (list, tuple)):
-            paths = [os.fspath(p) for p in src]
-            if not paths:
-                raise InvalidParameterError("run_batch: an inner list of sources (one stitched star) is empty.")
-            items.append({"paths": paths})
-        elif isinstance(src, (str, os.PathLike)):
-            s = os.fspath(src)
-            p = Path(s)
-            if p.is_dir():
-                items.extend({"path": str(f)} for f in _dir_files(p, recursive))
-            elif p.exists():
-                items.append({"path": s})
-            elif any(ch in s for ch in "*?[") and _glob.glob(s, recursive=True):
-                items.extend({"path": f} for f in sorted(_glob.glob(s, recursive=True))
-                             if _is_lightcurve_file(Path(f)))
-            elif _looks_like_path(s):
-                items.append({"path": s})  # missing: fails as such in its task
-            elif s.strip():
-                items.append({"name": s.strip(), "fetch": {}})
-            else:
-                raise InvalidParameterError("run_batch: an empty string is not a source.")
-        else:
-            raise InvalidParameterError(
-                f"run_batch: a source must be a path, a target name, a list of paths (one star) "
-                f"or an astropy Table; got {type(src).__name__}.")
-
-    from ..report import safe_name
-
-    drafts = []
-    seen: set = set()
-    for item in items:
-        if "name" in item:
-            fetch = {**base_fetch, **item["fetch"]}
-            ident = ("name", item["name"], tuple(sorted((k, str(v)) for k, v in fetch.items())))
-            extra = "_".join(f"{k}{v}" for k, v in sorted(fetch.items())
-                             if k in ("mission", "sector", "quarter", "campaign"))
-            draft = dict(kind="name", source=item["name"], paths=(), name=item["name"],
-                         fetch=tuple(sorted(fetch.items())),
-                         stem=safe_name(item["name"] + (f"_{extra}" if extra else "")))
-        else:
-            paths = tuple(item["paths"]) if "paths" in item else (item["path"],)
-            ident = ("files", tuple(os.path.abspath(p) for p in paths))
-            kind = "files" if len(paths) > 1 else "file"
-            stem = safe_name(Path(paths[0]).name.split(".")[0] if len(paths) == 1 else
-                             f"{Path(paths[0]).name.split('.')[0]}_stitched{len(paths)}")
-            draft = dict(kind=kind, source=";".join(paths), paths=paths, name=None, fetch=(), stem=stem)
-        if ident in seen:  # the same file or target twice: once is enough
-            continue
-        seen.add(ident)
-        draft["ident"] = repr(ident)
-        drafts.append(draft)
-
-    # Stems shared by different sources all get a hash suffix, so ids do not depend on order.
-    counts: dict[str, int] = {}
-    for d in drafts:
-        counts[d["stem"].lower()] = counts.get(d["stem"].lower(), 0) + 1
-    tasks = []
-    for d in drafts:
-        tid = d["stem"] if counts[d["stem"].lower()] == 1 else f"{d['stem']}_{_short_hash(d['ident'])}"
-        tasks.append(BatchTask(task_id=tid, kind=d["kind"], source=d["source"], paths=d["paths"],
-                               name=d["name"], fetch=d["fetch"]))
-    return tasks
-
-
-# --------------------------------------------------------------------------- keys
-
-
-def model_identity() -> dict[str, Any]:
-    """Identity of the classifier model and calibration that detections depend on.
-
-    It is part of every resume key, so a new model or a new calibration run makes a rerun
-    redo every target.  It is read from two documented places:
-
-    * ``model_sha256``: the ``sha256`` recorded in the shipped model registry
-      ``astrotinyml/models/registry.json`` (top-level ``"sha256"`` or, when it lists several
-      model files, the sha256 of the registry file itself, which records each model's hash);
-      None when no model ships yet;
-    * ``model_files``: the sha256 of the bytes of each model file the registry lists (a
-      model file repaired or replaced under an unchanged registry changes it);
-    * ``calibration_id``: ``astrotinyml.calibration.store.current_calibration_id()`` (the calibration
-      the pipeline applies: the user's latest run or the shipped default); None when the
-      calibration module does not exist yet or holds no calibration.
-
-    Returns
-    -------
-    dict
-        ``{"model_sha256": str or None, "model_files": {file name: sha256}, "calibration_id": str or None}``
-
-    Examples
-    --------
-    >>> from astrotinyml.apps.batch import model_identity
-    >>> sorted(model_identity())
-    ['calibration_id', 'model_files', 'model_sha256']
-    """
-    from ..report._common import sha256_file
-
-    model = None
-    files: dict[str, str | None] = {}
-    registry = MODELS_DIR / "registry.json"
-    if registry.is_file():
-        try:
-            doc = json.loads(registry.read_text())
-            model = doc.get("sha256") if isinstance(doc, dict) and isinstance(doc.get("sha256"), str) else None
-        except (OSError, ValueError):
-            doc = None
-        model = model or sha256_file(registry)
-        # The bytes of every model file the registry lists, not only the hashes it records: a
-        # model file repaired (or damaged) under an unchanged registry must change the key.
-        entries = (doc or {}).get("models", {}) if isinstance(doc, dict) else {}
-        for entry in entries.values() if isinstance(entries, dict) else ():
-            for spec in ((entry or {}).get("files") or {}).values():
-                name = spec.get("file") if isinstance(spec, dict) else None
-                if isinstance(name, str) and "/" not in name and "\\" not in name:
-                    files[name] = _sha256_or_none(str(registry.parent / name))
-    calibration = None
-    try:
-        from ..calibration.store import current_calibration_id  # type: ignore[attr-defined]
-    except ImportError:
-        current_calibration_id = None
-    if current_calibration_id is not None:
-        try:
-            value = current_calibration_id()
-            calibration = None if value is None else str(value)
-        except Exception:  # noqa: BLE001 - an unreadable calibration store means "unknown"
-            calibration = "unreadable"
-    return {"model_sha256": model, "model_files": files, "calibration_id": calibration}
-
-
-def _jsonable(value):
-    if hasattr(value, "unit") and hasattr(value, "value"):
-        return {"value": _jsonable(value.value), "unit": str(value.unit)}
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}  # order kept (column order)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _jsonable(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
+    @property
+    def key_common(self) -> dict:
+        """The part of every task's resume key that is the same for all targets of the run."""
+        return {"detect": _func_name(self.detect_func), "detect_options": self.detect_options,
+                "formats": sorted(self.formats), "submit_ready": self.submit_ready,
+                "model": self.model, "astrotinyml": self.version}
 
 
 def _func_name(func) -> str:
@@ -448,9 +204,35 @@ def _resolve_options(func, options: dict) -> dict:
     return resolved
 
 
-def _key(doc: dict) -> str:
-    text = json.dumps(_jsonable(doc), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+def _table_formats(table_formats) -> list[str]:
+    tformats: list[str] = []
+    for f in ([table_formats] if isinstance(table_formats, str) else table_formats):
+        key = str(f).lower().lstrip(".")
+        if key not in TABLE_FORMATS:
+            raise InvalidParameterError(
+                f"run_batch: unknown table format {f!r}; choose from {', '.join(TABLE_FORMATS)}.")
+        if key not in tformats:
+            tformats.append(key)
+    return tformats
+
+
+def _check_timeout(target_timeout) -> None:
+    if target_timeout is not None and not (isinstance(target_timeout, (int, float))
+                                           and math.isfinite(target_timeout) and target_timeout > 0):
+        raise InvalidParameterError(
+            f"run_batch: target_timeout must be a positive number of seconds or None, got {target_timeout!r}.")
+
+
+def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"run_batch: out_dir {out_dir} exists and is not a directory.")
+    if out_dir.is_dir() and not (out_dir / BATCH_FILE).exists() and not overwrite:
+        entries = [p.name for p in out_dir.iterdir() if not p.name.startswith(".")]
+        if entries:
+            raise OutputExistsError(
+                f"run_batch: {out_dir} is not empty and holds no {BATCH_FILE} (it is not a batch "
+                "directory); choose an empty or new directory, or pass overwrite=True to use it "
+                "(run_batch then owns the sub-directories it writes).")
 
 
 # --------------------------------------------------------------------------- the task
@@ -476,98 +258,6 @@ def _is_transient(error_type: str, err: BaseException | None = None) -> bool:
     return error_type in _TRANSIENT
 
 
-def _cell(value):
-    """A JSON-able plain value of one candidate cell (NaN and masked become None)."""
-    import numpy as np
-
-    if value is np.ma.masked:
-        return None
-    if hasattr(value, "unit") and hasattr(value, "value"):
-        value = value.value
-    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
-        value = value.item()
-    if isinstance(value, bytes):
-        value = value.decode(errors="replace")
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    return None  # vector cells are not part of the combined table
-
-
-def _candidate_rows(table) -> tuple[list[dict], dict, dict]:
-    """Rows as plain dicts, units per column, kind per column (f, i, b, U)."""
-    units, kinds, keep = {}, {}, []
-    for name in table.colnames:
-        col = table[name]
-        if getattr(col, "ndim", 1) != 1:
-            continue
-        keep.append(name)
-        unit = getattr(col, "unit", None)
-        if unit is not None and str(unit):
-            units[name] = str(unit)
-        kinds[name] = col.dtype.kind if col.dtype.kind in "fiubU" else "U"
-    rows = [{name: _cell(table[name][i]) for name in keep} for i in range(len(table))]
-    return rows, units, kinds
-
-
-def _read_marker(task_dir: Path) -> dict | None:
-    try:
-        doc = json.loads((task_dir / MARKER_NAME).read_text())
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) and doc.get("schema") == MARKER_SCHEMA else None
-
-
-def _outputs_complete(task_dir: Path, marker: dict) -> bool:
-    for name, size in (marker.get("files") or {}).items():
-        try:
-            if (task_dir / name).stat().st_size != size:
-                return False
-        except OSError:
-            return False
-    return True
-
-
-def _clean_parts(directory: Path) -> int:
-    """Remove ``.part`` files left by a killed run (atomic_path names them ``.<name>.*.part``)."""
-    n = 0
-    with contextlib.suppress(OSError):
-        for p in directory.iterdir():
-            if p.name.startswith(".") and p.name.endswith(".part") and p.is_file():
-                with contextlib.suppress(OSError):
-                    p.unlink()
-                    n += 1
-    return n
-
-
-def _stat(path: str) -> list | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
-
-
-def _sha256_or_none(path: str) -> str | None:
-    from ..report._common import sha256_file
-
-    try:
-        # a FIFO or device is never opened here (it would block or never end); the reader's
-        # gate reports it as the target's failure
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None
-        return sha256_file(path)
-    except OSError:
-        return None
-
-
-# What a marker keeps of a task's summary (enough to rebuild both tables without rerunning).
-_MARKER_FIELDS = ("task", "source", "target", "outcome", "error_type", "message", "transient",
-                  "n_candidates", "candidates", "units", "kinds", "detect_s", "files", "worker",
-                  "task_s", "cpu_s")
-
-
 def _summary(task: BatchTask, index: int, **kw) -> dict:
     out = dict(index=index, task=task.task_id, source=task.source, target=task.name or "",
                status="failed", outcome="failed", error_type="", message="", transient=False,
@@ -577,21 +267,61 @@ def _summary(task: BatchTask, index: int, **kw) -> dict:
     return out
 
 
-def _load_fetched(task: BatchTask):
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key_inputs(task: BatchTask, marker: dict | None, stats: list) -> Any:
+    """The inputs part of a task's key document: the name and fetch options, or each file's sha256."""
+    if task.kind == "name":
+        return {"name": task.name, "fetch": dict(task.fetch)}
+    if (marker is not None and None not in stats and marker.get("input_stats") == stats
+            and len(marker.get("key_doc", {}).get("inputs") or []) == len(stats)):
+        # Same size and modification time as when the marker was written: reuse its
+        # sha256 instead of reading every input again on a rerun (like make).
+        return marker["key_doc"]["inputs"]
+    return [{"file": Path(p).name, "sha256": sha256_or_none(p)} for p in task.paths]
+
+
+def _resumed(task: BatchTask, index: int, task_dir: Path, marker: dict | None, key: str,
+             config: BatchConfig, worker: str, t0: float, c0: float) -> dict | None:
+    """The summary of a target found done (skipped, or run already by this same run); else None."""
+    if not (config.resume and marker is not None and marker.get("key") == key
+            and outputs_complete(task_dir, marker)):
+        return None
+    # A marker written by this same run means the task already ran now and its
+    # result was lost with a worker that died later (dask reruns lost results):
+    # report it as run, not as skipped.
+    this_run = marker.get("run_id") == config.run_id
+    # Only a success counts as done: a failed target is always redone on a rerun (its
+    # cause may have been fixed without any input changing: a repaired model file, a
+    # package installed, a permission granted).
+    if not (this_run or marker.get("outcome") == "ok"):
+        return None
+    kept = {k: marker[k] for k in MARKER_FIELDS if k in marker and k not in ("task", "source")}
+    if this_run:  # the worker and times of the run that did the work
+        kept["status"] = marker.get("outcome", "failed")
+    else:
+        kept.update(status="skipped", worker=worker, task_s=time.perf_counter() - t0,
+                    cpu_s=time.thread_time() - c0)
+    return _summary(task, index, **kept)
+
+
+def _write_marker(task: BatchTask, task_dir: Path, summary: dict, key: str, key_doc: dict,
+                  stats: list, config: BatchConfig) -> None:
+    """Write the task's marker last; a failure to write it turns the summary into a (transient) failure."""
+    marker = {k: summary[k] for k in MARKER_FIELDS}
+    marker.update(schema=MARKER_SCHEMA, key=key, key_doc=jsonable(key_doc), input_stats=stats,
+                  run_id=config.run_id, finished_utc=_utc_now())
     try:
-        from ..remote.mast import fetch_lightcurve
-    except ImportError as err:
-        raise ImportError(
-            f"{task.name}: fetching a target by name needs astrotinyml.remote.mast.fetch_lightcurve, "
-            f"which this installation does not have ({err}); pass light-curve files instead.") from err
-    return fetch_lightcurve(task.name, **dict(task.fetch))
+        write_json(task_dir / MARKER_NAME, marker, allow_nan=False)
+    except Exception as err:  # noqa: BLE001 - e.g. disk full: the target is redone next time
+        summary.update(status="failed", outcome="failed", error_type=type(err).__name__,
+                       transient=True, message=_one_line(f"{task.source}: could not write {MARKER_NAME}: {err}"))
 
 
-def _run_task(task: BatchTask, index: int, out_dir: str, config: dict) -> dict:
+def _run_task(task: BatchTask, index: int, out_dir: str, config: BatchConfig) -> dict:
     """Process one target on a worker; never raises (failures become a summary)."""
-    import logging
-    import socket
-
     t0 = time.perf_counter()
     c0 = time.thread_time()  # CPU of this task alone: task_s - cpu_s is time waiting for a core or I/O
     worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -599,44 +329,15 @@ def _run_task(task: BatchTask, index: int, out_dir: str, config: dict) -> dict:
     key = key_doc = None
     try:
         task_dir.mkdir(parents=True, exist_ok=True)
-        _clean_parts(task_dir)
-        marker = _read_marker(task_dir)
-        stats = [_stat(p) for p in task.paths]
-        if task.kind == "name":
-            inputs: Any = {"name": task.name, "fetch": dict(task.fetch)}
-        elif (marker is not None and None not in stats and marker.get("input_stats") == stats
-              and len(marker.get("key_doc", {}).get("inputs") or []) == len(stats)):
-            # Same size and modification time as when the marker was written: reuse its
-            # sha256 instead of reading every input again on a rerun (like make).
-            inputs = marker["key_doc"]["inputs"]
-        else:
-            inputs = [{"file": Path(p).name, "sha256": _sha256_or_none(p)} for p in task.paths]
-        key_doc = {"schema": MARKER_SCHEMA, "inputs": inputs, **config["key_common"]}
-        key = _key(key_doc)
-        if (config["resume"] and marker is not None and marker.get("key") == key
-                and _outputs_complete(task_dir, marker)):
-            # A marker written by this same run means the task already ran now and its
-            # result was lost with a worker that died later (dask reruns lost results):
-            # report it as run, not as skipped.
-            this_run = marker.get("run_id") == config["run_id"]
-            # Only a success counts as done: a failed target is always redone on a rerun (its
-            # cause may have been fixed without any input changing: a repaired model file, a
-            # package installed, a permission granted).
-            if this_run or marker.get("outcome") == "ok":
-                kept = {k: marker[k] for k in _MARKER_FIELDS if k in marker and k not in ("task", "source")}
-                if this_run:  # the worker and times of the run that did the work
-                    kept["status"] = marker.get("outcome", "failed")
-                else:
-                    kept.update(status="skipped", worker=worker, task_s=time.perf_counter() - t0,
-                                cpu_s=time.thread_time() - c0)
-                return _summary(task, index, **kept)
-        # Outdated or absent marker: remove it (first) and the outputs it listed.
-        with contextlib.suppress(FileNotFoundError):
-            (task_dir / MARKER_NAME).unlink()
-        for name in (marker or {}).get("files") or {}:
-            if "/" not in name and not name.startswith("."):
-                with contextlib.suppress(FileNotFoundError):
-                    (task_dir / name).unlink()
+        clean_parts(task_dir)
+        marker = read_marker(task_dir)
+        stats = [input_stat(p) for p in task.paths]
+        key_doc = {"schema": MARKER_SCHEMA, "inputs": _key_inputs(task, marker, stats), **config.key_common}
+        key = resume_key(key_doc)
+        done = _resumed(task, index, task_dir, marker, key, config, worker, t0, c0)
+        if done is not None:
+            return done
+        remove_outputs(task_dir, marker)  # outdated or absent marker: it goes first, then its outputs
         summary = _process_with_timeout(task, index, task_dir, config, worker)
     except Exception as err:  # noqa: BLE001 - isolating failures is the point
         etype = type(err).__name__
@@ -645,22 +346,14 @@ def _run_task(task: BatchTask, index: int, out_dir: str, config: dict) -> dict:
     summary["task_s"] = time.perf_counter() - t0
     summary["cpu_s"] = time.thread_time() - c0
     if key is not None:
-        marker = {k: summary[k] for k in _MARKER_FIELDS}
-        marker.update(schema=MARKER_SCHEMA, key=key, key_doc=_jsonable(key_doc), input_stats=stats,
-                      run_id=config["run_id"], finished_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-        try:
-            with atomic_path(task_dir / MARKER_NAME, overwrite=True) as tmp:
-                tmp.write_text(json.dumps(_jsonable(marker), indent=1, allow_nan=False) + "\n")
-                os.chmod(tmp, _umask_mode())
-        except Exception as err:  # noqa: BLE001 - e.g. disk full: the target is redone next time
-            summary.update(status="failed", outcome="failed", error_type=type(err).__name__,
-                           transient=True, message=_one_line(f"{task.source}: could not write {MARKER_NAME}: {err}"))
+        _write_marker(task, task_dir, summary, key, key_doc, stats, config)
     logging.getLogger(__name__).debug("batch task %s: %s", task.task_id, summary["status"])
     return summary
 
 
-def _process_with_timeout(task: BatchTask, index: int, task_dir: Path, config: dict, worker: str) -> dict:
-    """:func:`_process` with the per-target time limit (``config["target_timeout"]`` seconds).
+def _process_with_timeout(task: BatchTask, index: int, task_dir: Path, config: BatchConfig,
+                          worker: str) -> dict:
+    """:func:`_process` with the per-target time limit (``config.target_timeout`` seconds).
 
     The target runs in a thread of its own; past the limit the task gives up on it and fails
     with :class:`~astrotinyml.errors.TargetTimeoutError`, so one hung input (a file on a
@@ -668,9 +361,7 @@ def _process_with_timeout(task: BatchTask, index: int, task_dir: Path, config: d
     cannot be killed: the abandoned one is told to stop and writes no report when its
     detection returns.
     """
-    import threading
-
-    limit = config.get("target_timeout")
+    limit = config.target_timeout
     if not limit:
         return _process(task, index, task_dir, config, worker)
     box: dict[str, Any] = {}
@@ -695,14 +386,18 @@ def _process_with_timeout(task: BatchTask, index: int, task_dir: Path, config: d
     return box["summary"]
 
 
-def _process(task: BatchTask, index: int, task_dir: Path, config: dict, worker: str, *,
+def _task_source(task: BatchTask):
+    """What ``detect`` is given for a task: the fetched light curve, the list of files, or the file."""
+    if task.kind == "name":
+        return fetch_lightcurve(task.name, **dict(task.fetch))
+    if task.kind == "files":
+        return list(task.paths)
+    return task.paths[0]
+
+
+def _process(task: BatchTask, index: int, task_dir: Path, config: BatchConfig, worker: str, *,
              cancel=None) -> dict:
     """Read/fetch, detect and write the reports of one target (raises on failure)."""
-    import logging
-
-    from ..report import write_report
-
-    detect_func = config["detect_func"]
     lk_log = logging.getLogger("lightkurve")
     old_level = lk_log.level
     with warnings.catch_warnings():
@@ -710,22 +405,17 @@ def _process(task: BatchTask, index: int, task_dir: Path, config: dict, worker: 
         warnings.simplefilter("ignore")
         lk_log.setLevel(logging.ERROR)
         try:
-            if task.kind == "name":
-                source = _load_fetched(task)
-            elif task.kind == "files":
-                source = list(task.paths)
-            else:
-                source = task.paths[0]
+            source = _task_source(task)
             t = time.perf_counter()
-            result = detect_func(source, **config["detect_options"])
+            result = config.detect_func(source, **config.detect_options)
             detect_s = time.perf_counter() - t
             if cancel is not None and cancel.is_set():
                 raise TargetTimeoutError(f"{task.source}: finished after its time limit; no report written.")
-            paths = write_report(result, task_dir, formats=config["formats"], overwrite=True,
-                                 submit_ready=config["submit_ready"], save_result=True)
+            paths = write_report(result, task_dir, formats=config.formats, overwrite=True,
+                                 submit_ready=config.submit_ready, save_result=True)
         finally:
             lk_log.setLevel(old_level)
-    rows, units, kinds = _candidate_rows(result.candidates)
+    rows, units, kinds = candidate_rows(result.candidates)
     files = {Path(p).name: Path(p).stat().st_size for p in paths.values()}
     return _summary(task, index, status="ok", outcome="ok", target=str(result.target),
                     n_candidates=len(rows), candidates=rows, units=units, kinds=kinds,
@@ -743,103 +433,6 @@ def _crash_summary(task: BatchTask, index: int, err: BaseException) -> dict:
     else:
         msg = _error_message(task, err)
     return _summary(task, index, error_type=etype, message=_one_line(msg), transient=True)
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def _candidates_table(summaries: list[dict]):
-    import numpy as np
-    from astropy.table import Column, MaskedColumn, QTable
-
-    order: list[str] = []
-    units: dict[str, str] = {}
-    kinds: dict[str, str] = {}
-    # Column order from the rows themselves (a target with no candidate still reports its
-    # column kinds, which must not hide those columns from the targets that have rows).
-    for s in summaries:
-        for row in s["candidates"]:
-            for name in row:
-                if name not in order:
-                    order.append(name)
-        for name, unit in s["units"].items():
-            units.setdefault(name, unit)
-        for name, kind in s["kinds"].items():
-            kinds.setdefault(name, kind)
-    fixed = ["task", "target", "source", "candidate"]
-    order = [n for n in order if n not in fixed]
-    records = [(s, i, row) for s in summaries for i, row in enumerate(s["candidates"], start=1)]
-    table = QTable()
-    table["task"] = Column([s["task"] for s, _, _ in records], dtype=str)
-    table["target"] = Column([s["target"] for s, _, _ in records], dtype=str)
-    table["source"] = Column([s["source"] for s, _, _ in records], dtype=str)
-    table["candidate"] = Column([i for _, i, _ in records], dtype=np.int64)
-    for name in order:
-        values = [row.get(name) for _, _, row in records]
-        kind = kinds.get(name, "U")
-        if kind == "f":
-            col = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-            table[name] = col * _unit(units[name]) if name in units else Column(col)
-            continue
-        missing = np.array([v is None for v in values], dtype=bool)
-        if kind in "iu":
-            data = np.array([0 if v is None else int(v) for v in values], dtype=np.int64)
-        elif kind == "b":
-            data = np.array([False if v is None else bool(v) for v in values], dtype=bool)
-        else:
-            data = np.array(["" if v is None else str(v) for v in values], dtype=str)
-        table[name] = MaskedColumn(data, mask=missing) if missing.any() else Column(data)
-    table.meta["description"] = "astrotinyml run_batch: one row per candidate"
-    return table
-
-
-def _unit(text: str):
-    import astropy.units as u
-
-    try:
-        return u.Unit(text)
-    except ValueError:  # pragma: no cover - units come from astropy
-        return u.dimensionless_unscaled
-
-
-def _status_table(summaries: list[dict]):
-    import numpy as np
-    from astropy.table import Column, Table
-
-    table = Table()
-    table["task"] = Column([s["task"] for s in summaries], dtype=str)
-    table["source"] = Column([s["source"] for s in summaries], dtype=str)
-    table["target"] = Column([s["target"] or "" for s in summaries], dtype=str)
-    table["status"] = Column([s["status"] for s in summaries], dtype=str)
-    table["outcome"] = Column([s["outcome"] for s in summaries], dtype=str)
-    table["error_type"] = Column([s["error_type"] or "" for s in summaries], dtype=str)
-    table["message"] = Column([s["message"] or "" for s in summaries], dtype=str)
-    table["n_candidates"] = Column([int(s["n_candidates"]) for s in summaries], dtype=np.int64)
-    table["detect_s"] = Column([float(s["detect_s"]) if s["detect_s"] is not None else np.nan
-                                for s in summaries], dtype=float)
-    for name in ("task_s", "cpu_s"):
-        table[name] = Column([float(s[name]) if s.get(name) is not None else np.nan
-                              for s in summaries], dtype=float)
-    table["worker"] = Column([s["worker"] or "" for s in summaries], dtype=str)
-    table["report_dir"] = Column([s["task"] for s in summaries], dtype=str)
-    table.meta["description"] = ("astrotinyml run_batch: one row per target; status ok/failed/skipped "
-                                 "(this run); outcome ok/failed (standing result, for skipped rows the "
-                                 "earlier run's); report_dir is relative to the batch directory")
-    return table
-
-
-def _umask_mode() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _write_table(table, path: Path, fmt: str) -> None:
-    with atomic_path(path, overwrite=True) as tmp:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. parquet's note on serialized units
-            table.write(tmp, format=fmt, overwrite=True)
-        os.chmod(tmp, _umask_mode())  # mkstemp makes 0600; shared batch outputs follow the umask
 
 
 # --------------------------------------------------------------------------- result
@@ -912,100 +505,6 @@ class BatchResult:
 
 
 # --------------------------------------------------------------------------- driver
-
-
-def _default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return max(1, os.cpu_count() or 1)
-
-
-def _start_client(client, workers, memory_limit, dashboard):
-    """(client, cluster-or-None, owned) for the ``client=`` argument of run_batch."""
-    import logging
-
-    import dask
-    from dask.distributed import Client, LocalCluster
-
-    if client is not None and workers is not None:
-        raise InvalidParameterError(
-            "run_batch: workers= sizes the local cluster run_batch starts; with client= (or "
-            "--scheduler) the cluster is yours to size (e.g. cluster.scale(n)).")
-    if client is not None and not isinstance(client, str):
-        return client, None, False
-    if isinstance(client, str):
-        return Client(client, set_as_default=False), None, True
-    n = _default_workers() if workers is None else int(workers)
-    if n < 1:
-        raise InvalidParameterError(f"run_batch: workers must be at least 1, got {workers!r}.")
-    # One task per worker at a time (saturation 1.0) and a task that kills its worker twice is
-    # given up as KilledWorker (allowed-failures 1): a crash costs one retry, never the batch.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
-                          "distributed.scheduler.worker-saturation": 1.0}):
-        # The scheduler always serves HTTP (health checks); a free port avoids clashing with
-        # another cluster on 8787.  The dashboard itself is off unless asked for.
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               memory_limit=memory_limit, dashboard_address=":0",
-                               scheduler_kwargs={"dashboard": bool(dashboard)},
-                               silence_logs=logging.ERROR)
-    cl = Client(cluster, set_as_default=False)
-    if dashboard:
-        print(f"astrotinyml batch: Dask dashboard at {cl.dashboard_link}", file=sys.stderr)
-    return cl, cluster, True
-
-
-def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputExistsError(f"run_batch: out_dir {out_dir} exists and is not a directory.")
-    if out_dir.is_dir() and not (out_dir / BATCH_FILE).exists() and not overwrite:
-        entries = [p.name for p in out_dir.iterdir() if not p.name.startswith(".")]
-        if entries:
-            raise OutputExistsError(
-                f"run_batch: {out_dir} is not empty and holds no {BATCH_FILE} (it is not a batch "
-                "directory); choose an empty or new directory, or pass overwrite=True to use it "
-                "(run_batch then owns the sub-directories it writes).")
-
-
-#: Lock file of a batch directory (held while a run writes into it).
-LOCK_NAME = ".batch.lock"
-#: Default per-target time limit of :func:`run_batch` in seconds (generous: a full-mission
-#: Kepler light curve takes minutes; only a hung target reaches it).
-TARGET_TIMEOUT_S = 3600.0
-
-
-@contextlib.contextmanager
-def _run_lock(out_dir: Path):
-    """Hold an exclusive lock on ``out_dir`` for one run; a second run is refused at once.
-
-    ``flock`` on ``out_dir/.batch.lock``: released by the kernel when the process ends, so a
-    killed run never leaves a stale lock.  The file says who holds it, for the message.
-    """
-    path = out_dir / LOCK_NAME
-    fh = open(path, "a+")
-    try:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no advisory locks here
-            fcntl = None
-        if fcntl is not None:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                holder = " ".join(fh.read(300).split()) or "another process"
-                raise BatchLockedError(
-                    f"run_batch: {out_dir} is in use by another batch run ({holder}); two runs into "
-                    f"one directory would overwrite each other's files.  Wait for it to finish, or "
-                    f"choose another output directory.") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {socket.gethostname()}, started "
-                 f"{datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}\n")
-        fh.flush()
-        yield
-    finally:
-        fh.close()  # releases the lock
 
 
 def run_batch(
@@ -1132,63 +631,66 @@ def run_batch(
         from dask.distributed import Client
         res = run_batch("sector_05/*.fits", out_dir="/shared/s05", client=Client("tcp://host:8786"))
     """
-    from .._version import __version__
-    from ..detection import detect as _detect
-    from ..report import FORMATS, _check_formats
-
     t_start = time.perf_counter()
     out_dir = Path(out_dir)
-    formats = _check_formats(FORMATS if submit_ready else formats)
-    tformats = []
-    for f in ([table_formats] if isinstance(table_formats, str) else table_formats):
-        key = str(f).lower().lstrip(".")
-        if key not in TABLE_FORMATS:
-            raise InvalidParameterError(
-                f"run_batch: unknown table format {f!r}; choose from {', '.join(TABLE_FORMATS)}.")
-        if key not in tformats:
-            tformats.append(key)
-    detect_func = _detect if detect_func is None else detect_func
+    # Every argument is checked before anything is written or any cluster starts.
+    formats = check_formats(FORMATS if submit_ready else formats)
+    tformats = _table_formats(table_formats)
+    # looked up now, not imported once: a detect() replaced on the module is the one run
+    detect_func = detection.detect if detect_func is None else detect_func
     options = _resolve_options(detect_func, dict(detect_options or {}))
     tasks = expand_sources(sources, target_column=target_column, recursive=recursive,
                            fetch_options=fetch_options)
     if not tasks:
         raise InvalidParameterError("run_batch: no targets in sources.")
-    if target_timeout is not None and not (isinstance(target_timeout, (int, float))
-                                           and math.isfinite(target_timeout) and target_timeout > 0):
-        raise InvalidParameterError(
-            f"run_batch: target_timeout must be a positive number of seconds or None, got {target_timeout!r}.")
+    _check_timeout(target_timeout)
     _check_out_dir(out_dir, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _run_lock(out_dir):
-        return _locked_run(tasks, out_dir, formats=formats, tformats=tformats, options=options,
-                           detect_func=detect_func, submit_ready=submit_ready, resume=resume,
-                           retry_failed=retry_failed, target_timeout=target_timeout, client=client,
-                           workers=workers, memory_limit=memory_limit, dashboard=dashboard,
-                           progress=progress, t_start=t_start)
+    with batch_lock(out_dir):
+        # only now: the .part files of a run that holds the lock are that run's, not stale
+        clean_parts(out_dir)
+        config = BatchConfig(
+            detect_func=detect_func, detect_options=options, formats=formats, table_formats=tuple(tformats),
+            submit_ready=bool(submit_ready), resume=bool(resume), retry_failed=bool(retry_failed),
+            target_timeout=None if target_timeout is None else float(target_timeout),
+            run_id=uuid.uuid4().hex, model=model_identity(), version=__version__, progress=bool(progress))
+        return _locked_run(tasks, out_dir, config, client=client, workers=workers,
+                           memory_limit=memory_limit, dashboard=dashboard, t_start=t_start)
 
 
-def _locked_run(tasks, out_dir: Path, *, formats, tformats, options, detect_func, submit_ready, resume,
-                retry_failed, target_timeout, client, workers, memory_limit, dashboard, progress,
-                t_start) -> BatchResult:
-    """The body of :func:`run_batch`, under the directory's run lock."""
-    from .._version import __version__
+def _locked_run(tasks: list[BatchTask], out_dir: Path, config: BatchConfig, *, client, workers,
+                memory_limit, dashboard, t_start: float) -> BatchResult:
+    """The body of :func:`run_batch`, under the directory's run lock: run the tasks, write the tables."""
+    batch_doc = {"astrotinyml_batch": 1, "astrotinyml": config.version, "started_utc": _utc_now(),
+                 "finished_utc": None, "n_targets": len(tasks), "detect_options": jsonable(config.detect_options),
+                 "formats": config.formats, "model": config.model}
+    write_json(out_dir / BATCH_FILE, batch_doc)
+    summaries, startup, n_workers, scheduler = _run_on_cluster(
+        tasks, out_dir, config, client=client, workers=workers, memory_limit=memory_limit,
+        dashboard=dashboard, t_start=t_start)
+    done = [s for s in summaries if s is not None]
+    status = status_table(done)
+    candidates = candidates_table([s for s in done if s["outcome"] == "ok"])
+    paths = _write_tables(out_dir, config.table_formats, candidates=candidates, status=status)
+    counts = {k: int(sum(1 for s in done if s["status"] == k)) for k in ("ok", "failed", "skipped")}
+    elapsed = time.perf_counter() - t_start
+    batch_doc.update(finished_utc=_utc_now(),
+                     n_ok=counts["ok"], n_failed=counts["failed"], n_skipped=counts["skipped"],
+                     n_failed_standing=int(sum(1 for s in done if s["outcome"] == "failed")),
+                     n_candidates=len(candidates), elapsed_s=round(elapsed, 3),
+                     startup_s=round(startup, 3), workers=n_workers, scheduler=scheduler,
+                     tables={k: p.name for k, p in paths.items()})
+    write_json(out_dir / BATCH_FILE, batch_doc)
+    paths["batch"] = out_dir / BATCH_FILE
+    return BatchResult(candidates=candidates, status=status, out_dir=out_dir, paths=paths,
+                       n_targets=len(tasks), n_ok=counts["ok"], n_failed=counts["failed"],
+                       n_skipped=counts["skipped"], elapsed=elapsed, startup=startup,
+                       workers=n_workers, scheduler=scheduler)
 
-    # only now: the .part files of a run that holds the lock are that run's, not stale
-    _clean_parts(out_dir)
-    model = model_identity()
-    key_common = {"detect": _func_name(detect_func), "detect_options": options,
-                  "formats": sorted(formats), "submit_ready": bool(submit_ready),
-                  "model": model, "astrotinyml": __version__}
-    config = {"key_common": key_common, "detect_options": options, "detect_func": detect_func,
-              "formats": formats, "submit_ready": bool(submit_ready), "resume": bool(resume),
-              "retry_failed": bool(retry_failed), "run_id": uuid.uuid4().hex,
-              "target_timeout": None if target_timeout is None else float(target_timeout)}
-    started_utc = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    batch_doc = {"astrotinyml_batch": 1, "astrotinyml": __version__, "started_utc": started_utc,
-                 "finished_utc": None, "n_targets": len(tasks), "detect_options": _jsonable(options),
-                 "formats": formats, "model": model}
-    _write_json(out_dir / BATCH_FILE, batch_doc)
 
+def _run_on_cluster(tasks: list[BatchTask], out_dir: Path, config: BatchConfig, *, client, workers,
+                    memory_limit, dashboard, t_start: float) -> tuple[list, float, int, str | None]:
+    """(summaries in task order, start-up seconds, workers, scheduler address): the tasks run on Dask."""
     summaries: list[dict | None] = [None] * len(tasks)
     cl, cluster, owned = _start_client(client, workers, memory_limit, dashboard)
     startup = time.perf_counter() - t_start
@@ -1197,7 +699,7 @@ def _locked_run(tasks, out_dir: Path, *, formats, tformats, options, detect_func
             else len(cl.scheduler_info().get("workers", {}))
         scheduler = getattr(cl, "scheduler", None)
         scheduler = getattr(scheduler, "address", None)
-        _gather(cl, tasks, str(out_dir.resolve()), config, summaries, progress)
+        _gather(cl, tasks, str(out_dir.resolve()), config, summaries)
     finally:
         if owned:
             with contextlib.suppress(Exception):
@@ -1205,31 +707,58 @@ def _locked_run(tasks, out_dir: Path, *, formats, tformats, options, detect_func
             if cluster is not None:
                 with contextlib.suppress(Exception):
                     cluster.close()
+    return summaries, startup, n_workers, scheduler
 
-    done = [s for s in summaries if s is not None]
-    status = _status_table(done)
-    candidates = _candidates_table([s for s in done if s["outcome"] == "ok"])
+
+def _write_tables(out_dir: Path, table_formats, *, candidates, status) -> dict[str, Path]:
+    """The combined tables in each format; {``<table>_<format>``: path}."""
     paths: dict[str, Path] = {}
-    for fmt in tformats:
+    for fmt in table_formats:
         astropy_fmt, suffix = TABLE_FORMATS[fmt]
         for name, table in (("candidates", candidates), ("status", status)):
             path = out_dir / f"{name}{suffix}"
-            _write_table(table, path, astropy_fmt)
+            write_table(table, path, astropy_fmt)
             paths[f"{name}_{fmt}"] = path
-    counts = {k: int(sum(1 for s in done if s["status"] == k)) for k in ("ok", "failed", "skipped")}
-    elapsed = time.perf_counter() - t_start
-    batch_doc.update(finished_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     n_ok=counts["ok"], n_failed=counts["failed"], n_skipped=counts["skipped"],
-                     n_failed_standing=int(sum(1 for s in done if s["outcome"] == "failed")),
-                     n_candidates=len(candidates), elapsed_s=round(elapsed, 3),
-                     startup_s=round(startup, 3), workers=n_workers, scheduler=scheduler,
-                     tables={k: p.name for k, p in paths.items()})
-    _write_json(out_dir / BATCH_FILE, batch_doc)
-    paths["batch"] = out_dir / BATCH_FILE
-    return BatchResult(candidates=candidates, status=status, out_dir=out_dir, paths=paths,
-                       n_targets=len(tasks), n_ok=counts["ok"], n_failed=counts["failed"],
-                       n_skipped=counts["skipped"], elapsed=elapsed, startup=startup,
-                       workers=n_workers, scheduler=scheduler)
+    return paths
+
+
+def _default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _start_client(client, workers, memory_limit, dashboard):
+    """(client, cluster-or-None, owned) for the ``client=`` argument of run_batch."""
+    import dask  # dask stays out of ``import astrotinyml``
+    from dask.distributed import Client, LocalCluster
+
+    if client is not None and workers is not None:
+        raise InvalidParameterError(
+            "run_batch: workers= sizes the local cluster run_batch starts; with client= (or "
+            "--scheduler) the cluster is yours to size (e.g. cluster.scale(n)).")
+    if client is not None and not isinstance(client, str):
+        return client, None, False
+    if isinstance(client, str):
+        return Client(client, set_as_default=False), None, True
+    n = _default_workers() if workers is None else int(workers)
+    if n < 1:
+        raise InvalidParameterError(f"run_batch: workers must be at least 1, got {workers!r}.")
+    # One task per worker at a time (saturation 1.0) and a task that kills its worker twice is
+    # given up as KilledWorker (allowed-failures 1): a crash costs one retry, never the batch.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                          "distributed.scheduler.worker-saturation": 1.0}):
+        # The scheduler always serves HTTP (health checks); a free port avoids clashing with
+        # another cluster on 8787.  The dashboard itself is off unless asked for.
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               memory_limit=memory_limit, dashboard_address=":0",
+                               scheduler_kwargs={"dashboard": bool(dashboard)},
+                               silence_logs=logging.ERROR)
+    cl = Client(cluster, set_as_default=False)
+    if dashboard:
+        print(f"astrotinyml batch: Dask dashboard at {cl.dashboard_link}", file=sys.stderr)
+    return cl, cluster, True
 
 
 def _accepts_n_workers(client) -> bool:
@@ -1237,12 +766,6 @@ def _accepts_n_workers(client) -> bool:
         return "n_workers" in inspect.signature(client.scheduler_info).parameters
     except (TypeError, ValueError):  # pragma: no cover
         return False
-
-
-def _write_json(path: Path, doc: dict) -> None:
-    with atomic_path(path, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(_jsonable(doc), indent=1) + "\n")
-        os.chmod(tmp, _umask_mode())
 
 
 def _input_size(task: BatchTask) -> int:
@@ -1253,12 +776,12 @@ def _input_size(task: BatchTask) -> int:
     return total
 
 
-def _gather(client, tasks, out_dir: str, config: dict, summaries: list, progress: bool) -> None:
+def _gather(client, tasks: list[BatchTask], out_dir: str, config: BatchConfig, summaries: list) -> None:
     """Submit one task per target and collect the summaries as they finish."""
-    from dask.distributed import as_completed
+    from dask.distributed import as_completed  # dask and tqdm stay out of ``import astrotinyml``
     from tqdm.auto import tqdm
 
-    token = _short_hash(f"{out_dir}{time.time_ns()}{os.getpid()}", 10)
+    token = hashlib.sha256(f"{out_dir}{time.time_ns()}{os.getpid()}".encode()).hexdigest()[:10]
     # Largest inputs first (a cheap proxy of run time from os.stat, no reading): long
     # targets start early instead of leaving one worker busy at the end of the batch.
     order = sorted(range(len(tasks)), key=lambda i: -_input_size(tasks[i]))
@@ -1268,7 +791,7 @@ def _gather(client, tasks, out_dir: str, config: dict, summaries: list, progress
     where = {f.key: i for f, i in zip(futures, order)}
     counts = {"ok": 0, "failed": 0, "skipped": 0}
     bar = tqdm(total=len(tasks), desc="astrotinyml batch", unit="target", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True, smoothing=0.05)
+               disable=not config.progress, dynamic_ncols=True, smoothing=0.05)
     try:
         for fut in as_completed(futures, loop=client.loop):
             i = where[fut.key]
