@@ -17,13 +17,15 @@ The helpers :func:`save_lightcurve`, :func:`load_lightcurve`, :func:`save_views`
 :func:`load_views` and :func:`load_result` are the file formats of that exchange; the
 notebooks call them so that a run directory can also be opened from Python.
 
-``import astrotinyml.apps.pipeline`` is light: papermill, lightkurve and astropy are imported
-inside the functions that use them.
+``import astrotinyml.apps.pipeline`` is light: papermill, nbformat, jupyter_client, lightkurve
+and astropy.table are imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
 import json
 import math
 import os
@@ -35,8 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
+from ..atomic import OutputExistsError, atomic_path
 from ..config import MODELS_DIR, PACKAGE_DIR
-from ..errors import AstroTinyMLError, InvalidParameterError
+from ..detection import DetectionResult
+from ..errors import AstroTinyMLError, InvalidParameterError, LightCurveFileNotFoundError
+from ..views import SCALAR_NAMES, VIEW_NAMES, Views, stack_views
 
 __all__ = [
     "PIPELINE_NOTEBOOKS",
@@ -213,8 +220,6 @@ def parse_value(text: str) -> Any:
     >>> parse_value("3"), parse_value("0.5"), parse_value("true"), parse_value("None"), parse_value("TIC 1")
     (3, 0.5, True, None, 'TIC 1')
     """
-    import ast
-
     s = text.strip()
     low = s.lower()
     if low in ("true", "false"):
@@ -394,18 +399,37 @@ def run_pipeline(
     >>> sorted(res.outputs)[:3]  # doctest: +SKIP
     ['candidates.ecsv', 'classification.json', 'flat.ecsv']
     """
-    import nbformat
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    from ..atomic import OutputExistsError
-
     if target and input_path:
         raise InvalidParameterError("run_pipeline: give target or input_path, not both.")
     paths = _resolve_notebooks(notebooks)
     kernel_name = kernel_name or "python3"
     _check_kernel(kernel_name)
+    params = _run_parameters(target, input_path, parameters, smoke=smoke, overwrite=overwrite)
+    out = Path(out_dir) if out_dir is not None else _default_out_dir(_run_label(params))
+    out = out.expanduser().resolve()
+    params["out_dir"] = str(out)
+    declared = _declared_parameters(paths, params)
+    _check_out_dir(out, paths, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
 
+    result = PipelineResult(out_dir=out, kernel_name=kernel_name)
+    t_all = _time.perf_counter()
+    for src in paths:
+        mine = {k: v for k, v in params.items() if k in declared[src]}
+        dst = out / src.name
+        result.parameters[src.name] = mine
+        t0 = _time.perf_counter()
+        _execute(src, dst, mine, kernel_name=kernel_name, cwd=out, log_output=log_output,
+                 start_timeout=start_timeout)
+        result.timings[src.name] = _time.perf_counter() - t0
+        result.notebooks.append(dst)
+    result.timings["total"] = _time.perf_counter() - t_all
+    result.outputs = _run_outputs(out, result.notebooks)
+    return result
+
+
+def _run_parameters(target, input_path, parameters, *, smoke: bool, overwrite: bool) -> dict[str, Any]:
+    """The notebook parameters of a run (all notebooks'; ``out_dir`` is added by the caller)."""
     params: dict[str, Any] = dict(parameters or {})
     if target:
         params["target"] = str(target)
@@ -421,12 +445,17 @@ def run_pipeline(
     params["smoke"] = bool(smoke or params.get("smoke", False))
     if "overwrite" not in params:
         params["overwrite"] = bool(overwrite)
-    label = str(params.get("target") or (Path(str(params["input_path"]).split(",")[0]).stem
-                                         if params.get("input_path") else params.get("sample", "sample")))
-    out = Path(out_dir) if out_dir is not None else _default_out_dir(label)
-    out = out.expanduser().resolve()
-    params["out_dir"] = str(out)
+    return params
 
+
+def _run_label(params: dict[str, Any]) -> str:
+    """What the default run directory is named after: the target, the first input's stem or the sample."""
+    return str(params.get("target") or (Path(str(params["input_path"]).split(",")[0]).stem
+                                        if params.get("input_path") else params.get("sample", "sample")))
+
+
+def _declared_parameters(paths: list[Path], params: dict[str, Any]) -> dict[Path, dict]:
+    """Each notebook's declared parameters; a parameter that no notebook declares is an error."""
     declared = {p: notebook_parameters(p) for p in paths}
     known = set().union(*[set(d) for d in declared.values()])
     unknown = sorted(set(params) - known - {"smoke", "overwrite", "out_dir"})
@@ -434,64 +463,73 @@ def run_pipeline(
         raise InvalidParameterError(
             f"run_pipeline: parameter(s) {', '.join(unknown)} are declared by none of "
             f"{', '.join(p.name for p in paths)}; known parameters: {', '.join(sorted(known))}.")
+    return declared
 
+
+def _check_out_dir(out: Path, paths: list[Path], overwrite: bool) -> None:
     existing = [out / p.name for p in paths if (out / p.name).exists()]
     if existing and not overwrite:
         raise OutputExistsError(
             f"{out} already holds executed notebooks ({', '.join(p.name for p in existing)}); pass "
             "overwrite=True (--overwrite) to run again there, or choose another out_dir.")
-    out.mkdir(parents=True, exist_ok=True)
 
-    result = PipelineResult(out_dir=out, kernel_name=kernel_name)
-    t_all = _time.perf_counter()
-    for src in paths:
-        mine = {k: v for k, v in params.items() if k in declared[src]}
-        dst = out / src.name
-        result.parameters[src.name] = mine
-        t0 = _time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(src), str(dst), parameters=mine, kernel_name=kernel_name, cwd=str(out),
-                progress_bar=False, log_output=log_output, start_timeout=start_timeout,
-                # ipykernel logs a warning about its TCP transport at every start, and jupyter_client
-                # interrupts (SIGINT) every kernel it shuts down, which ipykernel logs as an ERROR
-                # "KeyboardInterrupt caught in kernel" when it lands in a handler: both are noise.
-                # Cell errors come back in the notebook (PipelineError), a dead kernel as an exception.
-                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            )
-        except PapermillExecutionError as err:
-            cell, count, source = None, err.exec_count, err.source
-            if dst.exists():
-                cell, count2, source2 = _failing_cell(nbformat.read(dst, as_version=4),
-                                                      nbformat.read(src, as_version=4))
-                count = count2 if count2 is not None else count
-                source = source2 or source
-            where = f"cell {cell}" if cell is not None else f"the cell with execution count {count}"
-            raise PipelineError(
-                f"pipeline stopped: {src.name} failed in {where} ({_failing_line(source, err.traceback)}): "
-                f"{err.ename}: {str(err.evalue).rstrip('.')}. The executed copy with the full traceback "
-                f"is {dst}.",
-                notebook=src.name, cell=cell, execution_count=count, ename=err.ename, evalue=err.evalue,
-                source=source, executed_path=dst if dst.exists() else None,
-            ) from None
-        except AstroTinyMLError:
-            raise
-        except Exception as err:  # kernel died, timeout, unreadable notebook
-            raise PipelineError(
-                f"pipeline stopped: {src.name} could not be executed: {type(err).__name__}: {err}",
-                notebook=src.name, ename=type(err).__name__, evalue=str(err),
-                executed_path=dst if dst.exists() else None,
-            ) from err
-        result.timings[src.name] = _time.perf_counter() - t0
-        result.notebooks.append(dst)
-    result.timings["total"] = _time.perf_counter() - t_all
-    executed = {p.resolve() for p in result.notebooks}
-    result.outputs = {
+
+def _execute(src: Path, dst: Path, parameters: dict, *, kernel_name: str, cwd: Path, log_output: bool,
+             start_timeout: float) -> None:
+    """Execute one notebook into ``dst``; a failure becomes a :class:`PipelineError` naming the cell."""
+    import papermill  # papermill and nbformat stay out of ``import astrotinyml.apps.pipeline``
+    from papermill.exceptions import PapermillExecutionError
+
+    try:
+        papermill.execute_notebook(
+            str(src), str(dst), parameters=parameters, kernel_name=kernel_name, cwd=str(cwd),
+            progress_bar=False, log_output=log_output, start_timeout=start_timeout,
+            # ipykernel logs a warning about its TCP transport at every start, and jupyter_client
+            # interrupts (SIGINT) every kernel it shuts down, which ipykernel logs as an ERROR
+            # "KeyboardInterrupt caught in kernel" when it lands in a handler: both are noise.
+            # Cell errors come back in the notebook (PipelineError), a dead kernel as an exception.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        )
+    except PapermillExecutionError as err:
+        raise _cell_error(src, dst, err) from None
+    except AstroTinyMLError:
+        raise
+    except Exception as err:  # kernel died, timeout, unreadable notebook
+        raise PipelineError(
+            f"pipeline stopped: {src.name} could not be executed: {type(err).__name__}: {err}",
+            notebook=src.name, ename=type(err).__name__, evalue=str(err),
+            executed_path=dst if dst.exists() else None,
+        ) from err
+
+
+def _cell_error(src: Path, dst: Path, err) -> PipelineError:
+    """The :class:`PipelineError` of a cell that raised: its number in the source notebook and its line."""
+    import nbformat
+
+    cell, count, source = None, err.exec_count, err.source
+    if dst.exists():
+        cell, count2, source2 = _failing_cell(nbformat.read(dst, as_version=4),
+                                              nbformat.read(src, as_version=4))
+        count = count2 if count2 is not None else count
+        source = source2 or source
+    where = f"cell {cell}" if cell is not None else f"the cell with execution count {count}"
+    return PipelineError(
+        f"pipeline stopped: {src.name} failed in {where} ({_failing_line(source, err.traceback)}): "
+        f"{err.ename}: {str(err.evalue).rstrip('.')}. The executed copy with the full traceback "
+        f"is {dst}.",
+        notebook=src.name, cell=cell, execution_count=count, ename=err.ename, evalue=err.evalue,
+        source=source, executed_path=dst if dst.exists() else None,
+    )
+
+
+def _run_outputs(out: Path, notebooks: list[Path]) -> dict[str, Path]:
+    """Every file of the run directory except the executed notebooks, by path relative to it."""
+    executed = {p.resolve() for p in notebooks}
+    return {
         p.relative_to(out).as_posix(): p
         for p in sorted(out.rglob("*"))
         if p.is_file() and p.resolve() not in executed and ".ipynb_checkpoints" not in p.parts
     }
-    return result
 
 
 # ----------------------------------------------------------------------------------------------
@@ -500,8 +538,6 @@ def run_pipeline(
 
 def _yaml_safe(value, depth=0):
     """A copy of a meta value that ECSV's YAML header can hold, or a sentinel to drop it."""
-    import numpy as np
-
     if depth > 4:
         return _DROP
     if value is None or isinstance(value, (bool, str)):
@@ -547,8 +583,6 @@ def save_lightcurve(lc, path) -> Path:
     >>> load_lightcurve(p).meta["target"]
     'x'
     """
-    from ..atomic import atomic_path
-
     path = Path(path)
     lc = lc.copy()
     meta = _yaml_safe(dict(lc.meta))
@@ -580,9 +614,7 @@ def load_lightcurve(path):
     --------
     See :func:`save_lightcurve`.
     """
-    import lightkurve as lk
-
-    from ..errors import LightCurveFileNotFoundError
+    import lightkurve as lk  # lightkurve stays out of ``import astrotinyml.apps.pipeline``
 
     path = Path(path)
     if not path.is_file():
@@ -618,16 +650,9 @@ def save_views(views, path) -> Path:
     >>> [w.local_view.shape for w in load_views(p)]
     [(61,), (61,)]
     """
-    import numpy as np
-
-    from ..atomic import atomic_path
-    from ..views import SCALAR_NAMES, VIEW_NAMES
-
     path = Path(path)
     arrays: dict[str, Any] = {"n": np.array(len(views))}
     if views:
-        from ..views import stack_views
-
         arrays.update(stack_views(list(views)))
         for key in _VIEW_FLOATS:
             arrays[key] = np.array([float(getattr(v, key)) for v in views])
@@ -660,11 +685,6 @@ def load_views(path) -> list:
     --------
     See :func:`save_views`.
     """
-    import numpy as np
-
-    from ..errors import LightCurveFileNotFoundError
-    from ..views import VIEW_NAMES, Views
-
     path = Path(path)
     if not path.is_file():
         raise LightCurveFileNotFoundError(f"{path}: not found; run 03_vet_and_classify first.")
@@ -705,9 +725,7 @@ def load_result(out_dir):
     >>> load_result("runs/wasp18").n_candidates  # doctest: +SKIP
     1
     """
-    from astropy.table import QTable
-
-    from ..detection import DetectionResult
+    from astropy.table import QTable  # astropy.table stays out of ``import astrotinyml``
 
     out = Path(out_dir)
     raw = load_lightcurve(out / "lightcurve.ecsv")
@@ -753,8 +771,6 @@ def classifier_status() -> tuple[bool, str]:
     >>> isinstance(ok, bool) and (ok or len(why) > 0)
     True
     """
-    import importlib.util
-
     if importlib.util.find_spec("astrotinyml.classification") is None:
         return False, "this version of astrotinyml has no classifier (no astrotinyml.classify module)"
     registry = MODELS_DIR / "registry.json"
@@ -767,8 +783,6 @@ def classifier_status() -> tuple[bool, str]:
 
 def write_json(obj, path) -> Path:
     """Write ``obj`` as indented JSON (NaN as null, numpy and paths as plain values)."""
-    from ..atomic import atomic_path
-
     def clean(v):
         if isinstance(v, dict):
             return {str(k): clean(x) for k, x in v.items()}
