@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -317,9 +318,6 @@ def ephemerides_in_data(lc: lightkurve.LightCurve, ephemerides: Any, *, refine: 
     >>> int(c["n_transits"][0]) > 20, bool(8000 < c["pl_trandep"][0] < 11000)
     (True, True)
     """
-    import astropy.units as u
-    from astropy.table import QTable
-
     eph = ephemeris_table(ephemerides)
     name = str((getattr(lc, "meta", None) or {}).get("target") or "light curve")
     t, f, _ = lc_arrays(lc, name=name)
@@ -328,61 +326,9 @@ def ephemerides_in_data(lc: lightkurve.LightCurve, ephemerides: Any, *, refine: 
         sigma = 1e-4
     rows, missing = [], []
     for i in range(len(eph)):
-        label = str(eph["name"][i]) or f"ephemeris {i + 1}"
-        per = float(eph["pl_orbper"][i].value)
-        t0 = float(eph["pl_tranmid"][i].value)
-        dur_h = float(eph["pl_trandurh"][i].value)
-        single = not math.isfinite(per)
-        if not math.isfinite(dur_h):
-            if not refine:
-                raise InvalidParameterError(f"{label}: no duration (pl_trandurh) and refine=False.")
-            if single:
-                raise InvalidParameterError(
-                    f"{label}: a single transit (no period) needs its duration (pl_trandurh, hours).")
-        guess = dur_h / 24.0 if math.isfinite(dur_h) else _sun_like_duration(per)
-        if single:
-            n_first, n_tr = 0, 1
-            t_first, t_err = t0, (float(eph["pl_tranmiderr1"][i].value)
-                                  if math.isfinite(float(eph["pl_tranmiderr1"][i].value)) else 0.0)
-        else:
-            n_first = math.ceil((t[0] - t0) / per - 0.5 * guess / per)
-            n_last = math.floor((t[-1] - t0) / per + 0.5 * guess / per)
-            n_tr = max(n_last - n_first + 1, 0)
-            # The uncertainty of the middle transit with data stands for all of them.
-            t_first, _ = propagated_epoch(t0, per, 0.0, 0.0, n_first)
-            _, t_err = propagated_epoch(t0, per, float(eph["pl_tranmiderr1"][i].value),
-                                        float(eph["pl_orbpererr1"][i].value), (n_first + n_last) // 2)
-        lost = (not single) and t_err > _LOST_PHASE * per
-        if refine:
-            if lost:
-                halfwidth = 0.5 * per
-                warnings.warn(f"{name}: {label}'s propagated epoch is uncertain by {t_err * 24:.1f} h "
-                              f"(> {_LOST_PHASE:g} of the period); the transit phase is searched over the "
-                              "whole orbit.", AstroTinyMLWarning, stacklevel=2)
-            else:
-                halfwidth = max(3.0 * t_err, 0.25 * guess)
-            factors = np.geomspace(0.5, 2.0, 9) if math.isfinite(dur_h) else np.geomspace(0.3, 2.5, 12)
-            snr, dt, dur, depth, n_in = _refine(t, f, sigma, per, t_first, max(n_tr, 1), halfwidth,
-                                                guess * factors)
-        else:
-            dt, dur = 0.0, guess
-            centers = t_first + per * np.arange(max(n_tr, 1)) if not single else np.array([t0])
-            depth, n_in = _box(t, f, centers, dur)
-            snr = depth / sigma * math.sqrt(n_in) if n_in else math.nan
-        # Transits that have data: at least MIN_IN_TRANSIT cadences inside.
-        epoch = t_first + dt
-        centers = epoch + per * np.arange(max(n_tr, 1)) if not single else np.array([epoch])
-        counts = [int(np.sum(np.abs(t - c) < 0.5 * dur)) for c in centers]
-        with_data = [c for c, k in zip(centers, counts) if k >= MIN_IN_TRANSIT]
-        if not with_data or n_in < MIN_IN_TRANSIT:
-            pred = ", ".join(f"{c:.3f}" for c in centers[:5]) if n_tr else "none"
-            missing.append(f"{label} (P={per:.6g} d, T0={t0:.5f}; predicted transits in the span: "
-                           f"{pred}{' ...' if len(centers) > 5 else ''})")
-            continue
-        rows.append(dict(name=str(eph["name"][i]), per=per, per_err=float(eph["pl_orbpererr1"][i].value),
-                         tranmid=float(with_data[0]), dur=dur, depth=depth, snr=snr,
-                         n_transits=len(with_data), single=single, n_in=n_in,
-                         pred=t_first, pred_err=t_err))
+        placed = _place(t, f, sigma, eph[i], label=str(eph["name"][i]) or f"ephemeris {i + 1}", refine=refine,
+                        name=name)
+        (rows if isinstance(placed, _Placed) else missing).append(placed)
     span = f"BJD {t[0]:.3f}-{t[-1]:.3f}"
     if missing and not rows:
         raise NoTransitInDataError(
@@ -392,29 +338,114 @@ def ephemerides_in_data(lc: lightkurve.LightCurve, ephemerides: Any, *, refine: 
     for m in missing:
         warnings.warn(f"{name}: left out {m}: no transit on data ({span}).", AstroTinyMLWarning,
                       stacklevel=2)
+    table = _placed_table(rows, sigma)
+    table.meta.update({"target": name, "search_method": "known ephemerides",
+                       "refined": bool(refine), "n_points": int(t.size),
+                       "left_out": list(missing)})
+    return table
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """One ephemeris placed on the data: refined epoch, duration and depth, and its prediction."""
+
+    name: str
+    per: float
+    per_err: float
+    tranmid: float
+    dur: float
+    depth: float
+    snr: float
+    n_transits: int
+    single: bool
+    n_in: int
+    pred: float
+    pred_err: float
+
+
+def _place(t, f, sigma: float, row, *, label: str, refine: bool, name: str) -> _Placed | str:
+    """One ephemeris carried into the data (and refined): a :class:`_Placed`, or the text of why
+    no predicted transit falls on data."""
+    per = float(row["pl_orbper"].value)
+    t0 = float(row["pl_tranmid"].value)
+    dur_h = float(row["pl_trandurh"].value)
+    single = not math.isfinite(per)
+    if not math.isfinite(dur_h):
+        if not refine:
+            raise InvalidParameterError(f"{label}: no duration (pl_trandurh) and refine=False.")
+        if single:
+            raise InvalidParameterError(
+                f"{label}: a single transit (no period) needs its duration (pl_trandurh, hours).")
+    guess = dur_h / 24.0 if math.isfinite(dur_h) else _sun_like_duration(per)
+    if single:
+        n_first, n_tr = 0, 1
+        t_first, t_err = t0, (float(row["pl_tranmiderr1"].value)
+                              if math.isfinite(float(row["pl_tranmiderr1"].value)) else 0.0)
+    else:
+        n_first = math.ceil((t[0] - t0) / per - 0.5 * guess / per)
+        n_last = math.floor((t[-1] - t0) / per + 0.5 * guess / per)
+        n_tr = max(n_last - n_first + 1, 0)
+        # The uncertainty of the middle transit with data stands for all of them.
+        t_first, _ = propagated_epoch(t0, per, 0.0, 0.0, n_first)
+        _, t_err = propagated_epoch(t0, per, float(row["pl_tranmiderr1"].value),
+                                    float(row["pl_orbpererr1"].value), (n_first + n_last) // 2)
+    lost = (not single) and t_err > _LOST_PHASE * per
+    if refine:
+        if lost:
+            halfwidth = 0.5 * per
+            warnings.warn(f"{name}: {label}'s propagated epoch is uncertain by {t_err * 24:.1f} h "
+                          f"(> {_LOST_PHASE:g} of the period); the transit phase is searched over the "
+                          "whole orbit.", AstroTinyMLWarning, stacklevel=3)
+        else:
+            halfwidth = max(3.0 * t_err, 0.25 * guess)
+        factors = np.geomspace(0.5, 2.0, 9) if math.isfinite(dur_h) else np.geomspace(0.3, 2.5, 12)
+        snr, dt, dur, depth, n_in = _refine(t, f, sigma, per, t_first, max(n_tr, 1), halfwidth,
+                                            guess * factors)
+    else:
+        dt, dur = 0.0, guess
+        centers = t_first + per * np.arange(max(n_tr, 1)) if not single else np.array([t0])
+        depth, n_in = _box(t, f, centers, dur)
+        snr = depth / sigma * math.sqrt(n_in) if n_in else math.nan
+    # Transits that have data: at least MIN_IN_TRANSIT cadences inside.
+    epoch = t_first + dt
+    centers = epoch + per * np.arange(max(n_tr, 1)) if not single else np.array([epoch])
+    counts = [int(np.sum(np.abs(t - c) < 0.5 * dur)) for c in centers]
+    with_data = [c for c, k in zip(centers, counts) if k >= MIN_IN_TRANSIT]
+    if not with_data or n_in < MIN_IN_TRANSIT:
+        pred = ", ".join(f"{c:.3f}" for c in centers[:5]) if n_tr else "none"
+        return (f"{label} (P={per:.6g} d, T0={t0:.5f}; predicted transits in the span: "
+                f"{pred}{' ...' if len(centers) > 5 else ''})")
+    return _Placed(name=str(row["name"]), per=per, per_err=float(row["pl_orbpererr1"].value),
+                   tranmid=float(with_data[0]), dur=dur, depth=depth, snr=snr,
+                   n_transits=len(with_data), single=single, n_in=n_in,
+                   pred=t_first, pred_err=t_err)
+
+
+def _placed_table(rows: list[_Placed], sigma: float):
+    """The candidates table (search columns plus the prediction) of the placed ephemerides."""
+    import astropy.units as u
+    from astropy.table import QTable
+
     nan = math.nan
     table = QTable()
     table["planet_index"] = np.arange(1, len(rows) + 1, dtype=int)
-    table["name"] = np.asarray([r["name"] for r in rows], dtype=str)
-    table["pl_orbper"] = np.array([r["per"] for r in rows], float) * u.day
-    table["pl_tranmid"] = np.array([r["tranmid"] for r in rows], float) * u.day
-    table["pl_trandurh"] = np.array([r["dur"] * 24.0 for r in rows], float) * u.hour
-    table["pl_trandep"] = np.array([r["depth"] * 1e6 for r in rows], float)
-    table["snr"] = np.array([r["snr"] for r in rows], float)
+    table["name"] = np.asarray([r.name for r in rows], dtype=str)
+    table["pl_orbper"] = np.array([r.per for r in rows], float) * u.day
+    table["pl_tranmid"] = np.array([r.tranmid for r in rows], float) * u.day
+    table["pl_trandurh"] = np.array([r.dur * 24.0 for r in rows], float) * u.hour
+    table["pl_trandep"] = np.array([r.depth * 1e6 for r in rows], float)
+    table["snr"] = np.array([r.snr for r in rows], float)
     table["sde"] = np.full(len(rows), nan)
-    table["n_transits"] = np.array([r["n_transits"] for r in rows], dtype=int)
-    table["single_event"] = np.array([r["single"] for r in rows], dtype=bool)
+    table["n_transits"] = np.array([r.n_transits for r in rows], dtype=int)
+    table["single_event"] = np.array([r.single for r in rows], dtype=bool)
     table["harmonic_of"] = np.zeros(len(rows), dtype=int)
-    table["depth_err_ppm"] = np.array([sigma / math.sqrt(r["n_in"]) * 1e6 for r in rows], float)
-    table["n_in_transit"] = np.array([r["n_in"] for r in rows], dtype=int)
-    table["pl_orbpererr1"] = np.array([r["per_err"] for r in rows], float) * u.day
-    table["pl_tranmid_pred"] = np.array([r["pred"] for r in rows], float) * u.day
-    table["pl_tranmid_prederr"] = np.array([r["pred_err"] for r in rows], float) * u.day
+    table["depth_err_ppm"] = np.array([sigma / math.sqrt(r.n_in) * 1e6 for r in rows], float)
+    table["n_in_transit"] = np.array([r.n_in for r in rows], dtype=int)
+    table["pl_orbpererr1"] = np.array([r.per_err for r in rows], float) * u.day
+    table["pl_tranmid_pred"] = np.array([r.pred for r in rows], float) * u.day
+    table["pl_tranmid_prederr"] = np.array([r.pred_err for r in rows], float) * u.day
     table["pl_trandep"].description = "transit depth (ppm; mean in-box depth)"
     table["pl_tranmid"].description = "mid-transit time of the first transit in the data (BJD_TDB)"
     table["pl_tranmid_pred"].description = "catalogue epoch propagated into the data, before refinement"
     table["pl_tranmid_prederr"].description = "1-sigma uncertainty of the propagated epoch"
-    table.meta.update({"target": name, "search_method": "known ephemerides",
-                       "refined": bool(refine), "n_points": int(t.size),
-                       "left_out": list(missing)})
     return table

@@ -96,8 +96,8 @@ from __future__ import annotations
 
 import math
 import time as _time
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -678,13 +678,53 @@ def _reference_epoch(t, eph: Ephemeris) -> float:
     return eph.t0 + mid * eph.period
 
 
+@dataclass(frozen=True)
+class _FitSetup:
+    """What every stage of one candidate's fit shares: its ephemeris, the reference epoch
+    and period, and the model options; :meth:`problem` builds the posterior on a data window."""
+
+    name: str
+    eph: Ephemeris
+    tref: float
+    per0: float
+    single: bool
+    q0: tuple[float, float]
+    ld_sigma: float
+    fit_ld: bool
+    jitter: bool
+    supersample: int
+    cadence: float
+    nbase: int
+
+    def problem(self, t, f, e) -> _Problem:
+        if t.size < MIN_POINTS + 10:
+            raise InvalidParameterError(
+                f"{self.name}: the candidate at pl_tranmid={self.eph.t0:.5f} has only {t.size} cadences in "
+                f"its transit windows; at least {MIN_POINTS + 10} are needed to fit a transit model.")
+        return _Problem(t, f, e, tref=self.tref, per0=self.per0, dur0=self.eph.duration, per_fixed=self.single,
+                        q0=self.q0, ld_sigma=self.ld_sigma, fit_ld=self.fit_ld, jitter=self.jitter,
+                        supersample=self.supersample, exp_time=self.cadence, nbase=self.nbase)
+
+    def noise(self, prob: _Problem, resid: np.ndarray) -> float:
+        """White noise the pipeline errors miss: the excess of the residuals' robust scatter
+        over the typical error (all of it when there are no errors); 0 without jitter."""
+        if not self.jitter:
+            return 0.0
+        s = robust_std(resid)
+        s = s if math.isfinite(s) else 1e-3
+        jit = math.sqrt(max(s * s - float(np.median(prob.e2)), 0.0))
+        return min(max(jit, 1.1 * _JITTER_MIN), 0.9 * _JITTER_MAX)
+
+
 def _fit_one(t_all, f_all, e_all, eph, others, *, single, q0, ld_sigma, fit_ld, jitter,
              supersample, cadence, window, method, nwalkers, nsteps, seed, progress, rho_for_single,
              radius, radius_err, name, nbase):
-    """Fit one candidate; returns the row of fitted values and diagnostics."""
-    from scipy.optimize import least_squares
+    """Fit one candidate; returns the row of fitted values and diagnostics.
 
-    depth0 = eph.depth if math.isfinite(eph.depth) and eph.depth > 0 else math.nan
+    The steps: the data window and start values; least squares (twice, the second time on
+    the window of the fitted duration with outliers clipped); the posterior (Jacobian
+    draws for ``"lsq"``, emcee for ``"mcmc"``); the catalogue columns with their intervals.
+    """
     half = window * eph.duration + 0.5 * cadence
     t, f, e = _select(t_all, f_all, e_all, eph, others, half)
     if t.size == 0:
@@ -694,72 +734,82 @@ def _fit_one(t_all, f_all, e_all, eph, others, *, single, q0, ld_sigma, fit_ld, 
             f"cadence within {window} durations of any of its transits (light curve spans BJD "
             f"{span}); check that pl_tranmid is a full BJD_TDB and that the candidate belongs to "
             "this light curve.")
+    k0 = _start_ratio(t, f, eph)
+    if single:
+        # No second transit may fall in the fitted window.
+        tref, per0 = eph.t0, max(_single_event_period(eph.duration, k0, rho_for_single), 20.0 * half, 10.0)
+    else:
+        tref, per0 = _reference_epoch(t, eph), eph.period
+    setup = _FitSetup(name=name, eph=eph, tref=tref, per0=per0, single=single, q0=q0, ld_sigma=ld_sigma,
+                      fit_ld=fit_ld, jitter=jitter, supersample=supersample, cadence=cadence, nbase=nbase)
+    prob, res, dfit = _least_squares_fit(setup, t_all, f_all, e_all, others, (t, f, e), k0=k0, window=window)
+    rng = np.random.default_rng(seed)
+    if method == "lsq":
+        samples, best, diag = _lsq_posterior(prob, res, dfit, rng)
+    else:
+        samples, best, diag = _mcmc_posterior(prob, res, dfit, rng, eph=eph, per0=per0, nwalkers=nwalkers,
+                                              nsteps=nsteps, seed=seed, progress=progress)
+    row: dict[str, Any] = dict(diag)
+    row.update(_posterior_columns(prob, samples, best, single=single, tref=tref, radius=radius,
+                                  radius_err=radius_err, seed=seed, cadence=cadence, supersample=supersample))
+    row.update(_fit_quality(prob, best, jitter=jitter, supersample=supersample))
+    if single:
+        row["fit_method"] += f" (single event: period fixed at {per0:.1f} d)"
+    return row
+
+
+def _start_ratio(t, f, eph: Ephemeris) -> float:
+    """Start value of Rp/R*: sqrt of the box depth, else of the central cadences' deficit."""
+    depth0 = eph.depth if math.isfinite(eph.depth) and eph.depth > 0 else math.nan
     if np.isnan(depth0):
         # No box depth given: the deficit of the central cadences below the window's median.
         _, dt = epoch_and_offset(t, eph)
         inner = np.abs(dt) < 0.25 * eph.duration
         depth0 = float(np.median(f) - np.median(f[inner])) if inner.any() else 1e-3
         depth0 = min(max(depth0, 1e-5), 0.5)
-    k0 = min(max(math.sqrt(depth0), 1e-3), 0.9)
+    return min(max(math.sqrt(depth0), 1e-3), 0.9)
 
-    if single:
-        per_fixed = _single_event_period(eph.duration, k0, rho_for_single)
-        # No second transit may fall in the fitted window.
-        per_fixed = max(per_fixed, 20.0 * half, 10.0)
-        tref = eph.t0
-        per0 = per_fixed
-    else:
-        per_fixed = None
-        tref = _reference_epoch(t, eph)
-        per0 = eph.period
 
-    def problem(tt, ff, ee):
-        if tt.size < MIN_POINTS + 10:
-            raise InvalidParameterError(
-                f"{name}: the candidate at pl_tranmid={eph.t0:.5f} has only {tt.size} cadences in "
-                f"its transit windows; at least {MIN_POINTS + 10} are needed to fit a transit model.")
-        return _Problem(tt, ff, ee, tref=tref, per0=per0, dur0=eph.duration, per_fixed=single,
-                        q0=q0, ld_sigma=ld_sigma, fit_ld=fit_ld, jitter=jitter,
-                        supersample=supersample, exp_time=cadence, nbase=nbase)
+def _least_squares(prob: _Problem, x_starts, jit: float):
+    """The best of trust-region least-squares fits from ``x_starts`` (None if all fail)."""
+    from scipy.optimize import least_squares
 
-    def noise(prob, resid):
-        # White noise the pipeline errors miss: the excess of the residuals' robust scatter
-        # over the typical error (all of it when there are no errors).
-        if not jitter:
-            return 0.0
-        s = robust_std(resid)
-        s = s if math.isfinite(s) else 1e-3
-        jit = math.sqrt(max(s * s - float(np.median(prob.e2)), 0.0))
-        return min(max(jit, 1.1 * _JITTER_MIN), 0.9 * _JITTER_MAX)
+    prob.sigma_fixed = np.sqrt(prob.e2 + jit ** 2)
+    lo, hi = prob.lsq_bounds()
+    best = None
+    for x0 in x_starts:
+        x0 = np.clip(x0, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
+        try:
+            r = least_squares(prob.residuals, x0, bounds=(lo, hi), method="trf",
+                              x_scale="jac", max_nfev=600, tr_solver="lsmr")
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if best is None or r.cost < best.cost:
+            best = r
+    return best
 
-    def lsq(prob, x_starts, jit):
-        prob.sigma_fixed = np.sqrt(prob.e2 + jit ** 2)
-        lo, hi = prob.lsq_bounds()
-        best = None
-        for x0 in x_starts:
-            x0 = np.clip(x0, lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo))
-            try:
-                r = least_squares(prob.residuals, x0, bounds=(lo, hi), method="trf",
-                                  x_scale="jac", max_nfev=600, tr_solver="lsmr")
-            except (ValueError, np.linalg.LinAlgError):
-                continue
-            if best is None or r.cost < best.cost:
-                best = r
-        return best
 
-    def starts(prob, d):
-        out = []
-        for b0 in (0.2, 0.7):
-            out.append(prob.lsq_vector(dict(d, b=b0 * (1.0 + d["k"]))))
-        return out
+def _lsq_starts(prob: _Problem, d: dict[str, Any]) -> list[np.ndarray]:
+    """Start vectors at a low and a high impact parameter (the b - a/R* degeneracy)."""
+    return [prob.lsq_vector(dict(d, b=b0 * (1.0 + d["k"]))) for b0 in (0.2, 0.7)]
 
-    prob = problem(t, f, e)
-    d0 = {"t0": 0.0, "per": per0, "k": k0, "t14": eph.duration, "b": 0.3, "q1": q0[0], "q2": q0[1],
-          "base": (1.0, 0.0, 0.0)[:nbase]}
-    jit = noise(prob, f - np.median(f))
-    res = lsq(prob, starts(prob, d0), jit)
+
+def _least_squares_fit(setup: _FitSetup, t_all, f_all, e_all, others, data, *, k0: float, window: float):
+    """(problem, least-squares result, fitted parameters) of one candidate.
+
+    A first fit on the box's window; then the window of the fitted duration if the box was
+    short, outliers beyond ``_CLIP_SIGMA`` clipped, and a second fit; the jitter is
+    re-estimated from the final residuals.
+    """
+    eph, cadence = setup.eph, setup.cadence
+    t, f, e = data
+    prob = setup.problem(t, f, e)
+    d0 = {"t0": 0.0, "per": setup.per0, "k": k0, "t14": eph.duration, "b": 0.3, "q1": setup.q0[0],
+          "q2": setup.q0[1], "base": (1.0, 0.0, 0.0)[:setup.nbase]}
+    jit = setup.noise(prob, f - np.median(f))
+    res = _least_squares(prob, _lsq_starts(prob, d0), jit)
     if res is None:
-        raise InvalidParameterError(f"{name}: the least-squares transit fit failed at the start values "
+        raise InvalidParameterError(f"{setup.name}: the least-squares transit fit failed at the start values "
                                     f"(pl_tranmid={eph.t0:.5f}); check the candidate's ephemeris.")
     dfit = prob.lsq_dict(res.x, jit)
     # Window from the fitted duration if the box duration was short; drop outliers; refit.
@@ -767,95 +817,123 @@ def _fit_one(t_all, f_all, e_all, eph, others, *, single, q0, ld_sigma, fit_ld, 
     if math.isfinite(t14_fit) and t14_fit > 1.1 * eph.duration:
         eph_w = Ephemeris(period=eph.period, t0=eph.t0, duration=t14_fit, depth=eph.depth)
         t, f, e = _select(t_all, f_all, e_all, eph_w, others, window * t14_fit + 0.5 * cadence)
-        prob = problem(t, f, e)
+        prob = setup.problem(t, f, e)
     resid = f - prob.model(dfit)
     s = robust_std(resid)
     if math.isfinite(s) and s > 0:
         good = np.abs(resid - np.median(resid)) < _CLIP_SIGMA * s
         if not good.all():
             t, f, e = t[good], f[good], e[good]
-            prob = problem(t, f, e)
-    jit = noise(prob, f - prob.model(dfit))
-    res = lsq(prob, [prob.lsq_vector(dfit)] + starts(prob, dfit), jit) or res
+            prob = setup.problem(t, f, e)
+    jit = setup.noise(prob, f - prob.model(dfit))
+    res = _least_squares(prob, [prob.lsq_vector(dfit)] + _lsq_starts(prob, dfit), jit) or res
     dfit = prob.lsq_dict(res.x, jit)
-    jit = noise(prob, f - prob.model(dfit))
-    dfit["jitter"] = jit
-
+    dfit["jitter"] = setup.noise(prob, f - prob.model(dfit))
     prob.set_core(dfit)
-    row: dict[str, Any] = {}
-    ndim = len(prob.names)
+    return prob, res, dfit
+
+
+def _lsq_draws(prob: _Problem, res, rng, n: int, scale: float) -> np.ndarray:
+    """``n`` least-squares vectors drawn from the (scaled) Jacobian covariance, within the bounds."""
     J = res.jac
     try:
         cov = np.linalg.pinv(J.T @ J)
     except np.linalg.LinAlgError:
         cov = np.full((J.shape[1], J.shape[1]), np.nan)
-    rng = np.random.default_rng(seed)
+    if not np.all(np.isfinite(cov)):
+        return np.tile(res.x, (n, 1))
     lo, hi = prob.lsq_bounds()
+    return np.clip(rng.multivariate_normal(res.x, scale ** 2 * cov, size=n, method="eigh"), lo, hi)
 
-    def lsq_draws(n, scale):
-        """``n`` least-squares vectors drawn from the (scaled) Jacobian covariance."""
-        if not np.all(np.isfinite(cov)):
-            return np.tile(res.x, (n, 1))
-        return np.clip(rng.multivariate_normal(res.x, scale ** 2 * cov, size=n, method="eigh"), lo, hi)
 
-    if method == "lsq":
-        # Intervals of the derived quantities from draws of the Jacobian covariance.
-        samples = np.array([prob.theta(prob.lsq_dict(x, jit)) for x in lsq_draws(_LSQ_DRAWS, 1.0)])
-        best = prob.theta(dfit)
-        row.update(fit_method="lsq", fit_converged=bool(res.success), fit_acceptance=math.nan,
-                   fit_tau_max=math.nan, fit_nsteps=0)
-    else:
-        import emcee
+def _lsq_posterior(prob: _Problem, res, dfit, rng):
+    """(samples, best, diagnostics) for ``method="lsq"``: intervals of the derived quantities
+    from draws of the Jacobian covariance."""
+    jit = dfit["jitter"]
+    samples = np.array([prob.theta(prob.lsq_dict(x, jit)) for x in _lsq_draws(prob, res, rng, _LSQ_DRAWS, 1.0)])
+    diag = dict(fit_method="lsq", fit_converged=bool(res.success), fit_acceptance=math.nan,
+                fit_tau_max=math.nan, fit_nsteps=0)
+    return samples, prob.theta(dfit), diag
 
-        nw = max(int(nwalkers), 2 * ndim + 2)
-        # Walkers in a ball drawn from half the least-squares covariance (the ball need not
-        # cover the posterior: the sampler expands it), each with a finite posterior.  The
-        # covariance can be singular (b = 0, where the model is flat in b; bounds clip the
-        # draws), so each coordinate also gets a small spread of its own: walkers that
-        # coincide in one coordinate would never leave that plane.
-        floor = {"t0": 1e-3 * eph.duration, "per": 1e-6 * per0, "log_depth": 0.01, "log_t14": 0.003,
-                 "b": 0.02, "q1": 0.01, "q2": 0.01, "log_jitter": 0.05}
-        spread = np.array([floor[n] for n in prob.names])
-        start = prob.theta(dfit)
-        p0 = np.empty((nw, ndim))
-        for i in range(nw):
-            for x in lsq_draws(200, 0.5):
-                cand = prob.theta(prob.lsq_dict(x, jit)) + spread * rng.normal(size=ndim)
-                cand[prob.ix["b"]] = abs(cand[prob.ix["b"]])
-                if np.isfinite(prob.log_prob(cand)):
-                    break
-            else:
-                cand = start
-            p0[i] = cand
-        moves = [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
-        sampler = emcee.EnsembleSampler(nw, ndim, prob.log_prob_many, moves=moves, vectorize=True)
-        sampler.random_state = np.random.RandomState(seed).get_state()
-        # nsteps is the most steps run: every _CHECK_EVERY steps the autocorrelation time of
-        # the kept chain is estimated, and the run stops once it is 30 tau long and tau moved
-        # by less than 10 % since the previous check (emcee's documented recipe).
-        tau_max, tau_prev, n = math.nan, math.nan, 0
-        for n, _ in enumerate(sampler.sample(p0, iterations=int(nsteps), progress=bool(progress)), 1):
-            if n % _CHECK_EVERY and n != int(nsteps):
-                continue
-            burn = n // 4
-            try:
-                tau_max = float(np.nanmax(sampler.get_autocorr_time(discard=burn, tol=0)))
-            except (emcee.autocorr.AutocorrError, ValueError):
-                tau_max = math.nan
-            if (math.isfinite(tau_max) and n - burn >= _CONVERGED_TAUS * tau_max
-                    and abs(tau_max - tau_prev) < 0.1 * tau_max):
+
+def _mcmc_posterior(prob: _Problem, res, dfit, rng, *, eph, per0, nwalkers, nsteps, seed, progress):
+    """(samples, maximum-posterior sample, diagnostics) of an emcee run started at the least squares."""
+    import emcee
+
+    ndim = len(prob.names)
+    jit = dfit["jitter"]
+    nw = max(int(nwalkers), 2 * ndim + 2)
+    # Walkers in a ball drawn from half the least-squares covariance (the ball need not
+    # cover the posterior: the sampler expands it), each with a finite posterior.  The
+    # covariance can be singular (b = 0, where the model is flat in b; bounds clip the
+    # draws), so each coordinate also gets a small spread of its own: walkers that
+    # coincide in one coordinate would never leave that plane.
+    floor = {"t0": 1e-3 * eph.duration, "per": 1e-6 * per0, "log_depth": 0.01, "log_t14": 0.003,
+             "b": 0.02, "q1": 0.01, "q2": 0.01, "log_jitter": 0.05}
+    spread = np.array([floor[n] for n in prob.names])
+    start = prob.theta(dfit)
+    p0 = np.empty((nw, ndim))
+    for i in range(nw):
+        for x in _lsq_draws(prob, res, rng, 200, 0.5):
+            cand = prob.theta(prob.lsq_dict(x, jit)) + spread * rng.normal(size=ndim)
+            cand[prob.ix["b"]] = abs(cand[prob.ix["b"]])
+            if np.isfinite(prob.log_prob(cand)):
                 break
-            tau_prev = tau_max
+        else:
+            cand = start
+        p0[i] = cand
+    moves = [(emcee.moves.DEMove(), 0.8), (emcee.moves.DESnookerMove(), 0.2)]
+    sampler = emcee.EnsembleSampler(nw, ndim, prob.log_prob_many, moves=moves, vectorize=True)
+    sampler.random_state = np.random.RandomState(seed).get_state()
+    # nsteps is the most steps run: every _CHECK_EVERY steps the autocorrelation time of
+    # the kept chain is estimated, and the run stops once it is 30 tau long and tau moved
+    # by less than 10 % since the previous check (emcee's documented recipe).
+    tau_max, tau_prev, n = math.nan, math.nan, 0
+    for n, _ in enumerate(sampler.sample(p0, iterations=int(nsteps), progress=bool(progress)), 1):
+        if n % _CHECK_EVERY and n != int(nsteps):
+            continue
         burn = n // 4
-        samples = sampler.get_chain(discard=burn, flat=True)
-        lp = sampler.get_log_prob(discard=burn, flat=True)
-        best = samples[int(np.argmax(lp))]
-        row.update(fit_method="mcmc",
-                   fit_converged=bool(math.isfinite(tau_max) and n - burn >= _CONVERGED_TAUS * tau_max),
-                   fit_acceptance=float(np.mean(sampler.acceptance_fraction)), fit_tau_max=tau_max,
-                   fit_nsteps=n)
+        try:
+            tau_max = float(np.nanmax(sampler.get_autocorr_time(discard=burn, tol=0)))
+        except (emcee.autocorr.AutocorrError, ValueError):
+            tau_max = math.nan
+        if (math.isfinite(tau_max) and n - burn >= _CONVERGED_TAUS * tau_max
+                and abs(tau_max - tau_prev) < 0.1 * tau_max):
+            break
+        tau_prev = tau_max
+    burn = n // 4
+    samples = sampler.get_chain(discard=burn, flat=True)
+    lp = sampler.get_log_prob(discard=burn, flat=True)
+    diag = dict(fit_method="mcmc",
+                fit_converged=bool(math.isfinite(tau_max) and n - burn >= _CONVERGED_TAUS * tau_max),
+                fit_acceptance=float(np.mean(sampler.acceptance_fraction)), fit_tau_max=tau_max, fit_nsteps=n)
+    return samples, samples[int(np.argmax(lp))], diag
 
-    # Physical parameters of every sample.
+
+def _model_depths(k, ars, b, u1, u2, per) -> np.ndarray:
+    """Model depth at mid-transit of each (thinned) sample: a one-point, un-smeared batman model."""
+    import batman
+
+    size = len(k)
+    sub = slice(None, None, max(1, size // _DEPTH_SAMPLES))
+    pd_ = batman.TransitParams()
+    pd_.t0, pd_.per, pd_.rp, pd_.a, pd_.inc, pd_.ecc, pd_.w = 0.0, 10.0, 0.1, 10.0, 90.0, 0.0, 90.0
+    pd_.limb_dark, pd_.u = "quadratic", [0.3, 0.2]
+    mdepth = batman.TransitModel(pd_, np.zeros(1))
+    depths = []
+    for kk, aa, bb, uu1, uu2, pp in zip(k[sub], ars[sub], b[sub], u1[sub], u2[sub], per[sub]):
+        pd_.rp, pd_.a, pd_.per = float(kk), float(aa), float(pp)
+        pd_.inc = math.degrees(math.acos(min(bb / aa, 1.0)))
+        pd_.u = [float(uu1), float(uu2)]
+        depths.append(1.0 - float(mdepth.light_curve(pd_)[0]))
+    return np.array(depths)
+
+
+def _posterior_columns(prob: _Problem, samples, best, *, single, tref, radius, radius_err, seed,
+                       cadence, supersample) -> dict[str, Any]:
+    """The catalogue columns (median, +err1, -err2) of the posterior, the timing scale, and the
+    thinned posterior and best fit kept for the reports (``_posterior``, ``_best``)."""
+    row: dict[str, Any] = {}
     ph = prob.physical(samples)
     size = len(samples)
     # Correlated noise shifts whole transits, which a white-noise likelihood does not see:
@@ -873,20 +951,6 @@ def _fit_one(t_all, f_all, e_all, eph, others, *, single, q0, ld_sigma, fit_ld, 
     per = np.broadcast_to(ph["per"], (size,))
     k, t14, b, ars = ph["k"], ph["t14"], ph["b"], ph["ars"]
     u1, u2 = np.broadcast_to(ph["u1"], (size,)), np.broadcast_to(ph["u2"], (size,))
-    # Model depth at mid-transit: a one-point, un-smeared batman model per (thinned) sample.
-    import batman
-
-    sub = slice(None, None, max(1, size // _DEPTH_SAMPLES))
-    pd_ = batman.TransitParams()
-    pd_.t0, pd_.per, pd_.rp, pd_.a, pd_.inc, pd_.ecc, pd_.w = 0.0, 10.0, 0.1, 10.0, 90.0, 0.0, 90.0
-    pd_.limb_dark, pd_.u = "quadratic", [0.3, 0.2]
-    mdepth = batman.TransitModel(pd_, np.zeros(1))
-    depths = []
-    for kk, aa, bb, uu1, uu2, pp in zip(k[sub], ars[sub], b[sub], u1[sub], u2[sub], per[sub]):
-        pd_.rp, pd_.a, pd_.per = float(kk), float(aa), float(pp)
-        pd_.inc = math.degrees(math.acos(min(bb / aa, 1.0)))
-        pd_.u = [float(uu1), float(uu2)]
-        depths.append(1.0 - float(mdepth.light_curve(pd_)[0]))
 
     def put(name, x):
         m, p, n_ = _percentiles(x)
@@ -899,7 +963,7 @@ def _fit_one(t_all, f_all, e_all, eph, others, *, single, q0, ld_sigma, fit_ld, 
     put("pl_ratror", k)
     put("pl_ratdor", nan if single else ars)
     put("pl_imppar", b)
-    put("pl_trandep", np.array(depths) * 1e6)
+    put("pl_trandep", _model_depths(k, ars, b, u1, u2, per) * 1e6)
     put("pl_trandurh", t14 * 24.0)
     if math.isfinite(radius):
         rs = np.full(size, radius)
@@ -909,18 +973,9 @@ def _fit_one(t_all, f_all, e_all, eph, others, *, single, q0, ld_sigma, fit_ld, 
     else:
         put("pl_rade", nan)
     put("st_dens_implied", nan if single else _density(per, ars))
+    row["fit_ld_u1"], row["fit_ld_u2"] = float(np.median(u1)), float(np.median(u2))
 
     dbest = {key: float(v) for key, v in prob.physical(best).items()}
-    dbest["base"] = prob.best_base(dbest)
-    r = f - prob.model(dbest)
-    var = prob.e2 + dbest["jitter"] ** 2
-    dof = max(t.size - ndim - nbase, 1)
-    row.update(fit_chi2_red=float(np.sum(r * r / var) / dof),
-               fit_jitter_ppm=float(dbest["jitter"] * 1e6) if jitter else 0.0,
-               fit_n_points=int(t.size), fit_supersample=int(supersample),
-               fit_ld_u1=float(np.median(u1)), fit_ld_u2=float(np.median(u2)))
-    if single:
-        row["fit_method"] += f" (single event: period fixed at {per0:.1f} d)"
     # A thinned posterior (at most _POSTERIOR_KEEP draws) for corner plots and the report's
     # model curve; for "lsq" these are the Jacobian-covariance draws.
     keep = slice(None, None, max(1, size // _POSTERIOR_KEEP))
@@ -934,6 +989,19 @@ def _fit_one(t_all, f_all, e_all, eph, others, *, single, q0, ld_sigma, fit_ld, 
                     "fit_ld_u2": float(dbest["u2"]), "exp_time_d": float(cadence),
                     "supersample": int(supersample)}
     return row
+
+
+def _fit_quality(prob: _Problem, best, *, jitter: bool, supersample: int) -> dict[str, Any]:
+    """Reduced chi^2 of the best fit, the fitted jitter and the size of the fit."""
+    dbest = {key: float(v) for key, v in prob.physical(best).items()}
+    dbest["base"] = prob.best_base(dbest)
+    r = prob.f - prob.model(dbest)
+    var = prob.e2 + dbest["jitter"] ** 2
+    ndim = len(prob.names)
+    dof = max(prob.t.size - ndim - prob.nbase, 1)
+    return dict(fit_chi2_red=float(np.sum(r * r / var) / dof),
+                fit_jitter_ppm=float(dbest["jitter"] * 1e6) if jitter else 0.0,
+                fit_n_points=int(prob.t.size), fit_supersample=int(supersample))
 
 
 def _timing_scale(prob: _Problem, d: dict[str, float], *, cadence: float, supersample: int) -> tuple[float, int]:
@@ -1191,36 +1259,9 @@ def fit_transit(
     >>> bool(out["pl_ratrorerr1"][0] > 0 > out["pl_ratrorerr2"][0])
     True
     """
-    from astropy import units as u
-
-    if method not in FIT_METHODS:
-        raise InvalidParameterError(f"method={method!r} is not one of {FIT_METHODS}: 'mcmc' for "
-                                    "posteriors, 'lsq' for the fast least-squares fit.")
-    nwalkers = _positive_int("nwalkers", nwalkers, 2)
-    nsteps = _positive_int("nsteps", nsteps, 100)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InvalidParameterError(f"seed must be an integer, got {seed!r}.")
-    for name, v in (("ld_sigma", ld_sigma), ("window", window)):
-        if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v > 0):
-            raise InvalidParameterError(f"{name} must be a positive number, got {v!r}.")
-    if window < 0.75:
-        raise InvalidParameterError(
-            f"window={window} durations leaves no out-of-transit baseline; use >= 0.75 (default 1.5).")
-
-    if baseline not in BASELINES:
-        raise InvalidParameterError(f"baseline={baseline!r} is not one of {tuple(BASELINES)}.")
-    table = as_qtable(candidates)
-    if len(table) == 0:
-        raise InvalidParameterError(
-            "the candidates table is empty: nothing to fit. Pass the table returned by "
-            "astrotinyml.search (it has one row per detected signal) or a row per known planet.")
-    missing = [c for c in ("pl_orbper", "pl_tranmid", "pl_trandurh") if c not in table.colnames]
-    if missing:
-        raise InvalidParameterError(
-            f"the candidates table has no column {', '.join(map(repr, missing))} (columns: "
-            f"{table.colnames}); give pl_orbper [d] (NaN for a single event), pl_tranmid "
-            "[full BJD_TDB] and pl_trandurh [h], as astrotinyml.search returns them.")
-
+    nwalkers, nsteps = _check_fit_options(method=method, nwalkers=nwalkers, nsteps=nsteps, seed=seed,
+                                          ld_sigma=ld_sigma, window=window, baseline=baseline)
+    table = _fit_candidates_table(candidates)
     name = (getattr(lc, "meta", None) or {}).get("target") or "light curve"
     t, f, e = lc_arrays(lc, name=str(name))
     if not jitter:
@@ -1288,6 +1329,60 @@ def fit_transit(
         row.update(fit_ld_table_u1=ld.u1, fit_ld_table_u2=ld.u2, fit_ld_source=ld_source,
                    fit_ld_clamped=ld.clamped)
 
+    table = _write_fit_columns(table, rows)
+    table.meta["fit_transit"] = {
+        "method": method, "nwalkers": nwalkers, "nsteps": nsteps, "burn": nsteps // 4,
+        "seed": int(seed), "fit_ld": bool(fit_ld), "ld_sigma": float(ld_sigma),
+        "jitter": bool(jitter), "window": float(window), "baseline": baseline,
+        "supersample_factor": supersample,
+        "exp_time_min": cadence * 1440.0, "band": band, "run_time_s": _time.perf_counter() - t_start,
+    }
+    table.meta["fit_posteriors"] = posteriors
+    table.meta["fit_best"] = best
+    return table
+
+
+def _check_fit_options(*, method, nwalkers, nsteps, seed, ld_sigma, window, baseline) -> tuple[int, int]:
+    """Refuse bad options of :func:`fit_transit` with one clear error; (nwalkers, nsteps) as ints."""
+    if method not in FIT_METHODS:
+        raise InvalidParameterError(f"method={method!r} is not one of {FIT_METHODS}: 'mcmc' for "
+                                    "posteriors, 'lsq' for the fast least-squares fit.")
+    nwalkers = _positive_int("nwalkers", nwalkers, 2)
+    nsteps = _positive_int("nsteps", nsteps, 100)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise InvalidParameterError(f"seed must be an integer, got {seed!r}.")
+    for name, v in (("ld_sigma", ld_sigma), ("window", window)):
+        if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v > 0):
+            raise InvalidParameterError(f"{name} must be a positive number, got {v!r}.")
+    if window < 0.75:
+        raise InvalidParameterError(
+            f"window={window} durations leaves no out-of-transit baseline; use >= 0.75 (default 1.5).")
+
+    if baseline not in BASELINES:
+        raise InvalidParameterError(f"baseline={baseline!r} is not one of {tuple(BASELINES)}.")
+    return nwalkers, nsteps
+
+
+def _fit_candidates_table(candidates):
+    """The candidates as a new QTable, refusing an empty one or one without an ephemeris."""
+    table = as_qtable(candidates)
+    if len(table) == 0:
+        raise InvalidParameterError(
+            "the candidates table is empty: nothing to fit. Pass the table returned by "
+            "astrotinyml.search (it has one row per detected signal) or a row per known planet.")
+    missing = [c for c in ("pl_orbper", "pl_tranmid", "pl_trandurh") if c not in table.colnames]
+    if missing:
+        raise InvalidParameterError(
+            f"the candidates table has no column {', '.join(map(repr, missing))} (columns: "
+            f"{table.colnames}); give pl_orbper [d] (NaN for a single event), pl_tranmid "
+            "[full BJD_TDB] and pl_trandurh [h], as astrotinyml.search returns them.")
+    return table
+
+
+def _write_fit_columns(table, rows: list[dict[str, Any]]):
+    """The :data:`FIT_COLUMNS` of ``rows`` into ``table``, each error column right after its value."""
+    from astropy import units as u
+
     for cname, unit, desc in FIT_COLUMNS:
         names = [cname] if cname not in _FITTED else [cname, cname + "err1", cname + "err2"]
         for nm in names:
@@ -1314,14 +1409,4 @@ def fit_transit(
         order.append(c)
         if c in _FITTED:
             order += [c + "err1", c + "err2"]
-    table = table[order]
-    table.meta["fit_transit"] = {
-        "method": method, "nwalkers": nwalkers, "nsteps": nsteps, "burn": nsteps // 4,
-        "seed": int(seed), "fit_ld": bool(fit_ld), "ld_sigma": float(ld_sigma),
-        "jitter": bool(jitter), "window": float(window), "baseline": baseline,
-        "supersample_factor": supersample,
-        "exp_time_min": cadence * 1440.0, "band": band, "run_time_s": _time.perf_counter() - t_start,
-    }
-    table.meta["fit_posteriors"] = posteriors
-    table.meta["fit_best"] = best
-    return table
+    return table[order]

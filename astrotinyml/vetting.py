@@ -994,8 +994,6 @@ def vet(
     >>> bool(abs(out["vet_depth_ppm"][0] - 5000) < 100), bool(out["oddeven_sigma"][0] < 3)
     (True, True)
     """
-    from astropy import units as u
-
     table = as_qtable(candidates)
     n = len(table)
     t, f, _ = lc_arrays(lc)
@@ -1019,6 +1017,24 @@ def vet(
         except AstroTinyMLError:  # an unusable raw_lc costs this diagnostic only
             var_p, var_pow = (math.nan, math.nan)
 
+    rho_star, st_rad, st_rad_source, radius_known = _host_star(star, stellar_density, table, n)
+    for row, eph, rho in zip(rows, ephs, rho_star):
+        row.update(var_period=var_p, var_power=var_pow)
+        _variability_link(row, eph, var_p, var_pow, var_power_min=var_power_min, var_tolerance=var_tolerance)
+        _orbit_physics(row, eph, rho, density_tolerance=density_tolerance)
+        _secondary_verdict(row, sigma_threshold)
+        _physics(row, st_rad, st_rad_source, radius_known)
+        row["vet_flags"] = ",".join(_flags(row, sigma_threshold))
+    _write_columns(table, rows)
+    return table
+
+
+def _host_star(star, stellar_density, table, n: int) -> tuple[np.ndarray, float, str, bool]:
+    """(stellar density per candidate [g/cm^3], radius [R_sun], its source, radius known?).
+
+    The density comes from ``stellar_density``, else the table's ``st_dens``, else the star's
+    radius with its mass or log g; the radius from the star, else the Sun (``"prior"``).
+    """
     if star is not None and not isinstance(star, StellarParameters):
         star = stellar_parameters(star=star, catalogs=False)
     if stellar_density is None and "st_dens" not in table.colnames and star is not None:
@@ -1029,45 +1045,58 @@ def vet(
     radius_known = star is not None and star.known("radius")
     st_rad = star.radius if radius_known else PRIOR.radius
     st_rad_source = star.source("radius") if radius_known else "prior"
+    return rho_star, st_rad, st_rad_source, radius_known
 
-    for row, eph, rho in zip(rows, ephs, rho_star):
-        row.update(var_period=var_p, var_power=var_pow)
-        if (not eph.single) and np.isfinite(var_p) and np.isfinite(var_pow) and var_pow >= var_power_min:
-            for k in (1, 2, 3):
-                for ratio in ((k,) if k == 1 else (k, 1.0 / k)):
-                    if abs(eph.period / var_p - ratio) <= var_tolerance * ratio:
-                        row.update(near_var_period=True, var_harmonic=eph.period / var_p)
-                        break
-                if row["near_var_period"]:
-                    break
 
-        depth = row["trapezoid_depth_ppm"]
-        if not (np.isfinite(depth) and depth > 0):
-            depth = row["vet_depth_ppm"]
-        if np.isfinite(depth) and depth > 0:
-            row["rp_rs"] = math.sqrt(depth * 1e-6)
-        row["stellar_density"] = float(rho)
-        if not eph.single and np.isfinite(row["rp_rs"]):
-            x = math.pi * eph.duration / eph.period
-            if x < 0.5 * math.pi:
-                ars = (1.0 + row["rp_rs"]) / math.sin(x)
-                row["ars_implied"] = ars
-                row["density_implied"] = 3.0 * math.pi * ars**3 / (_G_CGS * (eph.period * 86400.0) ** 2)
-                if np.isfinite(rho):
-                    row["density_ratio"] = row["density_implied"] / rho
-                    row["density_flag"] = not (1.0 / density_tolerance <= row["density_ratio"] <= density_tolerance)
-        sec, pri = row["secondary_depth_ppm"], row["vet_depth_ppm"]
-        if (np.isfinite(sec) and sec > 0 and np.isfinite(pri) and pri > 0 and np.isfinite(row["ars_implied"])
-                and row["vet_snr"] >= _MIN_SHAPE_SNR):
-            row["secondary_albedo"] = sec / pri * row["ars_implied"] ** 2
-        if np.isfinite(row["secondary_sigma"]):
-            one_orbit = row["secondary_n_events"] >= 2 and not (row["secondary_max_event_fraction"] <= 0.8)
-            row["secondary_detected"] = bool(
-                row["secondary_sigma"] > max(row["secondary_fa_sigma"], sigma_threshold) and not one_orbit
-            )
-        _physics(row, st_rad, st_rad_source, radius_known)
-        row["vet_flags"] = ",".join(_flags(row, sigma_threshold))
+def _variability_link(row: dict[str, Any], eph: Ephemeris, var_p: float, var_pow: float, *,
+                      var_power_min: float, var_tolerance: float) -> None:
+    """``near_var_period``/``var_harmonic``: the period is 1, 2, 3, 1/2 or 1/3 of the star's rotation."""
+    if eph.single or not (np.isfinite(var_p) and np.isfinite(var_pow) and var_pow >= var_power_min):
+        return
+    for k in (1, 2, 3):
+        for ratio in ((k,) if k == 1 else (k, 1.0 / k)):
+            if abs(eph.period / var_p - ratio) <= var_tolerance * ratio:
+                row.update(near_var_period=True, var_harmonic=eph.period / var_p)
+                return
 
+
+def _orbit_physics(row: dict[str, Any], eph: Ephemeris, rho: float, *, density_tolerance: float) -> None:
+    """``rp_rs``, the implied a/R* and stellar density against the star's, and the secondary's albedo."""
+    depth = row["trapezoid_depth_ppm"]
+    if not (np.isfinite(depth) and depth > 0):
+        depth = row["vet_depth_ppm"]
+    if np.isfinite(depth) and depth > 0:
+        row["rp_rs"] = math.sqrt(depth * 1e-6)
+    row["stellar_density"] = float(rho)
+    if not eph.single and np.isfinite(row["rp_rs"]):
+        x = math.pi * eph.duration / eph.period
+        if x < 0.5 * math.pi:
+            ars = (1.0 + row["rp_rs"]) / math.sin(x)
+            row["ars_implied"] = ars
+            row["density_implied"] = 3.0 * math.pi * ars**3 / (_G_CGS * (eph.period * 86400.0) ** 2)
+            if np.isfinite(rho):
+                row["density_ratio"] = row["density_implied"] / rho
+                row["density_flag"] = not (1.0 / density_tolerance <= row["density_ratio"] <= density_tolerance)
+    sec, pri = row["secondary_depth_ppm"], row["vet_depth_ppm"]
+    if (np.isfinite(sec) and sec > 0 and np.isfinite(pri) and pri > 0 and np.isfinite(row["ars_implied"])
+            and row["vet_snr"] >= _MIN_SHAPE_SNR):
+        row["secondary_albedo"] = sec / pri * row["ars_implied"] ** 2
+
+
+def _secondary_verdict(row: dict[str, Any], sigma_threshold: float) -> None:
+    """``secondary_detected``: above both thresholds, and not made by a single orbit."""
+    if np.isfinite(row["secondary_sigma"]):
+        one_orbit = row["secondary_n_events"] >= 2 and not (row["secondary_max_event_fraction"] <= 0.8)
+        row["secondary_detected"] = bool(
+            row["secondary_sigma"] > max(row["secondary_fa_sigma"], sigma_threshold) and not one_orbit
+        )
+
+
+def _write_columns(table, rows: list[dict[str, Any]]) -> None:
+    """The :data:`VET_COLUMNS` of ``rows`` into ``table`` (replacing those of an earlier vet)."""
+    from astropy import units as u
+
+    n = len(rows)
     for name, unit, _ in VET_COLUMNS:
         values = [r[name] for r in rows]
         if name in ("secondary_detected", "near_var_period", "density_flag", "not_planet_physics"):
@@ -1083,7 +1112,6 @@ def vet(
         if name in table.colnames:  # re-vetting a vetted table: refresh, do not duplicate
             table.remove_column(name)
         table[name] = col
-    return table
 
 
 def _physics(row: dict[str, Any], st_rad: float, st_rad_source: str, radius_known: bool) -> None:

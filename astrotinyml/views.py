@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .candidates import candidate_ephemeris, row_value
+from .candidates import Ephemeris, candidate_ephemeris, row_value
 from .errors import InvalidParameterError
 from .transits import binned_median, epoch_and_offset, fill_empty, independent_mask, lc_arrays, robust_std
 
@@ -402,19 +402,7 @@ def fold_views(
     >>> v.global_view.shape, float(v.local_view.min()), float(v.local_view[0])
     ((201,), -1.0, 0.0)
     """
-    global_bins = _check_int("global_bins", global_bins, *GLOBAL_BINS_RANGE)
-    local_bins = _check_int("local_bins", local_bins, *LOCAL_BINS_RANGE)
-    try:
-        local_width = float(local_width)
-    except (TypeError, ValueError):
-        raise InvalidParameterError(f"local_width must be a number of transit durations; got {local_width!r}") from None
-    if not LOCAL_WIDTH_RANGE[0] <= local_width <= LOCAL_WIDTH_RANGE[1]:
-        raise InvalidParameterError(
-            f"local_width={local_width} transit durations is outside {LOCAL_WIDTH_RANGE[0]}..{LOCAL_WIDTH_RANGE[1]}"
-        )
-    if secondary_phase is not None and not (0.0 <= float(secondary_phase) < 1.0):
-        raise InvalidParameterError(f"secondary_phase={secondary_phase} must be in [0, 1)")
-
+    global_bins, local_bins, local_width = _check_view_options(global_bins, local_bins, local_width, secondary_phase)
     t, f, _ = lc_arrays(lc)
     eph = candidate_ephemeris(candidate, time_ref=float(np.median(t)))
     if isinstance(others, dict):  # one row given as a dict, not a table
@@ -430,6 +418,52 @@ def fold_views(
     base = float(np.median(f[oot])) if np.count_nonzero(oot) >= 3 else float(np.median(f))
     half = 0.5 * local_width * T
 
+    glob, local, odd, even, sec, sec_phase = _fold_on(t, f, eph, dt, epoch, half, global_bins, local_bins,
+                                                      candidate=candidate, secondary_phase=secondary_phase)
+    scale = _view_scale(base, local, eph, f[oot] if oot.any() else f)
+
+    def norm(v):
+        out = (fill_empty(v, base) - base) / scale
+        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
+
+    span = float(t[-1] - t[0])
+    scalars, missing = _scalars(candidate, eph, span, scale * 1e6)
+    meta = {}
+    for key in ("target", "label"):
+        try:
+            val = candidate[key]
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue
+        meta[key] = str(val)
+    return Views(
+        global_view=norm(glob), local_view=norm(local), secondary_view=norm(sec),
+        odd_view=norm(odd), even_view=norm(even), scalars=scalars, missing_scalars=missing,
+        period=eph.period, t0=eph.t0, duration_h=T * 24.0, depth_ppm=eph.depth * 1e6,
+        scale_ppm=scale * 1e6, secondary_phase=sec_phase, local_width=local_width, meta=meta,
+    )
+
+
+def _check_view_options(global_bins, local_bins, local_width, secondary_phase) -> tuple[int, int, float]:
+    """Refuse out-of-range view options; (global_bins, local_bins, local_width) as numbers."""
+    global_bins = _check_int("global_bins", global_bins, *GLOBAL_BINS_RANGE)
+    local_bins = _check_int("local_bins", local_bins, *LOCAL_BINS_RANGE)
+    try:
+        local_width = float(local_width)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"local_width must be a number of transit durations; got {local_width!r}") from None
+    if not LOCAL_WIDTH_RANGE[0] <= local_width <= LOCAL_WIDTH_RANGE[1]:
+        raise InvalidParameterError(
+            f"local_width={local_width} transit durations is outside {LOCAL_WIDTH_RANGE[0]}..{LOCAL_WIDTH_RANGE[1]}"
+        )
+    if secondary_phase is not None and not (0.0 <= float(secondary_phase) < 1.0):
+        raise InvalidParameterError(f"secondary_phase={secondary_phase} must be in [0, 1)")
+    return global_bins, local_bins, local_width
+
+
+def _fold_on(t, f, eph: Ephemeris, dt, epoch, half: float, global_bins: int, local_bins: int, *,
+             candidate, secondary_phase):
+    """(global, local, odd, even, secondary views before normalisation, secondary phase)."""
+    T = eph.duration
     local = _local(dt, f, half, local_bins, eph.period)
     if eph.single:
         reach = max(abs(t[0] - eph.t0), abs(t[-1] - eph.t0), half)
@@ -455,33 +489,19 @@ def fold_views(
         # eccentric orbit, or a short period) must not show the primary as a "secondary".
         away = np.abs(dt) >= 0.75 * T
         sec = _local(dts[away], f[away], half, local_bins, eph.period)
+    return glob, local, odd, even, sec, sec_phase
 
+
+def _view_scale(base: float, local: np.ndarray, eph: Ephemeris, f_out: np.ndarray) -> float:
+    """The depth the views are divided by: the lowest local bin, else the catalogued depth,
+    else the out-of-transit noise (1e-3 as the last resort)."""
     # Scale: depth of the lowest local bin; fall back on the catalogued depth, then the noise.
     scale = base - np.nanmin(local) if np.any(np.isfinite(local)) else math.nan
     if not (math.isfinite(scale) and scale > 0):
-        scale = eph.depth if math.isfinite(eph.depth) and eph.depth > 0 else robust_std(f[oot] if oot.any() else f)
+        scale = eph.depth if math.isfinite(eph.depth) and eph.depth > 0 else robust_std(f_out)
     if not (math.isfinite(scale) and scale > 0):
         scale = 1e-3
-
-    def norm(v):
-        out = (fill_empty(v, base) - base) / scale
-        return np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
-
-    span = float(t[-1] - t[0])
-    scalars, missing = _scalars(candidate, eph, span, scale * 1e6)
-    meta = {}
-    for key in ("target", "label"):
-        try:
-            val = candidate[key]
-        except (KeyError, IndexError, ValueError, TypeError):
-            continue
-        meta[key] = str(val)
-    return Views(
-        global_view=norm(glob), local_view=norm(local), secondary_view=norm(sec),
-        odd_view=norm(odd), even_view=norm(even), scalars=scalars, missing_scalars=missing,
-        period=eph.period, t0=eph.t0, duration_h=T * 24.0, depth_ppm=eph.depth * 1e6,
-        scale_ppm=scale * 1e6, secondary_phase=sec_phase, local_width=local_width, meta=meta,
-    )
+    return scale
 
 
 def fold_all(

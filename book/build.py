@@ -127,6 +127,12 @@ def _calibration_status() -> str:
             "its raw softmax outputs until a calibration run exists.")
 
 
+def _architecture() -> str:
+    """ARCHITECTURE.md of the repository, without its title (the page has its own)."""
+    text = (REPO / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    return text.split("\n", 1)[1].lstrip() if text.startswith("# ") else text
+
+
 def _intro_status() -> str:
     """The intro's status paragraph, with the shipped model's numbers read from its card."""
     import json
@@ -214,7 +220,8 @@ def stage(executed: dict[str, Path], staging: Path) -> Path:
 
     status, card = _model_status()
     subs = {"<!-- MODEL_STATUS -->": status, "<!-- MODEL_CARD -->": card,
-            "<!-- CALIBRATION_STATUS -->": _calibration_status(), "<!-- INTRO_STATUS -->": _intro_status()}
+            "<!-- CALIBRATION_STATUS -->": _calibration_status(), "<!-- INTRO_STATUS -->": _intro_status(),
+            "<!-- ARCHITECTURE -->": _architecture()}
     for page in staging.rglob("*.md"):
         text = page.read_text(encoding="utf-8")
         new = text

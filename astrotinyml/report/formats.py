@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io.conventions import MISSION_BJD_OFFSETS
 from ..transitfit import model_flux
 from ..transits import fold_phase
 from ._common import (
@@ -29,7 +30,6 @@ SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = "report-1.0.schema.json"
 
 #: BJD reference of each mission's time system, as in the mission FITS files.
-_BJDREF = {"TESS": 2457000.0, "Kepler": 2454833.0, "K2": 2454833.0}
 
 
 def load_schema() -> dict[str, Any]:
@@ -135,13 +135,32 @@ def write_fits(result, path) -> None:
     was fitted, else the box).  Fitted candidates add a POSTERIOR_n table of posterior draws.
     """
     from astropy.io import fits
-    from astropy.table import Table
 
     report = report_dict(result)
     mission = report["mission"].get("mission") or ""
-    bjdref = _BJDREF.get(mission, 0.0)
-    bjdrefi, bjdreff = float(np.floor(bjdref)), float(bjdref - np.floor(bjdref))
+    bjdref = MISSION_BJD_OFFSETS.get(mission, 0.0)
+    hdulist = [_primary_hdu(result, report, bjdref), _candidates_hdu(result)]
+    flat, raw = result.flat, result.raw
+    t = np.asarray(flat.time.jd, dtype=float)
+    f = np.asarray(flat.flux.value, dtype=float)
+    fe = np.asarray(flat.flux_err.value, dtype=float)
+    f_init = np.asarray(raw.flux.value, dtype=float) if len(raw) == len(flat) else np.full_like(f, np.nan)
+    for i, row in enumerate(report["candidates"], start=1):
+        hdulist.append(_tce_hdu(result, i, row, t, f, fe, f_init, bjdref))
+    hdulist += _posterior_hdus(result)
+    fits.HDUList(hdulist).writeto(path, overwrite=True, output_verify="exception")
 
+
+def _bjdref_cards(bjdref: float) -> tuple[float, float]:
+    """(BJDREFI, BJDREFF): the integer and fractional parts of the BJD reference."""
+    return float(np.floor(bjdref)), float(bjdref - np.floor(bjdref))
+
+
+def _primary_hdu(result, report: dict, bjdref: float):
+    """Primary HDU: target, mission, software, model, calibration and input provenance."""
+    from astropy.io import fits
+
+    bjdrefi, bjdreff = _bjdref_cards(bjdref)
     primary = fits.PrimaryHDU()
     hdr = primary.header
     hdr["ORIGIN"] = ("astrotinyml", "institution / software responsible for the file")
@@ -164,7 +183,13 @@ def write_fits(result, path) -> None:
     hdr["NCAND"] = (len(result.candidates), "number of candidates")
     hdr["BJDREFI"] = (bjdrefi, "BJD reference of TIME, TEPOCH (integer)")
     hdr["BJDREFF"] = (bjdreff, "fractional part of BJD reference")
-    hdulist = [primary]
+    return primary
+
+
+def _candidates_hdu(result):
+    """The CANDIDATES table: the CSV report's columns, FITS units or the unit in the comment."""
+    from astropy.io import fits
+    from astropy.table import Table
 
     table = Table(_csv_table(result))
     # The search settings in table.meta would become HIERARCH cards with warnings; the JSON
@@ -193,51 +218,56 @@ def write_fits(result, path) -> None:
             cand_hdu.header.comments[f"TTYPE{i}"] = f"[{unit}]"
         elif unit and not cand_hdu.header.get(f"TUNIT{i}"):
             cand_hdu.header[f"TUNIT{i}"] = unit
-    hdulist.append(cand_hdu)
+    return cand_hdu
 
-    flat, raw = result.flat, result.raw
-    t = np.asarray(flat.time.jd, dtype=float)
-    f = np.asarray(flat.flux.value, dtype=float)
-    fe = np.asarray(flat.flux_err.value, dtype=float)
-    f_init = np.asarray(raw.flux.value, dtype=float) if len(raw) == len(flat) else np.full_like(f, np.nan)
-    for i, row in enumerate(report["candidates"], start=1):
-        period = row.get("pl_orbper") or np.nan
-        t0 = row.get("pl_tranmid") or np.nan
-        dur_d = (row.get("pl_trandurh") or np.nan) / 24.0
-        depth = (row.get("pl_trandep") or np.nan) * 1e-6
-        phase = fold_phase(t, period, t0)
-        best = (result.candidates.meta.get("fit_best") or {}).get(i - 1)
-        if best is not None:  # the fitted limb-darkened model, else the box
 
-            model = model_flux(t, best, exp_time=best.get("exp_time_d", 0.0),
-                               supersample=int(best.get("supersample", 1)))
-        else:
-            model = np.where(np.abs(phase) < 0.5 * dur_d, 1.0 - depth, 1.0)
-        order = np.argsort(phase)
-        cols = [
-            fits.Column("TIME", "D", unit="d", array=(t - bjdref)[order]),
-            fits.Column("PHASE", "D", unit="d", array=phase[order]),
-            fits.Column("LC_INIT", "E", array=f_init[order]),
-            fits.Column("LC_DETREND", "E", array=f[order]),
-            fits.Column("LC_DETREND_ERR", "E", array=fe[order]),
-            fits.Column("MODEL_INIT", "E", array=model[order]),
-        ]
-        hdu = fits.BinTableHDU.from_columns(cols, name=f"TCE_{i}")
-        h = hdu.header
-        h["TPERIOD"] = (plain(period), "[d] orbital period")
-        h["TEPOCH"] = (plain(t0 - bjdref if np.isfinite(t0) else None), "[BJD - BJDREFI - BJDREFF] epoch")
-        h["TDUR"] = (row.get("pl_trandurh"), "[h] transit duration")
-        h["TDEPTH"] = (row.get("pl_trandep"), "[ppm] transit depth")
-        h["TSNR"] = (row.get("snr"), "transit SNR, correlated noise at T14")
-        h["TSNRW"] = (row.get("snr_white"), "transit SNR, white noise assumed")
-        h["TSDE"] = (row.get("sde"), "signal detection efficiency")
-        h["NTRANS"] = (row.get("n_transits"), "transits with data")
-        h["BJDREFI"], h["BJDREFF"] = bjdrefi, bjdreff
-        h["TIMESYS"], h["TIMEREF"], h["TIMEUNIT"] = "TDB", "SOLARSYSTEM", "d"
-        if row.get("label") is not None:
-            h["TLABEL"] = (str(row["label"]), "classifier label")
-        hdulist.append(hdu)
-    # The transit fit's posterior draws, one table per fitted candidate (corner plots, reuse).
+def _tce_hdu(result, i: int, row: dict, t, f, fe, f_init, bjdref: float):
+    """TCE_i: the light curve folded on candidate ``i`` with its model (TESS DV time series)."""
+    from astropy.io import fits
+
+    bjdrefi, bjdreff = _bjdref_cards(bjdref)
+    period = row.get("pl_orbper") or np.nan
+    t0 = row.get("pl_tranmid") or np.nan
+    dur_d = (row.get("pl_trandurh") or np.nan) / 24.0
+    depth = (row.get("pl_trandep") or np.nan) * 1e-6
+    phase = fold_phase(t, period, t0)
+    best = (result.candidates.meta.get("fit_best") or {}).get(i - 1)
+    if best is not None:  # the fitted limb-darkened model, else the box
+        model = model_flux(t, best, exp_time=best.get("exp_time_d", 0.0),
+                           supersample=int(best.get("supersample", 1)))
+    else:
+        model = np.where(np.abs(phase) < 0.5 * dur_d, 1.0 - depth, 1.0)
+    order = np.argsort(phase)
+    cols = [
+        fits.Column("TIME", "D", unit="d", array=(t - bjdref)[order]),
+        fits.Column("PHASE", "D", unit="d", array=phase[order]),
+        fits.Column("LC_INIT", "E", array=f_init[order]),
+        fits.Column("LC_DETREND", "E", array=f[order]),
+        fits.Column("LC_DETREND_ERR", "E", array=fe[order]),
+        fits.Column("MODEL_INIT", "E", array=model[order]),
+    ]
+    hdu = fits.BinTableHDU.from_columns(cols, name=f"TCE_{i}")
+    h = hdu.header
+    h["TPERIOD"] = (plain(period), "[d] orbital period")
+    h["TEPOCH"] = (plain(t0 - bjdref if np.isfinite(t0) else None), "[BJD - BJDREFI - BJDREFF] epoch")
+    h["TDUR"] = (row.get("pl_trandurh"), "[h] transit duration")
+    h["TDEPTH"] = (row.get("pl_trandep"), "[ppm] transit depth")
+    h["TSNR"] = (row.get("snr"), "transit SNR, correlated noise at T14")
+    h["TSNRW"] = (row.get("snr_white"), "transit SNR, white noise assumed")
+    h["TSDE"] = (row.get("sde"), "signal detection efficiency")
+    h["NTRANS"] = (row.get("n_transits"), "transits with data")
+    h["BJDREFI"], h["BJDREFF"] = bjdrefi, bjdreff
+    h["TIMESYS"], h["TIMEREF"], h["TIMEUNIT"] = "TDB", "SOLARSYSTEM", "d"
+    if row.get("label") is not None:
+        h["TLABEL"] = (str(row["label"]), "classifier label")
+    return hdu
+
+
+def _posterior_hdus(result) -> list:
+    """The transit fit's posterior draws, one POSTERIOR_n table per fitted candidate (corner plots, reuse)."""
+    from astropy.io import fits
+
+    hdus = []
     for i, draws in sorted((result.candidates.meta.get("fit_posteriors") or {}).items()):
         cols = [fits.Column(name.upper()[:68], "D", array=np.asarray(v, dtype=float),
                             unit=_POSTERIOR_UNITS.get(name))
@@ -245,8 +275,8 @@ def write_fits(result, path) -> None:
         hdu = fits.BinTableHDU.from_columns(cols, name=f"POSTERIOR_{int(i) + 1}")
         hdu.header["FITMETH"] = (_ascii(result.candidates["fit_method"][int(i)])[:68], "transit fit method")
         hdu.header["CANDIDAT"] = (int(i) + 1, "row of the CANDIDATES table (1-based)")
-        hdulist.append(hdu)
-    fits.HDUList(hdulist).writeto(path, overwrite=True, output_verify="exception")
+        hdus.append(hdu)
+    return hdus
 
 
 #: FITS units of the posterior columns (the rest are dimensionless).
