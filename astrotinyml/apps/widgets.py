@@ -10,10 +10,11 @@ probabilities once the classifier ships.
 
 Everything the widgets do goes through plain methods (:meth:`Explorer.set_ephemeris`,
 :meth:`Explorer.select`, :meth:`Explorer.redetrend`, :meth:`Explorer.classify`) and pure
-functions (:func:`fold_phase`, :func:`candidate_row`, :func:`folded_data`), so the explorer
-works and is tested without a browser.  The figure is a matplotlib ``Figure`` (no pyplot
-state) rendered to PNG into an ``ipywidgets.Image``, so it needs no ipympl and the notebook
-keeps a static picture when saved.
+functions (:func:`candidate_row`, :func:`folded_data`; the fold and the binned medians are
+:func:`astrotinyml.transits.fold_phase` and :func:`~astrotinyml.transits.binned_median`, as in
+the reports), so the explorer works and is tested without a browser.  The figure is a
+matplotlib ``Figure`` (no pyplot state) rendered to PNG into an ``ipywidgets.Image``, so it
+needs no ipympl and the notebook keeps a static picture when saved.
 
 This module imports ipywidgets; ``import astrotinyml`` does not import it.
 """
@@ -22,12 +23,19 @@ from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 
+from ..classification import classify
+from ..detection import DetectionResult, detect
+from ..detrending import detrend
 from ..errors import AstroTinyMLError, InvalidParameterError
+from ..transits import bin_centres, binned_median, fold_phase
+from ..vetting import VET_COLUMNS, vet
+from .pipeline import classifier_status, load_result
 
 __all__ = ["explore", "Explorer", "fold_phase", "candidate_row", "folded_data", "classifier_available"]
 
@@ -85,44 +93,6 @@ def candidate_row(candidates, index: int, *, period: float | None = None, t0: fl
     return row
 
 
-def fold_phase(time, period: float, t0: float) -> np.ndarray:
-    """Time from the nearest transit, in days, in ``[-period/2, period/2)``.
-
-    Parameters
-    ----------
-    time : array-like
-        Times [d] (same system as ``t0``).
-    period : float
-        Period [d]; NaN (single event) gives ``time - t0``.
-    t0 : float
-        A mid-transit time [d].
-
-    Returns
-    -------
-    numpy.ndarray
-
-    Examples
-    --------
-    >>> fold_phase([10.0, 10.9, 11.6], 1.0, 0.0).round(2).tolist()
-    [0.0, -0.1, -0.4]
-    """
-    t = np.asarray(time, dtype=float)
-    if not math.isfinite(period):
-        return t - t0
-    return (t - t0 + 0.5 * period) % period - 0.5 * period
-
-
-def _binned(x, y, lo, hi, nbins):
-    edges = np.linspace(lo, hi, nbins + 1)
-    idx = np.digitize(x, edges) - 1
-    centers = 0.5 * (edges[1:] + edges[:-1])
-    out = np.full(nbins, np.nan)
-    ok = (idx >= 0) & (idx < nbins) & np.isfinite(y)
-    for i in np.unique(idx[ok]):
-        out[i] = np.median(y[ok][idx[ok] == i])
-    return centers, out
-
-
 def folded_data(time_jd, flux, *, period: float, t0: float, duration_h: float,
                 secondary_phase: float = 0.5, nbins: int = 61) -> dict[str, np.ndarray]:
     """Arrays the explorer plots for one ephemeris (pure function, no plotting).
@@ -168,16 +138,17 @@ def folded_data(time_jd, flux, *, period: float, t0: float, duration_h: float,
     half = 2.0 * dur
     dt = fold_phase(t, period, t0)
     near = np.abs(dt) < half
-    bx, local = _binned(dt, f, -half, half, nbins)
+    bx = bin_centres(-half, half, nbins)
+    local = binned_median(dt, f, -half, half, nbins)
     out = {"time": t, "flux": f, "local_x": dt[near] * 24.0, "local_y": f[near], "bin_x": bx * 24.0, "local": local}
     if math.isfinite(period):
         out["phase"] = dt / period
         epoch = np.round((t - t0) / period).astype(int)
         odd = (epoch % 2) == 0
-        out["odd"] = _binned(dt[odd], f[odd], -half, half, nbins)[1]
-        out["even"] = _binned(dt[~odd], f[~odd], -half, half, nbins)[1]
+        out["odd"] = binned_median(dt[odd], f[odd], -half, half, nbins)
+        out["even"] = binned_median(dt[~odd], f[~odd], -half, half, nbins)
         ds = fold_phase(t, period, t0 + secondary_phase * period)
-        out["secondary"] = _binned(ds, f, -half, half, nbins)[1]
+        out["secondary"] = binned_median(ds, f, -half, half, nbins)
         first = t0 + np.ceil((t[0] - t0) / period) * period if t.size else t0
         out["transit_times"] = np.arange(first, t[-1] + 1e-9, period) if t.size else np.array([])
     else:
@@ -191,9 +162,14 @@ def folded_data(time_jd, flux, *, period: float, t0: float, duration_h: float,
 
 
 def classifier_available() -> bool:
-    """Whether this installation can classify (module, shipped model and LiteRT present)."""
-    from .pipeline import classifier_status
+    """Whether this installation can classify (module, shipped model and LiteRT present).
 
+    Examples
+    --------
+    >>> from astrotinyml.apps.widgets import classifier_available
+    >>> isinstance(classifier_available(), bool)
+    True
+    """
     return classifier_status()[0]
 
 
@@ -203,17 +179,11 @@ def classifier_available() -> bool:
 
 def _as_inputs(source, candidates):
     """(raw, flat, candidates, target) from what explore() was given."""
-    import lightkurve as lk
-
-    from ..detection import DetectionResult, detect
+    import lightkurve as lk  # lightkurve stays out of ``import astrotinyml``
 
     if isinstance(source, (str,)) or hasattr(source, "__fspath__"):
-        from pathlib import Path
-
         p = Path(source)
         if p.is_dir():
-            from .pipeline import load_result
-
             source = load_result(p)
         else:
             source = detect(p)
@@ -224,8 +194,6 @@ def _as_inputs(source, candidates):
         if candidates is None:
             res = detect(source)
             return res.raw, res.flat, res.candidates, res.target
-        from ..detrending import detrend
-
         raw = source
         flat = detrend(raw, mask=candidates) if len(candidates) else detrend(raw)
         return raw, flat, candidates, str(raw.meta.get("target") or "light curve")
@@ -466,8 +434,6 @@ class Explorer(w.VBox):
         """
         if self.raw is None:
             return
-        from ..detrending import detrend
-
         method = (self.flat.meta or {}).get("DETREND_METHOD", "biweight")
         self.flat = detrend(self.raw, method=method, window_length=float(window_length), mask=self.candidates)
         self.refold()
@@ -481,15 +447,11 @@ class Explorer(w.VBox):
             ``label`` and ``p_*`` values, or None when the classifier is not installed yet
             (the widget says so; nothing is made up).
         """
-        from .pipeline import classifier_status
-
         ok, why = classifier_status()
         if not ok:
             self.classification.value = f"<i>Classification is not available yet: {why}.</i>"
             self.classification_result = None
             return None
-        from ..classification import classify
-
         try:
             # Calibrated, as detect() gives it (classify's default).
             out = classify(self.flat, self._edited_table(), raw_lc=self.raw)
@@ -553,9 +515,7 @@ class Explorer(w.VBox):
 
     def _edited_table(self):
         """The candidates with this row's ephemeris as edited and without the vet/classifier columns."""
-        from astropy.table import QTable
-
-        from ..vetting import VET_COLUMNS
+        from astropy.table import QTable  # astropy.table stays out of ``import astrotinyml``
 
         # The whole table: the other candidates' transits are left out of this one's
         # measurement as in detect(); the vet columns are dropped so that vet measures the
@@ -570,8 +530,6 @@ class Explorer(w.VBox):
 
     def _stats(self, t, f) -> dict[str, float]:
         """vet's numbers for the current ephemeris: the same definitions as the reports'."""
-        from ..vetting import vet
-
         # One definition of each statistic: astrotinyml.vet's (central-half depths, red-noise
         # errors, the secondary at the phase where it is most significant), so the explorer
         # and the PDF/JSON report agree on the same fold.
