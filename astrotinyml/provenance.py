@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-from importlib import metadata
 
 from ._version import __version__
 
@@ -63,6 +62,9 @@ def package_versions(distributions, *, python: bool = False) -> dict[str, str]:
     >>> sorted(v)[:3], "not-a-package" in v
     (['astrotinyml', 'numpy', 'python'], False)
     """
+    # importlib.metadata pulls in the email package (~20 ms): imported when versions are asked for.
+    from importlib import metadata
+
     out = {"astrotinyml": __version__}
     if python:
         out["python"] = platform.python_version()
