@@ -17,13 +17,15 @@ keyword.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 
-from .candidates import column_values
+from .candidates import Ephemeris, column_values
 from .errors import InvalidParameterError, LightCurveDataError
 from .io.conventions import target_name as _target_name
+from .transits import in_transit
 
 __all__ = ["detrend", "default_window_length", "transit_mask", "long_dip_mask", "DETREND_METHODS"]
 
@@ -133,7 +135,6 @@ def transit_mask(time, candidates, *, width_factor=1.5) -> np.ndarray:
         t = np.asarray(time.tdb.jd, dtype=float)
     else:
         t = np.asarray(getattr(time, "value", time), dtype=float)
-    mask = np.zeros(t.shape, dtype=bool)
     if width_factor <= 0:
         raise InvalidParameterError(f"width_factor must be > 0, got {width_factor!r}.")
     for name in ("pl_orbper", "pl_tranmid", "pl_trandurh"):
@@ -145,16 +146,10 @@ def transit_mask(time, candidates, *, width_factor=1.5) -> np.ndarray:
     period = column_values(candidates, "pl_orbper", "d")
     t0 = column_values(candidates, "pl_tranmid", "d")
     dur = column_values(candidates, "pl_trandurh", "h") / 24.0
-    for p, tc, d in zip(period, t0, dur):
-        if not (np.isfinite(tc) and np.isfinite(d) and d > 0):
-            continue
-        half = 0.5 * width_factor * d
-        if np.isfinite(p) and p > 0:
-            phase = np.abs((t - tc + 0.5 * p) % p - 0.5 * p)
-            mask |= phase < half
-        else:
-            mask |= np.abs(t - tc) < half
-    return mask
+    ephs = [Ephemeris(period=float(p) if np.isfinite(p) and p > 0 else math.nan, t0=float(tc), duration=float(d),
+                      depth=math.nan)
+            for p, tc, d in zip(period, t0, dur) if np.isfinite(tc) and np.isfinite(d) and d > 0]
+    return in_transit(t, ephs, factor=width_factor)
 
 
 def long_dip_mask(time, flux, *, window_length, break_tolerance=None,

@@ -36,7 +36,7 @@ __all__ = [
     "binned_median",
     "bin_centres",
     "fill_empty",
-    "transit_mask",
+    "in_transit",
     "commensurate",
     "independent_mask",
 ]
@@ -191,8 +191,17 @@ def fill_empty(v: np.ndarray, fill: float) -> np.ndarray:
     return v
 
 
-def transit_mask(t: np.ndarray, ephemerides: list[Ephemeris], *, factor: float = 1.0) -> np.ndarray:
-    """Boolean mask, True within ``factor`` x half a duration of any candidate's mid-transit."""
+def in_transit(t: np.ndarray, ephemerides: list[Ephemeris], *, factor: float = 1.0) -> np.ndarray:
+    """Boolean mask, True within ``factor`` x half a duration of any ephemeris' mid-transit.
+
+    The array kernel of :func:`astrotinyml.detrending.transit_mask` (which takes a candidates
+    table); a single event (NaN period) masks its one transit.
+
+    >>> import numpy as np
+    >>> from astrotinyml.candidates import Ephemeris
+    >>> int(in_transit(np.arange(0, 4, 0.05), [Ephemeris(2.0, 0.5, 0.1, 0.01)]).sum())
+    4
+    """
     mask = np.zeros(t.shape, dtype=bool)
     for eph in ephemerides:
         _, dt = epoch_and_offset(t, eph)
@@ -231,9 +240,9 @@ def independent_mask(t: np.ndarray, eph: Ephemeris, others: list[Ephemeris], *,
     span = float(t[-1] - t[0]) if t.size else 0.0
     rare = [] if protect_own else [o for o in indep if o.single or span / o.period <= 3.0]
     frequent = [o for o in indep if not any(o is r for r in rare)]
-    drop = transit_mask(t, frequent, factor=1.5) & away
+    drop = in_transit(t, frequent, factor=1.5) & away
     if rare:
-        drop_rare = transit_mask(t, rare, factor=1.5)
+        drop_rare = in_transit(t, rare, factor=1.5)
         own = np.abs(dt) < 0.5 * eph.duration
         if not np.any(own & ~(drop | drop_rare)):
             drop_rare &= away  # that would leave none of this candidate's transits

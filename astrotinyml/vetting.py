@@ -55,11 +55,11 @@ from .star import (
 from .transits import (
     MIN_POINTS,
     epoch_and_offset,
+    in_transit,
     independent_mask,
     lc_arrays,
     red_noise_beta,
     robust_std,
-    transit_mask,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -387,7 +387,7 @@ def _lomb_scargle(lc, ephemerides: list[Ephemeris]) -> tuple[float, float]:
     from astropy.timeseries import LombScargle
 
     t, f, _ = lc_arrays(lc, name="raw_lc")
-    m = ~transit_mask(t, ephemerides, factor=2.0)
+    m = ~in_transit(t, ephemerides, factor=2.0)
     t, f = t[m], f[m]
     if t.size < 50:
         return math.nan, math.nan
