@@ -10,12 +10,34 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .. import datasets
 from .._version import __version__
+from ..atomic import atomic_path, recover_sets
+from ..calibration import calibration_history, reference_set
+from ..calibration.fit import calibrate
+from ..calibration.store import check_writable, save_calibration
+from ..detection import detect
+from ..ephemerides import catalog_ephemerides, ephemeris_table
 from ..errors import AstroTinyMLError, InvalidParameterError, printable
+from ..io import read_lightcurve
+from ..io.read import LIGHTCURVE_SUFFIXES
+from ..remote.archives import archive_summary, query_catalog, reference_ephemerides
+from ..remote.mast import cached_products, fetch_lightcurves, fetch_products, import_to_cache
+from ..report import safe_name, write_report
+from ..report.exofop import ctoi_file_name, ctoi_lines, write_ctoi
+from ..results import find_results, load_result
+from ..summary import summarize
+from .batch import run_batch
+from .pipeline import add_cli_arguments, cli_main
+
+# Lazy on purpose: astropy.table (imported where a table is read or built) and the training
+# package (the optional "train" extra, whose absence `astrotinyml train` reports) are not
+# loaded by `astrotinyml --help` or the other commands.
 
 __all__ = ["main"]
 
@@ -27,8 +49,6 @@ def _print_table(table, *, out=None) -> None:
 
 
 def _write_table(table, path: Path, *, fmt: str, overwrite: bool) -> None:
-    from ..atomic import atomic_path
-
     with atomic_path(path, overwrite=overwrite) as tmp:
         table.write(tmp, format=fmt, overwrite=True)
 
@@ -40,9 +60,6 @@ def _not_a_lightcurve(path: Path) -> bool:
 
 
 def _cmd_info(args) -> int:
-    from ..io import read_lightcurve
-    from ..summary import summarize
-
     # Each file on its own: a corrupt one is reported and the others are still summarized;
     # a manifest or README picked up by a shell glob (lightcurves/*) is skipped, not an error.
     files: list[Path] = []
@@ -129,14 +146,12 @@ _NOT_DATA_PREFIXES = ("manifest", "readme", "license", "changelog", ".")
 
 def _expand_inputs(inputs) -> list[Path]:
     """Files as given; a directory stands for the light-curve files directly inside it."""
-    from ..detection import _FILE_SUFFIXES
-
     files = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             inside = sorted(p for p in path.iterdir() if p.is_file()
-                            and any(p.name.lower().endswith(s) for s in _FILE_SUFFIXES)
+                            and any(p.name.lower().endswith(s) for s in LIGHTCURVE_SUFFIXES)
                             and not p.name.lower().startswith(_NOT_DATA_PREFIXES)
                             and p.suffix.lower() not in (".json", ".md"))
             if not inside:
@@ -166,9 +181,6 @@ class _StageLine:
 
 
 def _cmd_detect(args) -> int:
-    from ..detection import detect
-    from ..report import safe_name, write_report
-
     out_dir = Path(args.output)
     files = _expand_inputs(args.inputs)
     groups = [files] if args.stitch else [[f] for f in files]
@@ -182,8 +194,6 @@ def _cmd_detect(args) -> int:
         try:
             source = group if len(group) > 1 else group[0]
             if len(group) == 1 and not Path(group[0]).exists():
-                from .. import datasets
-
                 if str(group[0]) in {str(n) for n in datasets.list_samples()["name"]}:
                     print(f"  {group[0]}: the bundled sample ({len(datasets.sample_paths(str(group[0])))} "
                           "file(s), offline)", file=sys.stderr)
@@ -215,8 +225,6 @@ def _cmd_detect(args) -> int:
 def _ephemerides_from_args(args):
     """The ephemerides of `astrotinyml vet`: --toi/--koi from the archive (or its snapshot), or
     --period/--epoch given by the user."""
-    from ..ephemerides import catalog_ephemerides, ephemeris_table
-
     chosen = [n for n, v in (("--toi", args.toi), ("--koi", args.koi), ("--epoch", args.epoch)) if v]
     if len(chosen) != 1:
         raise InvalidParameterError(
@@ -240,9 +248,6 @@ def _ephemerides_from_args(args):
 
 
 def _cmd_vet(args) -> int:
-    from ..detection import detect
-    from ..report import safe_name, write_report
-
     eph = _ephemerides_from_args(args)
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
@@ -257,8 +262,6 @@ def _cmd_vet(args) -> int:
             raise InvalidParameterError(
                 "astrotinyml vet: no light-curve file given and no host star known for the ephemeris; "
                 "pass the light-curve file(s) of the star.")
-        from ..remote.mast import fetch_lightcurves
-
         print(f"{host}: fetching its light curves (cache first) ...", file=sys.stderr)
         source = fetch_lightcurves(host, cache_dir=args.cache_dir, offline=args.offline or None,
                                    timeout=args.timeout)
@@ -278,12 +281,6 @@ def _cmd_vet(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from ..report import safe_name, write_report
-    from ..report.exofop import ctoi_file_name, ctoi_lines, write_ctoi
-    from ..results import find_results, load_result
-
-    from ..atomic import recover_sets
-
     run_dir = Path(args.run_dir)
     out_dir = Path(args.output) if args.output else run_dir
     files = find_results(run_dir)
@@ -314,8 +311,6 @@ def _cmd_report(args) -> int:
         target = out_dir / name
         if target.exists() and not args.overwrite:
             raise InvalidParameterError(f"{target} exists; pass --overwrite to replace it")
-        from ..atomic import atomic_path
-
         with atomic_path(target, overwrite=True) as tmp:
             write_ctoi(ctoi, tmp)
         print(f"ExoFOP upload file ({len(ctoi)} planet candidate(s)): {target}")
@@ -327,8 +322,6 @@ def _cmd_report(args) -> int:
 def _write_run_summary(out_dir: Path, rows, *, overwrite: bool) -> None:
     """summary_candidates.csv: every candidate of the run, by calibrated p_planet (highest first)."""
     from astropy.table import Table
-
-    from ..atomic import atomic_path
 
     cols = ("pl_orbper", "pl_orbpererr1", "pl_tranmid", "pl_trandurh", "pl_trandep", "pl_ratror",
             "pl_rade", "pl_radeerr1", "snr", "label", "p_planet", "vet_flags", "fit_method")
@@ -410,11 +403,6 @@ def _add_vet_parser(sub) -> None:
 
 
 def _cmd_demo(args) -> int:
-    from .. import datasets
-    from ..detection import detect
-    from ..report import write_report
-    from ..summary import summarize
-
     out_dir = Path(args.output)
     names = [row["name"] for row in datasets.list_samples()]
     if not args.overwrite:
@@ -448,8 +436,6 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_fetch(args) -> int:
-    from ..remote.mast import fetch_products
-
     table = fetch_products(
         args.target, mission=args.mission, sector=args.sector, quarter=args.quarter,
         campaign=args.campaign, author=args.author, exptime=args.exptime,
@@ -461,8 +447,6 @@ def _cmd_fetch(args) -> int:
 
 
 def _cmd_cache_import(args) -> int:
-    from ..remote.mast import import_to_cache
-
     table = import_to_cache(args.paths, manifest=args.manifest, target=args.target,
                             time_format=args.time_format, mission=args.mission,
                             flux_column=args.flux_column, cache_dir=args.cache_dir,
@@ -485,8 +469,6 @@ def _cmd_cache_import(args) -> int:
 
 
 def _cmd_cache_list(args) -> int:
-    from ..remote.mast import cached_products
-
     table = cached_products(cache_dir=args.cache_dir)
     if len(table):
         _print_table(table["target", "mission", "filename", "origin", "size", "downloaded_at"])
@@ -530,8 +512,6 @@ def _add_cache_parser(sub) -> None:
 
 
 def _cmd_planets(args) -> int:
-    from ..remote.archives import query_catalog, reference_ephemerides
-
     filters = dict(period_min=args.period_min, period_max=args.period_max, limit=args.limit,
                    order_by=args.order_by, offline=True if args.offline else None,
                    cache_dir=args.cache_dir, timeout=args.timeout)
@@ -560,16 +540,12 @@ def _cmd_planets(args) -> int:
 
 
 def _cmd_archives(args) -> int:
-    from ..remote.archives import archive_summary
-
     _print_table(archive_summary(args.target, radius=args.radius, timeout=args.timeout,
                                  offline=True if args.offline else None, cache_dir=args.cache_dir))
     return 0
 
 
 def _cmd_batch(args) -> int:
-    from .batch import run_batch
-
     sources = list(args.sources)
     if args.table:
         from astropy.table import Table
@@ -685,8 +661,6 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_calibrate(args) -> int:
-    from ..calibration import calibrate, calibration_history, reference_set
-
     if args.history:
         _print_table(calibration_history(args.db, include_default=True))
         return 0
@@ -696,14 +670,10 @@ def _cmd_calibrate(args) -> int:
     refs = args.references or ["bundled"]
     references = reference_set(refs[0] if len(refs) == 1 else refs)
     if not args.no_store:
-        from ..calibration.store import check_writable
-
         check_writable(args.db)  # before the run: a read-only database fails now, not after it
     cal = calibrate(references, db=args.db, folds=args.folds, target_precision=args.target_precision,
                     store=False, progress=True)
     if not args.no_store:
-        from ..calibration.store import save_calibration
-
         try:
             save_calibration(cal, db=args.db)
         except Exception:
@@ -719,8 +689,6 @@ def _cmd_calibrate(args) -> int:
 
 
 def _cmd_pipeline(args) -> int:
-    from .pipeline import cli_main
-
     return cli_main(args)
 
 
@@ -867,8 +835,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_options(arch)
     arch.set_defaults(func=_cmd_archives)
 
-    from .pipeline import add_cli_arguments
-
     pipe = sub.add_parser(
         "pipeline", help="run the pipeline notebooks (01-04) in order with papermill",
         description="Executes notebooks/01_fetch_and_inspect ... 04_report with papermill, passing each "
@@ -897,8 +863,6 @@ def main(argv=None) -> int:
     >>> main(["--version"])  # doctest: +SKIP
     astrotinyml 0.1.0
     """
-    import warnings
-
     parser = build_parser()
     args = parser.parse_args(_dash_values(sys.argv[1:] if argv is None else list(argv)))
 
