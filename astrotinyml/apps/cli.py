@@ -710,11 +710,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    _add_demo_parser(sub)
+    _add_detect_parser(sub)
+    _add_vet_parser(sub)
+    _add_report_parser(sub)
+    _add_batch_parser(sub)
+    _add_calibrate_parser(sub)
+    _add_train_parser(sub)
+    _add_fetch_parser(sub)
+    _add_cache_parser(sub)
+    _add_planets_parser(sub)
+    _add_archives_parser(sub)
+    _add_pipeline_parser(sub)
+    _add_info_parser(sub)
+    return parser
+
+
+def _add_demo_parser(sub) -> None:
+    """The ``demo`` command: the pipeline offline on the bundled light curves."""
     demo = sub.add_parser("demo", help="run the pipeline offline on the bundled real light curves")
     demo.add_argument("--output", default="demo_output", help="directory for the reports (default: %(default)s)")
     demo.add_argument("--overwrite", action="store_true", help="replace reports of an earlier demo run")
     demo.set_defaults(func=_cmd_demo)
 
+
+def _add_detect_parser(sub) -> None:
+    """The ``detect`` command: detect, vet and report candidates in files."""
     det = sub.add_parser(
         "detect", help="detect, vet and report transit candidates in light-curve files",
         description="Each input file is one target (use --stitch for several files of one star); "
@@ -728,10 +749,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_detect_options(det)
     det.set_defaults(func=_cmd_detect)
 
-    _add_vet_parser(sub)
-    _add_report_parser(sub)
-    _add_batch_parser(sub)
 
+def _add_calibrate_parser(sub) -> None:
+    """The ``calibrate`` command: calibrate against reference targets; the history."""
     cal = sub.add_parser(
         "calibrate", help="calibrate against reference targets with known answers; show the history",
         description="Runs detect() on reference light curves (confirmed planets, EBs, false positives, "
@@ -749,6 +769,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
     cal.set_defaults(func=_cmd_calibrate)
 
+
+def _add_train_parser(sub) -> None:
+    """The ``train`` command: train the classifier on real labelled stars and simulations."""
     train = sub.add_parser(
         "train", help="train the TinyML classifier on real labelled stars and simulations",
         description="Collects real labelled examples (Exoplanet Archive planets and false positives whose light "
@@ -789,6 +812,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_options(train)
     train.set_defaults(func=_cmd_train)
 
+
+def _add_fetch_parser(sub) -> None:
+    """The ``fetch`` command: download light curves of a target into the cache."""
     fetch = sub.add_parser("fetch", help="download light curves of a target from MAST into the cache",
                            description="Search MAST with lightkurve and download the matching light "
                                        "curves into the cache; a warm cache makes no network request.")
@@ -804,8 +830,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_options(fetch)
     fetch.set_defaults(func=_cmd_fetch)
 
-    _add_cache_parser(sub)
 
+def _add_planets_parser(sub) -> None:
+    """The ``planets`` command: query the NASA Exoplanet Archive."""
     planets = sub.add_parser("planets", help="query the NASA Exoplanet Archive (planets, KOI, TOI)",
                              description="Offline, answers come from the cache, then from the bundled "
                                          "catalogue snapshots (with a warning giving their age).")
@@ -829,12 +856,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_network_options(planets)
     planets.set_defaults(func=_cmd_planets)
 
+
+def _add_archives_parser(sub) -> None:
+    """The ``archives`` command: what MAST, IRSA and HEASARC hold for a target."""
     arch = sub.add_parser("archives", help="what MAST, IRSA and HEASARC hold for a target")
     arch.add_argument("target", help='target name or "ra dec" in degrees')
     arch.add_argument("--radius", type=float, default=5.0, help="search radius [arcsec] (default: %(default)s)")
     _add_network_options(arch)
     arch.set_defaults(func=_cmd_archives)
 
+
+def _add_pipeline_parser(sub) -> None:
+    """The ``pipeline`` command: the papermill notebook pipeline."""
     pipe = sub.add_parser(
         "pipeline", help="run the pipeline notebooks (01-04) in order with papermill",
         description="Executes notebooks/01_fetch_and_inspect ... 04_report with papermill, passing each "
@@ -843,6 +876,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_cli_arguments(pipe)
     pipe.set_defaults(func=_cmd_pipeline)
 
+
+def _add_info_parser(sub) -> None:
+    """The ``info`` command: summaries of light-curve files."""
     info = sub.add_parser("info", help="read light-curve files and print a summary table")
     info.add_argument("inputs", nargs="+",
                       help="light-curve files (FITS, CSV, TXT, DAT, NPY, NPZ) or directories; each is summarized, "
@@ -851,7 +887,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="time system of text files whose header does not say it (e.g. btjd, bkjd, bjd)")
     info.add_argument("--flux-column", default=None, help="flux column to use instead of the default")
     info.set_defaults(func=_cmd_info)
-    return parser
 
 
 def main(argv=None) -> int:
