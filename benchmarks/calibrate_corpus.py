@@ -42,7 +42,8 @@ def main(argv=None):
 
     os.environ.setdefault("ASTROTINYML_OFFLINE", "1")
     warnings.simplefilter("ignore")
-    from astrotinyml.calibration import DEFAULT_CALIBRATION_PATH, calibrate, reference_set
+    from astrotinyml.calibration import DEFAULT_CALIBRATION_PATH, reference_set
+    from astrotinyml.calibration.fit import calibrate
 
     if args.probabilities_from:
         from astrotinyml.calibration import default_calibration, with_probability_calibration

@@ -14,7 +14,6 @@ from astrotinyml.calibration import _db as _caldb
 from astrotinyml.calibration import (
     Calibration,
     apply_calibration,
-    calibrate,
     calibration_history,
     current_calibration_id,
     default_calibration,
@@ -26,6 +25,7 @@ from astrotinyml.calibration import (
     reference_set,
     save_calibration,
 )
+from astrotinyml.calibration.fit import calibrate
 from astrotinyml.errors import CalibrationDatabaseError, CalibrationNotFoundError, InvalidParameterError
 
 # --------------------------------------------------------------------------- matching

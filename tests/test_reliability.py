@@ -80,7 +80,8 @@ def _stored_db(path: Path) -> Path:
 
 def test_p01_unwritable_database_fails_before_the_run(monkeypatch, tmp_path):
     """Writability is checked before minutes of detection, not after (no run is lost)."""
-    from astrotinyml.calibration import calibrate, reference_set
+    from astrotinyml.calibration import reference_set
+    from astrotinyml.calibration.fit import calibrate
 
     detect_module = sys.modules["astrotinyml.detection"]
     calls = []

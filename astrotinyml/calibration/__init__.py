@@ -1,9 +1,13 @@
 """Calibration against targets with known answers: fitting, storing and applying it.
 
 - :mod:`~astrotinyml.calibration.references` - reference light curves with known answers
-  (:func:`reference_set`) and matching detections to them (:func:`match_signal`, harmonics);
-- :mod:`~astrotinyml.calibration.fit` - :func:`calibrate`: the pipeline on the references,
-  recovery, false alarms, depth/duration biases and probability calibration, all held out by star;
+  (:func:`reference_set`), matching detections to them (:func:`match_signal`, harmonics) and
+  folds grouped by star (:func:`grouped_folds`);
+- :mod:`~astrotinyml.calibration.fit` - ``calibrate()``: the pipeline on the references,
+  recovery, false alarms, depth/duration biases and probability calibration, all held out by
+  star.  It runs :func:`astrotinyml.detection.detect`, which applies a stored calibration, so
+  this package does not import it (no import cycle): ``from astrotinyml.calibration.fit import
+  calibrate``;
 - :mod:`~astrotinyml.calibration.probability` - temperature scaling, isotonic regression, ECE,
   the precision threshold;
 - :mod:`~astrotinyml.calibration.store` - the :class:`Calibration` record, the SQLite store
@@ -15,7 +19,6 @@
 2.0
 """
 
-# store first: fit runs detection, and the pipeline modules import store (apply_calibration).
 from .store import (
     DEFAULT_CALIBRATION_PATH,
     DRIFT_TOLERANCES,
@@ -29,12 +32,11 @@ from .store import (
     with_probability_calibration,
 )
 from .probability import apply_temperature, expected_calibration_error, fit_temperature, precision_threshold
-from .references import HARMONICS, match_signal, reference_set
-from .fit import calibrate, grouped_folds
+from .references import HARMONICS, grouped_folds, match_signal, reference_set
 from .plots import plot_confusion, plot_recovery, plot_reliability
 
 __all__ = [
-    "Calibration", "reference_set", "match_signal", "calibrate", "load_calibration", "save_calibration",
+    "Calibration", "reference_set", "match_signal", "load_calibration", "save_calibration",
     "calibration_history", "current_calibration_id", "apply_calibration", "default_calibration",
     "with_probability_calibration", "grouped_folds", "expected_calibration_error", "fit_temperature",
     "apply_temperature", "precision_threshold",

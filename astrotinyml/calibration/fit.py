@@ -18,13 +18,18 @@ never calibrated ones), matches each detection to the reference's known signals
    log-likelihood kept, and the decision threshold that reaches the target precision.
 
 Every reported metric is held out: the references are split into folds grouped by star
-(:func:`grouped_folds`), each fold scored with what was fitted on the others.  The final
+(:func:`~astrotinyml.calibration.references.grouped_folds`), each fold scored with what was fitted on the others.  The final
 parameters are fitted on all references.  The result is a
 :class:`~astrotinyml.calibration.store.Calibration`, stored in the database unless
 ``store=False``.
 
->>> grouped_folds(["KIC 1", "KIC 1", "KIC 2"], 0, 0).tolist()   # leave-one-star-out
-[0, 0, 1]
+This module runs the pipeline (it imports :mod:`astrotinyml.detection`, which applies a stored
+calibration), so the package ``astrotinyml.calibration`` does not import it: import
+:func:`calibrate` from here.
+
+>>> from astrotinyml.calibration.fit import calibrate
+>>> calibrate.__module__
+'astrotinyml.calibration.fit'
 """
 
 from __future__ import annotations
@@ -56,10 +61,10 @@ from .probability import (
     precision_threshold,
     sigmoid,
 )
-from .references import HARMONICS, KnownSignal, Reference, match_signal, reference_set
+from .references import HARMONICS, KnownSignal, Reference, grouped_folds, match_signal, reference_set
 from .store import Calibration, new_run_id, save_calibration, utc_timestamp
 
-__all__ = ["calibrate", "grouped_folds"]
+__all__ = ["calibrate"]
 
 _PLANET_LABELS = {"planet_host", "planet"}
 _NONPLANET_LABELS = {"eclipsing_binary", "false_positive", "variable_star", "quiet_star", "other"}
@@ -266,23 +271,6 @@ def _evaluate(ref: Reference, result, *, period_tol: float, epoch_tol: float, mi
 # ----------------------------------------------------------------------------------------
 # fits
 # ----------------------------------------------------------------------------------------
-
-def grouped_folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
-    """Fold index per item; items of one group share a fold (k=0: leave-one-group-out).
-
-    Examples
-    --------
-    >>> f = grouped_folds(["a", "a", "b", "c"], 2, 0)
-    >>> bool(f[0] == f[1]), sorted(set(f.tolist()))
-    (True, [0, 1])
-    """
-    uniq = sorted(set(groups))
-    rng = np.random.default_rng(seed)
-    order = list(rng.permutation(len(uniq)))
-    kk = len(uniq) if k <= 0 else max(1, min(k, len(uniq)))
-    fold_of = {uniq[g]: i % kk for i, g in enumerate(order)}
-    return np.array([fold_of[g] for g in groups], dtype=int)
-
 
 def _robust_ratio(r: np.ndarray) -> dict:
     r = r[np.isfinite(r) & (r > 0)]

@@ -41,7 +41,7 @@ from ..remote.mast import fetch_lightcurve
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import Table
 
-__all__ = ["HARMONICS", "KnownSignal", "Reference", "reference_set", "match_signal"]
+__all__ = ["HARMONICS", "KnownSignal", "Reference", "reference_set", "match_signal", "grouped_folds"]
 
 #: Period ratios detected/known that count as the same signal (aliases).
 HARMONICS = (1.0, 0.5, 2.0, 1.0 / 3.0, 3.0)
@@ -306,6 +306,23 @@ def _group_id(target: str) -> str:
         if m:
             return f"{key} {m.group(1)}"
     return target.split("(")[0].strip()
+
+
+def grouped_folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """Fold index per item; items of one group share a fold (k=0: leave-one-group-out).
+
+    Examples
+    --------
+    >>> f = grouped_folds(["a", "a", "b", "c"], 2, 0)
+    >>> bool(f[0] == f[1]), sorted(set(f.tolist()))
+    (True, [0, 1])
+    """
+    uniq = sorted(set(groups))
+    rng = np.random.default_rng(seed)
+    order = list(rng.permutation(len(uniq)))
+    kk = len(uniq) if k <= 0 else max(1, min(k, len(uniq)))
+    fold_of = {uniq[g]: i % kk for i, g in enumerate(order)}
+    return np.array([fold_of[g] for g in groups], dtype=int)
 
 
 def _catalog_signals(name: str, *, offline, limit, targets) -> dict[str, list[KnownSignal]]:
