@@ -401,6 +401,7 @@ class _Problem:
     ``log_jitter`` (omitted without jitter).  The coordinates are chosen for the walkers,
     the priors stay those of the module notes (uniform in k and ln(a/R*)) through the
     Jacobians in :meth:`log_prior`:
+
     - ``log_t14`` replaces ln(a/R*) and ``log_depth`` (the limb-darkened depth
       ``k^2 I(mu_b)/<I>``) replaces ``k``: the data measure depth and duration almost
       independently of ``b``, while ``k`` and ``a/R*`` move with ``b`` along a curved
@@ -1244,6 +1245,7 @@ def fit_transit(
     Examples
     --------
     A synthetic 1 % transit in 2-min data, fitted by least squares:
+
     >>> import numpy as np, batman, lightkurve as lk
     >>> t = 2459000.0 + np.arange(0.0, 10.0, 2.0 / 1440.0)
     >>> p = batman.TransitParams()

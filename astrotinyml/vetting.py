@@ -846,6 +846,7 @@ def vet(
     astropy.table.QTable
         A new table: the input rows and columns unchanged, followed by the columns of
         :data:`VET_COLUMNS` in that order:
+
         - ``vet_depth_ppm``, ``vet_depth_err_ppm``, ``vet_snr``: mean depth of all transits
           (central half of the window, > 0 = dimming), its 1-sigma error, their ratio.
         - ``depth_odd_ppm``/``depth_odd_err_ppm``, ``depth_even_ppm``/``depth_even_err_ppm``:
@@ -910,6 +911,7 @@ def vet(
         SWEET tests with exovetter).  They use the full transit window ``|t - t_mid| < T14/2``,
         the white noise ``sigma_w`` (robust scatter out of transit) and the red noise
         ``sigma_r`` at the transit duration; those that need a period are NaN for single events:
+
         - ``noise_red_ppm``: ``sigma_r``, the scatter of the out-of-transit flux averaged over
           T14 beyond what white noise gives (Hartman & Bakos 2016; 0 for white noise).
           ``mes_red``: the multiple-event statistic, mean in-transit depth over

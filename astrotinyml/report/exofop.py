@@ -3,6 +3,7 @@
 ExoFOP's "Upload planet parameters" accepts a pipe-delimited text file named
 ``params_planet_YYYYMMDD_nnn.txt``, one planet per line and no header, with these fields
 in this order (:data:`CTOI_COLUMNS`; units as ExoFOP documents them)::
+
     target|flag|disp|period|period_unc|epoch|epoch_unc|depth|depth_unc|duration|duration_unc|
     inc|inc_unc|imp|imp_unc|r_planet|r_planet_unc|ar_star|a_rstar_unc|radius|radius_unc|
     mass|mass_unc|temp|temp_unc|insol|insol_unc|dens|dens_unc|sma|sma_unc|ecc|ecc_unc|
