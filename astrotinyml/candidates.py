@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidParameterError
+from .io.conventions import BKJD_OFFSET, BTJD_OFFSET
 
 __all__ = [
     "CONTRACT_UNITS",
@@ -103,7 +104,7 @@ PROBABILITY_COLUMNS = ("p_planet", "p_eb", "p_variability", "p_instrumental", "p
 
 #: Offsets of the mission time systems to full BJD_TDB (BTJD = BJD - 2457000, BKJD = BJD - 2454833);
 #: a ``pl_tranmid`` given in one of them is refused with this hint.
-TIME_OFFSETS = {"BTJD (TESS)": 2457000.0, "BKJD (Kepler/K2)": 2454833.0}
+TIME_OFFSETS = {"BTJD (TESS)": BTJD_OFFSET, "BKJD (Kepler/K2)": BKJD_OFFSET}
 
 
 @dataclass(frozen=True)

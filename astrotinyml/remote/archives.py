@@ -71,6 +71,7 @@ from ..errors import (
     error_boundary,
     printable,
 )
+from ..io.conventions import BKJD_OFFSET
 
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import QTable, Table
@@ -96,7 +97,6 @@ CACHE_MAX_AGE = _dt.timedelta(days=7)
 #: Bundled catalogue snapshots (gzip-compressed Exoplanet Archive CSV exports).
 SNAPSHOT_DIR = DATA_DIR / "catalogs"
 
-_KEPLER_BJD_OFFSET = 2454833.0  # BKJD = BJD - 2454833
 
 # Columns of pscomppars returned by default by query_planets (all exist in the live table).
 _PLANET_COLUMNS = (
@@ -678,7 +678,7 @@ def _offline_planets():
         "disc_facility": np.full(len(koi), "Kepler"), "tran_flag": np.ones(len(koi)),
         "pl_orbper": _col(koi, "koi_period"), "pl_orbpererr1": _col(koi, "koi_period_err1"),
         "pl_orbpererr2": _col(koi, "koi_period_err2"),
-        "pl_tranmid": _col(koi, "koi_time0bk", offset=_KEPLER_BJD_OFFSET),
+        "pl_tranmid": _col(koi, "koi_time0bk", offset=BKJD_OFFSET),
         "pl_tranmiderr1": _col(koi, "koi_time0bk_err1"), "pl_tranmiderr2": _col(koi, "koi_time0bk_err2"),
         "pl_trandur": _col(koi, "koi_duration"), "pl_trandurerr1": _col(koi, "koi_duration_err1"),
         "pl_trandurerr2": _col(koi, "koi_duration_err2"),
@@ -1227,7 +1227,7 @@ def reference_ephemerides(table) -> QTable:
         if "koi_time0" in names:
             t0 = _values(table, "koi_time0", "d")
         else:
-            t0 = _values(table, "koi_time0bk", "d") + _KEPLER_BJD_OFFSET
+            t0 = _values(table, "koi_time0bk", "d") + BKJD_OFFSET
         dur = _values(table, "koi_duration", "h") if "koi_duration" in names else np.full(n, np.nan)
         dep = _float_values(table["koi_depth"]) if "koi_depth" in names else np.full(n, np.nan)
         disp = [_disp(d) for d in _str_values(table["koi_disposition"])] if "koi_disposition" in names \
