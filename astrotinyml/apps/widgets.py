@@ -257,29 +257,45 @@ class Explorer(w.VBox):
         self.data: dict[str, np.ndarray] = {}
         self.classification_result: dict[str, Any] | None = None
 
+        self._make_controls()
+        self._make_figure()
+        self._connect()
+        controls = w.VBox([self.candidate_picker, self.period_slider, self.epoch_slider, self.duration_slider,
+                           self.window_slider,
+                           w.HBox([self.double_button, self.halve_button, self.reset_button, self.classify_button])])
+        self.children = [w.HTML(f"<b>{target}</b>: {len(candidates)} candidate(s)"),
+                         w.HBox([controls, w.VBox([self.info, self.classification])]), self.image]
+        self.select(0)
+
+    def _candidate_options(self) -> list[tuple[str, int]]:
+        """The picker's entries: ``#n: P=... d, ... ppm`` (or ``single event``) per candidate."""
         options = []
-        for i in range(len(candidates)):
-            row = candidate_row(candidates, i)
+        for i in range(len(self.candidates)):
+            row = candidate_row(self.candidates, i)
             p = row["pl_orbper"]
             per = f"P={p:.5f} d" if p is not None and math.isfinite(p) else "single event"
             depth = row.get("pl_trandep")
             dep = f", {depth:.0f} ppm" if depth is not None and math.isfinite(depth) else ""
             options.append((f"#{i + 1}: {per}{dep}", i))
+        return options
+
+    def _make_controls(self) -> None:
+        """The picker, sliders, buttons and output areas (ranges are set by :meth:`select`)."""
         style = {"description_width": "110px"}
         layout = w.Layout(width="480px")
-        self.candidate_picker = w.Dropdown(options=options, value=0, description="candidate", style=style,
-                                           layout=layout)
+        self.candidate_picker = w.Dropdown(options=self._candidate_options(), value=0, description="candidate",
+                                           style=style, layout=layout)
         self.period_slider = w.FloatSlider(description="period [d]", continuous_update=False, readout_format=".5f",
                                            style=style, layout=layout)
         self.epoch_slider = w.FloatSlider(description="epoch shift [h]", continuous_update=False,
                                           readout_format=".2f", style=style, layout=layout)
         self.duration_slider = w.FloatSlider(description="duration [h]", continuous_update=False,
                                              readout_format=".2f", style=style, layout=layout)
-        window = (flat.meta or {}).get("DETREND_WINDOW")
+        window = (self.flat.meta or {}).get("DETREND_WINDOW")
         self.window_slider = w.FloatSlider(value=float(window) if window else 0.5, min=0.1, max=3.0, step=0.05,
                                            description="detrend window [d]", continuous_update=False,
                                            readout_format=".2f", style=style, layout=layout,
-                                           disabled=raw is None)
+                                           disabled=self.raw is None)
         self.double_button = w.Button(description="period x2", tooltip="eclipsing binary at twice the period?")
         self.halve_button = w.Button(description="period /2", tooltip="found at twice the true period?")
         self.reset_button = w.Button(description="reset", tooltip="back to the candidate's ephemeris")
@@ -289,7 +305,8 @@ class Explorer(w.VBox):
         self.info = w.HTML()
         self.classification = w.HTML()
 
-        self._make_figure()
+    def _connect(self) -> None:
+        """Each control calls the method that does its work."""
         self.candidate_picker.observe(lambda ch: self.select(ch["new"]), names="value")
         for s in (self.period_slider, self.epoch_slider, self.duration_slider):
             s.observe(self._on_slider, names="value")
@@ -298,13 +315,6 @@ class Explorer(w.VBox):
         self.halve_button.on_click(lambda _: self.scale_period(0.5))
         self.reset_button.on_click(lambda _: self.select(self.index))
         self.classify_button.on_click(lambda _: self.classify())
-
-        controls = w.VBox([self.candidate_picker, self.period_slider, self.epoch_slider, self.duration_slider,
-                           self.window_slider,
-                           w.HBox([self.double_button, self.halve_button, self.reset_button, self.classify_button])])
-        self.children = [w.HTML(f"<b>{target}</b>: {len(candidates)} candidate(s)"),
-                         w.HBox([controls, w.VBox([self.info, self.classification])]), self.image]
-        self.select(0)
 
     # -- state changes ---------------------------------------------------------------------
 
