@@ -701,7 +701,15 @@ def _add_network_options(parser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``astrotinyml`` command (exposed for documentation)."""
+    """The argument parser of the ``astrotinyml`` command (exposed for documentation).
+
+    Examples
+    --------
+    >>> from astrotinyml.apps.cli import build_parser
+    >>> args = build_parser().parse_args(["detect", "star.fits", "-o", "out"])
+    >>> args.command, args.inputs, args.max_planets
+    ('detect', ['star.fits'], 5)
+    """
     parser = argparse.ArgumentParser(
         prog="astrotinyml",
         description="Find and vet transiting exoplanets in Kepler, K2 and TESS light curves.",

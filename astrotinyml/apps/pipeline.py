@@ -782,7 +782,16 @@ def classifier_status() -> tuple[bool, str]:
 
 
 def write_json(obj, path) -> Path:
-    """Write ``obj`` as indented JSON (NaN as null, numpy and paths as plain values)."""
+    """Write ``obj`` as indented JSON (NaN as null, numpy and paths as plain values).
+
+    Examples
+    --------
+    >>> import json, pathlib, tempfile
+    >>> from astrotinyml.apps.pipeline import write_json
+    >>> p = write_json({"depth_ppm": float("nan"), "n": 2}, pathlib.Path(tempfile.mkdtemp()) / "s.json")
+    >>> json.loads(p.read_text())
+    {'depth_ppm': None, 'n': 2}
+    """
     def clean(v):
         if isinstance(v, dict):
             return {str(k): clean(x) for k, x in v.items()}

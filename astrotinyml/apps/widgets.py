@@ -427,14 +427,17 @@ class Explorer(w.VBox):
 
     @property
     def period(self) -> float:
+        """Period folded on [d]; NaN for a single event."""
         return float(self.period_slider.value) if math.isfinite(self._base["period"]) else math.nan
 
     @property
     def t0(self) -> float:
+        """Mid-transit time folded on [d, full BJD_TDB]: the candidate's, shifted by the epoch slider."""
         return self._base["t0"] + float(self.epoch_slider.value) / 24.0
 
     @property
     def duration_h(self) -> float:
+        """Transit duration folded on [h]."""
         return float(self.duration_slider.value)
 
     def redetrend(self, window_length: float) -> None:
