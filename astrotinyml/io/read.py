@@ -104,7 +104,7 @@ from ..errors import (
     printable,
 )
 from ..provenance import sha256_file as _sha256
-from . import _normalize, conventions
+from . import _normalize
 from ._fits import read_fits
 from ._normalize import (
     cadence_minutes,
@@ -114,9 +114,14 @@ from ._normalize import (
     unique_sorted_mask,
 )
 from ._text import load_npy, load_npz, load_text, table_to_lightcurve
-from .conventions import (
+
+# MISSION_BJD_RANGES, TIME_FORMATS and time_format_from_label stay importable from here as
+# before; they are documented in their home, astrotinyml.io.conventions.
+from .conventions import (  # noqa: F401
     FITS_SUFFIXES,
+    MISSION_BJD_RANGES,
     TIME_FORMAT_ALIASES,
+    TIME_FORMATS,
     target_key,
     time_format_from_label,
 )
@@ -129,21 +134,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "LIGHTCURVE_SUFFIXES",
     "MIN_POINTS",
-    "MISSION_BJD_RANGES",
-    "TIME_FORMATS",
     "looks_like_path",
     "read_lightcurve",
     "read_lightcurves",
     "stitch",
-    "time_format_from_label",
 ]
-
-#: Accepted ``time_format`` values and the offset (days) added to the file's times to get BJD_TDB
-#: (defined in :mod:`astrotinyml.io.conventions`, with the missions' offsets).
-TIME_FORMATS = conventions.TIME_FORMATS
-
-#: Plausible full BJD_TDB ranges of the missions' data (checked on every light curve read).
-MISSION_BJD_RANGES = conventions.MISSION_BJD_RANGES
 
 #: Fewest cadences (finite time and flux, after quality masking) a light curve may have.
 MIN_POINTS = _normalize.MIN_POINTS
@@ -191,7 +186,7 @@ def read_lightcurve(
 ) -> lightkurve.LightCurve:
     """Read one light-curve file into a normalised, time-sorted :class:`lightkurve.LightCurve`.
 
-    See the module documentation (:mod:`astrotinyml.io`) for the full contract: time is
+    See the module documentation (:mod:`astrotinyml.io.read`) for the full contract: time is
     BJD_TDB (``lc.time.jd`` is the full Julian date), flux is divided by its median, cadences
     with non-finite time or flux and flagged cadences are dropped, rows are sorted and
     de-duplicated, and ``meta`` says where everything came from.
