@@ -41,6 +41,7 @@ import numpy as np
 
 from .candidates import row_value
 from .errors import InvalidParameterError
+from .io.read import looks_like_path
 from .star import stellar_parameters
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,11 +49,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["detect", "DetectionResult", "Periodogram", "search_masked", "SearchPasses", "FIT_CHOICES", "correlated_snr",
            "SNR_THRESHOLD"]
-
-# Suffixes of light-curve files: a string ending in one of them is a (missing) path, not a name.
-_FILE_SUFFIXES = {".fits", ".fit", ".fts", ".fz", ".gz", ".csv", ".tsv", ".txt", ".dat", ".tbl",
-                  ".ecsv", ".npy", ".npz", ".tran", ".h5", ".hdf5", ".json", ".lc"}
-
 
 @dataclass(eq=False)
 class DetectionResult:
@@ -297,10 +293,6 @@ class Periodogram:
         return fig if fig is not None else ax.figure
 
 
-def _looks_like_path(s: str) -> bool:
-    return (os.sep in s or "/" in s or Path(s).suffix.lower() in _FILE_SUFFIXES)
-
-
 def _load(source, *, time_format, flux_column, mission):
     """(raw LightCurve, source description) from a path, a list of paths or a LightCurve."""
     import lightkurve as lk
@@ -331,7 +323,7 @@ def _load(source, *, time_format, flux_column, mission):
         return lc, [os.fspath(s) for s in source]
     if isinstance(source, (str, os.PathLike)):
         s = os.fspath(source)
-        if Path(s).exists() or _looks_like_path(s):
+        if Path(s).exists() or looks_like_path(s):
             # read_lightcurve raises LightCurveFileNotFoundError for a missing path.
             return read_lightcurve(s, time_format=time_format, flux_column=flux_column, mission=mission), s
         # The exact name of a bundled sample ("kepler-90", as datasets.list_samples() and the
