@@ -47,7 +47,7 @@ def simulated_split(model_f, model_i, entry):
     from astrotinyml.training.metrics import summarize
     from astrotinyml.modelspec import preprocess
     from astrotinyml.training.train import split_indices
-    from astrotinyml.training.simulate import build_dataset, concat_datasets, load_dataset
+    from astrotinyml.training.dataset import build_dataset, concat_datasets, load_dataset
 
     td = entry["training_data"]
     from astrotinyml.config import cache_dir
@@ -65,7 +65,8 @@ def simulated_split(model_f, model_i, entry):
             parts.append(build_dataset(
                 counts=cfg["counts"], n_real_natural=cfg["n_real_natural"], long_counts=cfg.get("long_counts"),
                 seed=cfg["seed"], real_fraction=cfg["real_fraction"],
-                backgrounds=[(b[0], b[1], tuple(tuple(x) for x in b[2])) for b in cfg["backgrounds"]]))
+                backgrounds=[(b[0], b[1], tuple(tuple(x) for x in b[2])) for b in cfg["backgrounds"]],
+                background_root=REPO))
         ds = concat_datasets(parts)
     split = split_indices(ds.labels, entry["seed"])
     te = split["test"]

@@ -48,7 +48,8 @@ def test_c_array_compiles(tmp_path):
 
 def _fake_dataset(n_per_class=40, seed=0):
     """Class-dependent synthetic views (no pipeline: this test is about training/export)."""
-    from astrotinyml.training.simulate import CLASSES, SimulatedDataset
+    from astrotinyml.training.dataset import SimulatedDataset
+    from astrotinyml.training.signals import CLASSES
 
     rng = np.random.default_rng(seed)
     arrays = {k: [] for k in ("global_view", "local_view", "secondary_view", "odd_view", "even_view", "scalars")}

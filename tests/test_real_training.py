@@ -13,7 +13,7 @@ from astrotinyml import datasets
 from astrotinyml.remote.mast import import_to_cache
 from astrotinyml.training.real import (KnownSignal, LabelledStar, labelled_stars_from_manifest,
                                        real_training_set, star_examples, star_group)
-from astrotinyml.training.simulate import CLASSES
+from astrotinyml.training.signals import CLASSES
 
 
 @pytest.fixture(scope="module")

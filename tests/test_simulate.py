@@ -1,26 +1,33 @@
-"""Physical consistency and reproducibility of astrotinyml.training.simulate."""
+"""Physical consistency and reproducibility of the simulated training set (astrotinyml.training:
+backgrounds, signals, simulate, dataset)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from astrotinyml.training import backgrounds as B
+from astrotinyml.training import dataset as D
+from astrotinyml.training import signals as G
 from astrotinyml.training import simulate as S
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def quiet_bg():
     """A noiseless TESS-like background: the injected model alone."""
-    bg = S.synthetic_background(np.random.default_rng(0), mission="TESS")
-    return S.Background(name="flat", time=bg.time, flux=np.ones(bg.time.size), mission="TESS",
+    bg = B.synthetic_background(np.random.default_rng(0), mission="TESS")
+    return B.Background(name="flat", time=bg.time, flux=np.ones(bg.time.size), mission="TESS",
                         cadence_min=bg.cadence_min, kind="synthetic", sigma=2e-4)
 
 
 def test_planet_depth_is_radius_ratio_squared_within_limb_darkening(quiet_bg):
     for seed in range(12):
-        inj = S.planet_signal(np.random.default_rng(seed), quiet_bg)
+        inj = G.planet_signal(np.random.default_rng(seed), quiet_bg)
         k, b = inj.params["k"], inj.params["b"]
         u1, u2 = inj.params["u1"], inj.params["u2"]
         depth = inj.depth_ppm / 1e6
@@ -31,7 +38,7 @@ def test_planet_depth_is_radius_ratio_squared_within_limb_darkening(quiet_bg):
         if b < 0.8 and inj.duration_h > 4 * quiet_bg.cadence_min / 60:  # resolved, not grazing
             assert depth == pytest.approx(k * k * ld, rel=0.25)
         # a/R* from the period and stellar density (Kepler's third law)
-        assert inj.params["a_r"] == pytest.approx(max(S._a_over_r(inj.period, inj.params["rho_cgs"]), 1.5))
+        assert inj.params["a_r"] == pytest.approx(max(G._a_over_r(inj.period, inj.params["rho_cgs"]), 1.5))
         # the model dips at the injected epoch
         t = quiet_bg.time
         ph = np.abs((t - inj.t0 + 0.5 * inj.period) % inj.period - 0.5 * inj.period)
@@ -42,7 +49,7 @@ def test_planet_depth_is_radius_ratio_squared_within_limb_darkening(quiet_bg):
 def test_eb_secondary_at_the_injected_phase(quiet_bg):
     found = 0
     for seed in range(60):
-        inj = S.eb_signal(np.random.default_rng(seed), quiet_bg)
+        inj = G.eb_signal(np.random.default_rng(seed), quiet_bg)
         if inj.params["secondary_depth_ppm"] < 200 or "blend" in inj.subtype or "a_ell" in inj.params:
             continue
         t = quiet_bg.time
@@ -64,13 +71,13 @@ def test_eb_secondary_at_the_injected_phase(quiet_bg):
 
 def test_classes_and_injections_are_labelled(quiet_bg):
     rng = np.random.default_rng(1)
-    assert S.variability_signal(rng, quiet_bg).label == "variability"
-    assert S.instrumental_signal(rng, quiet_bg).label == "instrumental"
-    assert S.CLASSES == ("planet", "eb", "variability", "instrumental", "noise")
+    assert G.variability_signal(rng, quiet_bg).label == "variability"
+    assert G.instrumental_signal(rng, quiet_bg).label == "instrumental"
+    assert G.CLASSES == ("planet", "eb", "variability", "instrumental", "noise")
 
 
 def test_example_goes_through_the_pipeline():
-    bg = S.synthetic_background(np.random.default_rng(5), mission="Kepler")
+    bg = B.synthetic_background(np.random.default_rng(5), mission="Kepler")
     ex = S.simulate_example(np.random.default_rng(6), bg, "planet", mode="true")
     assert ex is not None and ex["label"] == "planet"
     assert ex["views"].global_view.shape == (201,)
@@ -79,29 +86,29 @@ def test_example_goes_through_the_pipeline():
 
 def test_dataset_is_seeded_and_reproducible(tmp_path):
     kw = dict(counts=dict(planet=2, eb=1, noise=2), n_real_natural=0, backgrounds=[], seed=11)
-    a = S.build_dataset(cache=False, **kw)
-    b = S.build_dataset(cache=False, **kw)
+    a = D.build_dataset(cache=False, **kw)
+    b = D.build_dataset(cache=False, **kw)
     assert len(a) == len(b) > 0
     for k in a.arrays:
         np.testing.assert_array_equal(a.arrays[k], b.arrays[k])
     np.testing.assert_array_equal(a.labels, b.labels)
     # written once to the cache, then read back
-    c = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    c = D.build_dataset(cache=True, cache_dir=tmp_path, **kw)
     assert c.path is not None and c.path.exists()
-    d = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    d = D.build_dataset(cache=True, cache_dir=tmp_path, **kw)
     np.testing.assert_array_equal(c.arrays["local_view"], d.arrays["local_view"])
     assert d.info["config"]["seed"] == 11
 
 
 def test_real_background_has_known_transits_cut():
-    entry = [e for e in S.REAL_BACKGROUNDS if "WASP-111" in e[0]]
-    bgs = S.load_backgrounds(entry)
+    entry = [e for e in B.REAL_BACKGROUNDS if "WASP-111" in e[0]]
+    bgs = B.load_backgrounds(entry, root=REPO)
     assert len(bgs) == 1
     bg = bgs[0]
     assert bg.n_cut > 0 and len(bg.sha256) == 64
     p, epoch = entry[0][2][0]
     ph = np.abs((bg.time - epoch + 0.5 * p) % p - 0.5 * p)
-    assert ph.min() > 0.5 * S.sun_like_duration(p)
+    assert ph.min() > 0.5 * G.sun_like_duration(p)
 
 
 def test_hot_jupiter_shows_occultation_small_planet_does_not(quiet_bg):
@@ -109,7 +116,7 @@ def test_hot_jupiter_shows_occultation_small_planet_does_not(quiet_bg):
     t = quiet_bg.time
     seen_big = seen_small = 0
     for seed in range(200):
-        inj = S.planet_signal(np.random.default_rng(seed), quiet_bg)
+        inj = G.planet_signal(np.random.default_rng(seed), quiet_bg)
         occ = inj.params["occultation_ppm"]
         assert 0.0 <= occ < 0.35 * inj.depth_ppm  # at most ~1/3 (a/R* <= 2, 7000 K star), not EB-like
         phase = ((t - inj.t0) / inj.period) % 1.0
@@ -136,7 +143,7 @@ def test_contact_binary_varies_all_orbit_with_two_minima(quiet_bg):
     t = quiet_bg.time
     n = 0
     for seed in range(200):
-        inj = S.eb_signal(np.random.default_rng(seed), quiet_bg)
+        inj = G.eb_signal(np.random.default_rng(seed), quiet_bg)
         if inj.subtype != "contact":
             continue
         assert 0.22 <= inj.period <= 1.0 and inj.secondary_phase == 0.5
@@ -150,11 +157,11 @@ def test_contact_binary_varies_all_orbit_with_two_minima(quiet_bg):
 
 
 def test_some_planets_have_transit_timing_variations(quiet_bg, monkeypatch):
-    monkeypatch.setattr(S, "TTV_FRACTION", 0.15)  # off in the shipped build
+    monkeypatch.setattr(G, "TTV_FRACTION", 0.15)  # off in the shipped build
     t = quiet_bg.time
     with_ttv = moved = 0
     for seed in range(60):
-        inj = S.planet_signal(np.random.default_rng(seed), quiet_bg)
+        inj = G.planet_signal(np.random.default_rng(seed), quiet_bg)
         ttv_d = inj.params["ttv_h"] / 24.0
         deficit = 1.0 - inj.model
         epochs = np.round((t - inj.t0) / inj.period)
@@ -182,8 +189,8 @@ def test_two_search_passes_build_another_dataset(tmp_path, monkeypatch):
     dataset is never reused for two passes."""
     kw = dict(counts=dict(planet=2, noise=2), n_real_natural=0, backgrounds=[], seed=11)
     assert S.SEARCH_PASSES == 2
-    two = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    two = D.build_dataset(cache=True, cache_dir=tmp_path, **kw)
     monkeypatch.setattr(S, "SEARCH_PASSES", 1)
-    one = S.build_dataset(cache=True, cache_dir=tmp_path, **kw)
+    one = D.build_dataset(cache=True, cache_dir=tmp_path, **kw)
     assert one.info["config"]["search_passes"] == 1
     assert two.path != one.path and two.info["config"]["search_passes"] == 2 and len(two) > 0

@@ -625,7 +625,7 @@ def _cmd_train(args) -> int:
               file=sys.stderr)
         return 2
     from ..training.real import backgrounds_from_manifest, real_training_set
-    from ..training.simulate import REAL_BACKGROUNDS
+    from ..training.backgrounds import REAL_BACKGROUNDS
 
     offline = True if args.offline else None
     real = None

@@ -12,7 +12,7 @@ With the PyPI package ``tflite-micro`` installed (the ``dev`` extra), an int8 co
 in TensorFlow Lite Micro's interpreter before it is returned and refused when TFLM cannot run
 it (:func:`check_tflm`), and :func:`measure_arena` records the arena TFLM actually needs.
 Without it, :func:`check_tflm` logs a warning and returns ``None``, and :func:`measure_arena`
-falls back to :func:`estimate_arena` and says so.  ``astrotinyml.training.edge`` has the
+falls back to :func:`estimate_arena` and says so (the TFLM runner is :mod:`astrotinyml.training.tflm`).  ``astrotinyml.training.edge`` has the
 measurements themselves (and the Cortex-M4 ones).
 """
 
@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
+
+from ..errors import ModelIntegrityError
+from .tflm import EdgeToolMissing, tflm_arena, tflm_check, tools
 
 __all__ = [
     "convert_tflite",
@@ -103,7 +106,7 @@ def convert_tflite(model, representative: Callable[[], Iterable[dict]] | None = 
 def check_tflm(model: bytes | str | os.PathLike) -> dict[str, Any] | None:
     """Refuse an int8 model that TensorFlow Lite Micro cannot run; compare it with LiteRT.
 
-    Runs ``astrotinyml.training.edge.tflm_check`` on 16 fixed pseudo-random int8 inputs (with a
+    Runs :func:`astrotinyml.training.tflm.tflm_check` on 16 fixed pseudo-random int8 inputs (with a
     64 KiB arena; :func:`measure_arena` finds the smallest).  The int8 outputs of TFLM and LiteRT may differ where a
     requantization lands on an exact tie (LiteRT's optimized kernels round ties toward
     +infinity, TFLM's reference kernels away from zero): one step in a layer, which the softmax
@@ -133,9 +136,6 @@ def check_tflm(model: bytes | str | os.PathLike) -> dict[str, Any] | None:
     >>> check_tflm(load_model().path)["max_abs_diff"] <= 1   # doctest: +SKIP
     True
     """
-    from ..errors import ModelIntegrityError
-    from .edge import EdgeToolMissing, tflm_check
-
     try:
         res = tflm_check(model, arena=False)  # measure_arena bisects the arena separately
     except EdgeToolMissing as exc:
@@ -168,8 +168,6 @@ def measure_arena(model: bytes | str | os.PathLike) -> dict[str, Any]:
     >>> measure_arena(load_model().path)["arena_bytes"] < 64 * 1024
     True
     """
-    from .edge import EdgeToolMissing, tflm_arena, tools
-
     est = estimate_arena(model)
     try:
         n = tflm_arena(model)

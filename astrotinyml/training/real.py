@@ -1,6 +1,6 @@
 """Real labelled examples: the catalogue signals of real stars and what the search finds there.
 
-The simulated training set (``astrotinyml.training.simulate``) teaches the classifier
+The simulated training set (``astrotinyml.training.dataset``) teaches the classifier
 what planets, eclipsing binaries, variability and systematics look like; this module adds
 what real stars look like through the same pipeline.  Two steps:
 
@@ -46,8 +46,23 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .. import searching
+from ..candidates import row_value
+from ..config import cache_dir as _cache_dir
+from ..config import is_offline
+from ..detection import search_masked
+from ..detrending import detrend
 from ..errors import AstroTinyMLError, InvalidParameterError
-from .simulate import CLASSES, SimulatedDataset, box_epoch, load_dataset, save_dataset, sun_like_duration
+from ..io import read_lightcurves
+from ..io.conventions import BKJD_OFFSET, BTJD_OFFSET
+from ..remote import archives
+from ..remote.mast import cached_products, fetch_lightcurves
+from ..star import stellar_parameters
+from ..vetting import vet
+from ..views import SCALAR_NAMES, fold_views, stack_views
+from .backgrounds import box_epoch
+from .dataset import SimulatedDataset, load_dataset, save_dataset
+from .signals import CLASSES, sun_like_duration
 
 __all__ = ["KnownSignal", "LabelledStar", "labelled_stars_from_archives", "labelled_stars_from_manifest",
            "fit_known_ephemerides", "catalogue_epochs", "real_examples", "star_examples", "star_group",
@@ -64,7 +79,7 @@ MAX_SPAN_DAYS = 400.0
 MANIFEST_CLASSES = {"planet_host": "planet", "eclipsing_binary": "eb", "false_positive": "eb",
                     "variable_star": "variability", "quiet_star": "noise"}
 
-_OFFSETS = {"BKJD": 2454833.0, "BTJD": 2457000.0}
+_OFFSETS = {"BKJD": BKJD_OFFSET, "BTJD": BTJD_OFFSET}
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ class KnownSignal:
     epoch : float or None
         A mid-transit time [full BJD_TDB], or None when the catalogue gives none.
     label : str
-        Class of ``astrotinyml.training.simulate.CLASSES`` (``planet``, ``eb``, ...).
+        Class of ``astrotinyml.training.signals.CLASSES`` (``planet``, ``eb``, ...).
     name : str
         Catalogue name (``K00351.01``, ``TOI-185.01``, ``Kepler-90 b``) or a description.
     duration_h : float
@@ -266,19 +281,6 @@ def labelled_stars_from_manifest(path: str | Path, *, include_dubious: bool = Tr
             for g, e in stars.items()]
 
 
-def _cell(row, name) -> float:
-    try:
-        x = row[name]
-    except (KeyError, IndexError):
-        return math.nan
-    if np.ma.is_masked(x):
-        return math.nan
-    try:
-        return float(getattr(x, "value", x))
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def labelled_stars_from_archives(
     planets: int,
     non_planets: int,
@@ -318,7 +320,6 @@ def labelled_stars_from_archives(
     >>> len(stars), sum(s.star_class == "planet" for s in stars)
     (2, 1)
     """
-    from ..remote import archives
 
     if planets < 0 or non_planets < 0:
         raise InvalidParameterError("planets and non_planets must be >= 0")
@@ -338,26 +339,26 @@ def labelled_stars_from_archives(
 
     for r in koi:
         disp = str(r["koi_disposition"]).strip().upper()
-        kepid = _cell(r, "kepid")
-        p = _cell(r, "koi_period")
+        kepid = row_value(r, "kepid")
+        p = row_value(r, "koi_period")
         if not (math.isfinite(kepid) and math.isfinite(p) and p > 0):
             continue
-        t0 = _cell(r, "koi_time0bk")
-        epoch = t0 + 2454833.0 if math.isfinite(t0) else (_cell(r, "koi_time0") if "koi_time0" in koi.colnames else None)
-        dur = _cell(r, "koi_duration")
+        t0 = row_value(r, "koi_time0bk")
+        epoch = t0 + BKJD_OFFSET if math.isfinite(t0) else (row_value(r, "koi_time0") if "koi_time0" in koi.colnames else None)
+        dur = row_value(r, "koi_duration")
         name = str(r["kepoi_name"])
         target = f"KIC {int(kepid)}"
         if disp == "CONFIRMED":
             add(star_group(target), target, "planet", KnownSignal(p, epoch, "planet", name, dur), "koi")
         elif disp == "FALSE POSITIVE":
-            ss, co, nt = (_cell(r, f"koi_fpflag_{k}") for k in ("ss", "co", "nt"))
+            ss, co, nt = (row_value(r, f"koi_fpflag_{k}") for k in ("ss", "co", "nt"))
             cls = "eb" if (ss == 1 or co == 1) else "instrumental" if nt == 1 else None
             if cls:
                 add(star_group(target), target, cls, KnownSignal(p, epoch, cls, name, dur), "koi")
     for r in toi:
         disp = str(r["tfopwg_disp"]).strip().upper()
-        tid = _cell(r, "tid")
-        p = _cell(r, "pl_orbper")
+        tid = row_value(r, "tid")
+        p = row_value(r, "pl_orbper")
         if not (math.isfinite(tid) and math.isfinite(p) and p > 0):
             continue
         cls = "planet" if disp in ("CP", "KP") else "eb" if disp in ("FP", "EB") else None
@@ -365,7 +366,7 @@ def labelled_stars_from_archives(
             continue
         target = f"TIC {int(tid)}"
         add(star_group(target), target, cls,
-            KnownSignal(p, _cell(r, "pl_tranmid"), cls, f"TOI-{_cell(r, 'toi'):.2f}", _cell(r, "pl_trandurh")),
+            KnownSignal(p, row_value(r, "pl_tranmid"), cls, f"TOI-{row_value(r, 'toi'):.2f}", row_value(r, "pl_trandurh")),
             "toi")
     out: list[LabelledStar] = []
     want = {"planet": planets, "non": non_planets}
@@ -432,7 +433,6 @@ def fit_known_ephemerides(flat, signals: Sequence[KnownSignal]) -> list[tuple[fl
     >>> round(p, 3), bool(1.5 < dur * 24 < 3.0)
     (0.941, True)
     """
-    from ..searching import search
 
     t = np.asarray(flat.time.jd, float)
     ff = np.asarray(flat.flux.value, float)
@@ -459,7 +459,7 @@ def fit_known_ephemerides(flat, signals: Sequence[KnownSignal]) -> list[tuple[fl
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    res = search(flat[keep], period_min=0.995 * p, period_max=1.005 * p, max_planets=1,
+                    res = searching.search(flat[keep], period_min=0.995 * p, period_max=1.005 * p, max_planets=1,
                                  single_events=False, sde_threshold=0.0, snr_threshold=0.0)
             except AstroTinyMLError:  # too few transits in the data: catalogue only
                 res = []
@@ -514,7 +514,7 @@ def star_examples(raw, star: LabelledStar, *, search: bool = True, max_span: flo
     -------
     list of dict
         ``views``, ``label`` and ``meta`` per example (as
-        ``astrotinyml.training.simulate.simulate_example``).
+        :func:`astrotinyml.training.simulate.simulate_example`).
 
     Examples
     --------
@@ -527,12 +527,6 @@ def star_examples(raw, star: LabelledStar, *, search: bool = True, max_span: flo
     """
     import astropy.units as u
     from astropy.table import QTable
-
-    from ..detection import search_masked
-    from ..detrending import detrend
-    from ..star import stellar_parameters
-    from ..vetting import vet
-    from ..views import fold_views
 
     raw = _crop(raw, max_span)
     if stellar is None:
@@ -632,8 +626,6 @@ def load_star(star: LabelledStar, *, cache_dir: str | None = None, offline: bool
     >>> load_star(s).meta["mission"]
     'TESS'
     """
-    from ..remote.mast import fetch_lightcurves
-    from ..io import read_lightcurves
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -714,7 +706,6 @@ def real_examples(
     >>> len(ds), ds.meta[0]["group"]
     (1, 'tic 100100827')
     """
-    from ..views import stack_views
 
     t_start = _time.perf_counter()
     examples: list[dict] = []
@@ -740,7 +731,6 @@ def real_examples(
     if examples:
         arrays = stack_views([e["views"] for e in examples])
     else:
-        from ..views import SCALAR_NAMES
 
         arrays = {k: np.zeros((0, 201 if k == "global_view" else 61), np.float32)
                   for k in ("global_view", "local_view", "secondary_view", "odd_view", "even_view")}
@@ -754,7 +744,7 @@ def real_examples(
 
 
 def backgrounds_from_manifest(path: str | Path) -> list[tuple[str, str, tuple]]:
-    """Injection backgrounds (``astrotinyml.training.simulate.load_backgrounds`` entries)
+    """Injection backgrounds (``astrotinyml.training.backgrounds.load_backgrounds`` entries)
     from the quiet and variable stars of a corpus manifest (absolute paths).
 
     Examples
@@ -828,9 +818,6 @@ def real_training_set(
     loaded: dict[str, Any] = {}
     tried = {"n": 0}
 
-    from ..config import is_offline
-    from ..remote.mast import cached_products
-
     # Offline, only stars with files in the cache can be served: checking that first avoids one
     # fetch attempt per archive host (about 17,000 KOI and TOI hosts).
     in_cache = ({star_group(t) for t in cached_products(cache_dir=cache_dir)["target"]}
@@ -867,7 +854,6 @@ def real_training_set(
     key = hashlib.sha256(key_src.encode()).hexdigest()[:16]
     path = None
     if cache:
-        from ..config import cache_dir as _cache_dir
 
         path = _cache_dir(cache_dir) / "datasets" / f"real-{key}.npz"
         if path.exists():
