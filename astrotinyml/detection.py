@@ -1,7 +1,6 @@
 """One call from a light curve to vetted candidates and classifier views.
 
 :func:`detect` chains the stages of the pipeline for one star::
-
     read_lightcurve(s) -> detrend -> search -> detrend again with the transits masked
                        -> search again -> detrend with those transits masked
                        -> vet -> fold_views
@@ -39,10 +38,22 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from . import datasets
+from ._version import __version__
+from .calibration.store import apply_calibration
 from .candidates import row_value
+from .classification import classify as run_classifier
+from .detrending import detrend
+from .ephemerides import ephemerides_in_data, ephemeris_table
 from .errors import InvalidParameterError
+from .io import read_lightcurve, read_lightcurves
 from .io.read import looks_like_path
+from .remote.mast import fetch_lightcurve
+from .searching import periodogram, search
 from .star import stellar_parameters
+from .transitfit import fit_transit
+from .vetting import vet
+from .views import fold_all
 
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import QTable
@@ -112,8 +123,6 @@ class DetectionResult:
         >>> fig = res.periodogram.plot()  # doctest: +SKIP
         """
         if self._periodogram is None:
-            from .searching import periodogram
-
             self._periodogram = periodogram(
                 self.flat, period_min=self.options.get("period_min"),
                 period_max=self.options.get("period_max"),
@@ -297,7 +306,6 @@ def _load(source, *, time_format, flux_column, mission):
     """(raw LightCurve, source description) from a path, a list of paths or a LightCurve."""
     import lightkurve as lk
 
-    from .io import read_lightcurve, read_lightcurves
 
     if isinstance(source, lk.LightCurve):
         lc = source.remove_nans()
@@ -328,7 +336,6 @@ def _load(source, *, time_format, flux_column, mission):
             return read_lightcurve(s, time_format=time_format, flux_column=flux_column, mission=mission), s
         # The exact name of a bundled sample ("kepler-90", as datasets.list_samples() and the
         # demo spell it) is its bundled files: offline, and what the demo and the tutorials show.
-        from . import datasets
 
         if s in {str(n) for n in datasets.list_samples()["name"]}:
             paths = [os.fspath(p) for p in datasets.sample_paths(s)]
@@ -338,7 +345,6 @@ def _load(source, *, time_format, flux_column, mission):
             return lc, paths if len(paths) > 1 else paths[0]
         # Not a file: a target name ("Kepler-90", "TIC 100100827"), fetched from MAST
         # (served from the cache when warm; offline mode raises OfflineError naming it).
-        from .remote.mast import fetch_lightcurve
 
         return fetch_lightcurve(s, mission=mission, flux_column=flux_column), s
     raise InvalidParameterError(
@@ -421,8 +427,6 @@ def _known_signals(raw, flat0, ephemerides, *, detrend_method, window_length):
     """(flat, candidates, place_s, redetrend_s) of known ephemerides: placed and refined on the
     unmasked flattening, then again on the flattening with them masked (the first detrending
     eats part of long transits, so their durations come out short), then masked for good."""
-    from .detrending import detrend
-    from .ephemerides import ephemerides_in_data
 
     t = _time.perf_counter()
     first = ephemerides_in_data(flat0, ephemerides)
@@ -448,7 +452,6 @@ def _ephemerides_record(ephemerides) -> list | None:
     """The ephemerides given to detect, as plain rows for ``options`` (reports, provenance)."""
     if ephemerides is None:
         return None
-    from .ephemerides import ephemeris_table
 
     tab = ephemeris_table(ephemerides)
     rows = []
@@ -557,8 +560,6 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
     >>> round(float(res.candidates["pl_orbper"][0].value), 2), res.passes_run
     (2.5, 2)
     """
-    from .detrending import detrend
-    from .searching import search
 
     if isinstance(passes, bool) or not isinstance(passes, (int, np.integer)) or passes < 1:
         raise InvalidParameterError(f"search_passes must be an integer >= 1, got {passes!r}")
@@ -789,8 +790,6 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
     >>> len(res.views), res.candidates.meta["classifier_calibrated"]
     (1, True)
     """
-    from .vetting import vet
-    from .views import fold_all
 
     timings: dict[str, float] = {}
 
@@ -818,8 +817,6 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
 
     calibration_id = None
     if classify:
-        from .classification import classify as run_classifier
-
         t = _time.perf_counter()
         vetted = run_classifier(flat, vetted, views=views, model=model, calibration=False)
         lap("classify", t)
@@ -827,7 +824,6 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
             # The latest calibration run (or the one named, or the default shipped beside the
             # model): calibrated p_* / label, depth and duration corrected for detrending
             # losses -- what classify() does by default, timed apart.
-            from .calibration.store import apply_calibration
 
             t = _time.perf_counter()
             vetted = apply_calibration(vetted, calibration)
@@ -972,22 +968,11 @@ def detect(
     >>> round(float(res.candidates["pl_orbper"][0].value), 2), len(res.views)
     (2.5, 1)
     """
-    from .detrending import detrend
 
-    timings: dict[str, float] = {}
-    t_all = _time.perf_counter()
-    bar = None
-    if progress is True:
-        progress, bar = _progress_bar(source)
-
-    def lap(name, t_start):
-        timings[name] = _time.perf_counter() - t_start
-        if progress is not None:
-            progress(name, timings[name])
-
+    watch = _Stopwatch(progress, source)
     t = _time.perf_counter()
     raw, described = _load(source, time_format=time_format, flux_column=flux_column, mission=mission)
-    lap("read", t)
+    watch.lap("read", t)
     target = _target(raw, described)
 
     if fit not in FIT_CHOICES:
@@ -995,42 +980,26 @@ def detect(
                                     "least-squares transit fit, 'mcmc' for posteriors, 'none' for no fit.")
     t = _time.perf_counter()
     flat0 = detrend(raw, method=detrend_method, window_length=window_length)
-    lap("detrend", t)
+    watch.lap("detrend", t)
 
-    if ephemerides is not None:
-        flat, candidates, timings["search"], timings["redetrend"] = _known_signals(
-            raw, flat0, ephemerides, detrend_method=detrend_method, window_length=window_length)
-        passes_run = 0
-    else:
-        passes = search_masked(raw, flat0, passes=search_passes, detrend_method=detrend_method,
-                               window_length=window_length, period_min=period_min, period_max=period_max,
-                               max_planets=max_planets, min_transits=min_transits, sde_threshold=sde_threshold)
-        flat, candidates = passes.flat, passes.candidates
-        timings["search"], timings["redetrend"] = passes.search_s, passes.redetrend_s
-        passes_run = passes.passes_run
-    if progress is not None:
-        progress("search", timings["search"])
-        progress("redetrend", timings["redetrend"])
+    flat, candidates, passes_run = _find_signals(
+        raw, flat0, watch, ephemerides=ephemerides, search_passes=search_passes, detrend_method=detrend_method,
+        window_length=window_length, period_min=period_min, period_max=period_max, max_planets=max_planets,
+        min_transits=min_transits, sde_threshold=sde_threshold)
 
     # Merge secondaries, vet, fold, classify, calibrate: one function, which the pipeline
     # notebooks call too (same answer from both).  Known ephemerides are never merged.
     stage = characterize(raw, flat, candidates, star=star, stellar_density=stellar_density,
                          global_bins=global_bins, local_bins=local_bins, model=model,
-                         calibration=calibration, merge=ephemerides is None, progress=progress)
+                         calibration=calibration, merge=ephemerides is None, progress=watch.progress)
     vetted, views, stellar, calibration_id = stage.candidates, stage.views, stage.star, stage.calibration_id
-    timings.update(stage.timings)
+    watch.timings.update(stage.timings)
 
     if fit != "none" and len(vetted):
-        from .transitfit import fit_transit
-
         t = _time.perf_counter()
         vetted = fit_transit(flat, vetted, star=stellar, method=fit, progress=fit_progress)
-        lap("fit", t)
-
-    timings["total"] = _time.perf_counter() - t_all
-    if bar is not None:
-        bar.close()
-    from ._version import __version__
+        watch.lap("fit", t)
+    timings = watch.stop()
 
     meta = getattr(flat, "meta", {}) or {}
     options = dict(
@@ -1053,3 +1022,48 @@ def detect(
                            options=options, timings=timings,
                            model_sha256=vetted.meta.get("classifier_sha256", ""),
                            calibration_id=calibration_id)
+
+
+class _Stopwatch:
+    """Per-stage timings of one :func:`detect` call, passed to ``progress`` as they come."""
+
+    def __init__(self, progress, source):
+        self.timings: dict[str, float] = {}
+        self.start = _time.perf_counter()
+        self.bar = None
+        if progress is True:
+            progress, self.bar = _progress_bar(source)
+        self.progress = progress
+
+    def lap(self, name: str, t_start: float) -> None:
+        self.timings[name] = _time.perf_counter() - t_start
+        if self.progress is not None:
+            self.progress(name, self.timings[name])
+
+    def stop(self) -> dict[str, float]:
+        self.timings["total"] = _time.perf_counter() - self.start
+        if self.bar is not None:
+            self.bar.close()
+        return self.timings
+
+
+def _find_signals(raw, flat0, watch: _Stopwatch, *, ephemerides, search_passes, detrend_method, window_length,
+                  period_min, period_max, max_planets, min_transits, sde_threshold):
+    """(flattened light curve, candidates, search passes run): the known ephemerides placed on
+    the data, or the search (with its passes on re-flattened data)."""
+    timings = watch.timings
+    if ephemerides is not None:
+        flat, candidates, timings["search"], timings["redetrend"] = _known_signals(
+            raw, flat0, ephemerides, detrend_method=detrend_method, window_length=window_length)
+        passes_run = 0
+    else:
+        passes = search_masked(raw, flat0, passes=search_passes, detrend_method=detrend_method,
+                               window_length=window_length, period_min=period_min, period_max=period_max,
+                               max_planets=max_planets, min_transits=min_transits, sde_threshold=sde_threshold)
+        flat, candidates = passes.flat, passes.candidates
+        timings["search"], timings["redetrend"] = passes.search_s, passes.redetrend_s
+        passes_run = passes.passes_run
+    if watch.progress is not None:
+        watch.progress("search", timings["search"])
+        watch.progress("redetrend", timings["redetrend"])
+    return flat, candidates, passes_run
