@@ -1,6 +1,7 @@
 """One call from a light curve to vetted candidates and classifier views.
 
 :func:`detect` chains the stages of the pipeline for one star::
+
     read_lightcurve(s) -> detrend -> search -> detrend again with the transits masked
                        -> search again -> detrend with those transits masked
                        -> vet -> fold_views

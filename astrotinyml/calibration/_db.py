@@ -24,6 +24,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Callable
 
+from ..config import cache_dir
 from ..errors import CalibrationDatabaseError
 
 SCHEMA_VERSION = 2
@@ -63,8 +64,6 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_
 
 def default_path() -> Path:
     """``<cache_dir>/calibration.sqlite``."""
-    from ..config import cache_dir
-
     return cache_dir() / "calibration.sqlite"
 
 

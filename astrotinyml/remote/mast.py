@@ -61,9 +61,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from . import _net
 from ..atomic import atomic_path
-from ..provenance import sha256_file
 from ..config import cache_dir as _cache_dir
 from ..config import is_offline
 from ..errors import (
@@ -74,6 +72,9 @@ from ..errors import (
     LightCurveFormatError,
     OfflineError,
 )
+from ..io import TIME_FORMATS, read_lightcurve, stitch, time_format_from_label
+from ..provenance import sha256_file
+from . import _net
 
 if TYPE_CHECKING:  # pragma: no cover
     import lightkurve
@@ -243,7 +244,6 @@ def fetch_lightcurves(
     >>> lc.meta["quarters"]  # doctest: +SKIP
     [3, 4, 5]
     """
-    from ..io import stitch
 
     q = _Query.make(target, mission=mission, sector=sector, quarter=quarter, campaign=campaign,
                     author=author, exptime=exptime)
@@ -516,7 +516,6 @@ def import_to_cache(
     """
     from astropy.table import Table
 
-    from ..io import TIME_FORMATS, time_format_from_label
 
     tf = None
     if time_format is not None:
@@ -1020,8 +1019,6 @@ def _download(product: dict, dest: Path, *, timeout: float) -> tuple[int, str]:
 
 def _load_product(product: dict, q: _Query, store: _Store, *, offline, timeout, retries,
                   quality_bitmask, flux_column) -> lightkurve.LightCurve:
-    from ..io import read_lightcurve
-
     path = store.path(product)
     rel = store.rel(product)
     info = store.read_index()["files"].get(rel, {})
@@ -1279,7 +1276,6 @@ def _segment_label(mission: str | None, segs: list[int]) -> str:
 def _plan_import(path: Path, *, manifest: _Manifest | None, target, time_format, mission,
                  flux_column) -> dict:
     """Read one file (the validation) and work out what to file it as; nothing is written."""
-    from ..io import read_lightcurve, time_format_from_label
 
     row = manifest.row_for(path) if manifest is not None else None
     if row is not None and not path.exists():
