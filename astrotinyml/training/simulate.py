@@ -189,20 +189,10 @@ def simulate_example(
     if mode not in ("search", "narrow", "true", "random"):
         raise InvalidParameterError(f"mode must be search, narrow, true or random; got {mode!r}")
     t = background.time
-    if inject and label == "planet":
-        inj = planet_signal(rng, background, long_period=long_period)
-    elif inject and label == "eb":
-        inj = eb_signal(rng, background, long_period=long_period)
-    elif inject and label == "variability":
-        inj = variability_signal(rng, background)
-    elif inject and label == "instrumental":
-        inj = instrumental_signal(rng, background)
-    else:
-        inj = Injection(model=np.ones(t.size), label=label, subtype="none" if inject else "real")
+    inj = _injection(rng, background, label, inject=inject, long_period=long_period)
     if mode in ("narrow", "true") and not math.isfinite(inj.duration_h):
         mode = "search"  # only transit-like injections have an ephemeris of their own
-    flux = background.flux * inj.model
-    raw = as_lightcurve(t, flux, background.sigma)
+    raw = as_lightcurve(t, background.flux * inj.model, background.sigma)
     cad = background.cadence_min / 1440.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -210,58 +200,15 @@ def simulate_example(
         cand = None
         used_mode = mode
         if mode == "true":
-            p = inj.period * (1.0 + rng.normal(0.0, 2e-4))
-            t0 = inj.t0 + rng.normal(0.0, 0.1) * inj.duration_h / 24.0
-            # first transit in the data, as the search reports it
-            t0 = t0 + math.ceil((t[0] - t0) / p) * p
-            if t0 > t[-1]:
-                t0 -= p
-            dur = inj.duration_h * math.exp(rng.normal(0.0, 0.15))
-            depth = inj.depth_ppm * math.exp(rng.normal(0.0, 0.2))
-            if rng.random() < 0.5:
-                cand = _candidate_row(p, t0, dur, depth)
-            else:
-                sn = depth * 1e-6 / max(background.sigma, 1e-6) * math.sqrt(
-                    max((t[-1] - t[0]) / p * dur / 24.0 / cad, 1.0))
-                cand = _candidate_row(p, t0, dur, depth, snr=sn, sde=max(sn * 0.8, 5.0))
+            cand = _true_candidate(rng, inj, background)
         elif mode in ("search", "narrow"):
-            kw: dict[str, Any] = dict(sde_threshold=6.0, snr_threshold=6.0)
-            if mode == "narrow":
-                span = t[-1] - t[0]
-                kw.update(period_min=max(0.45 * inj.period, 0.3), period_max=min(2.2 * inj.period, span / 2.0))
-                if kw["period_max"] <= kw["period_min"] * 1.05:
-                    kw.pop("period_min"), kw.pop("period_max")
-            try:
-                cand = _search_first(flat0, **kw)
-                if cand is None and label not in ("planet", "eb"):
-                    kw = dict(sde_threshold=0.0, snr_threshold=0.0)
-                    cand = _search_first(flat0, **kw)
-                # Further passes on the flattening with the last candidate's transits masked,
-                # as detect() does; the last pass's candidate (or none) is kept.
-                for _ in range(SEARCH_PASSES - 1):
-                    if cand is None:
-                        break
-                    again = _search_first(detrend(raw, mask=cand[:1]), **kw)
-                    converged = again is not None and same_signals(again[:1], cand[:1])
-                    cand = again
-                    if converged:
-                        break
-            except Exception:  # noqa: BLE001 - a search that cannot run is a dropped example
-                cand = None
+            cand = _searched_candidate(raw, flat0, t, inj, label, mode)
             if cand is None:
                 if label in ("planet", "eb"):
                     return None  # an undetected injection: nothing the pipeline would hand over
                 used_mode = "random"
         if used_mode == "random":
-            span = t[-1] - t[0]
-            if long_period:
-                p = float(10 ** rng.uniform(math.log10(span / 2.0), math.log10(3.0 * span)))
-                t0r = float(t[int(rng.integers(t.size))])
-            else:
-                p = float(10 ** rng.uniform(math.log10(0.5), math.log10(max(span / 2.0, 0.6))))
-                t0r = float(t[0] + rng.uniform(0, p))
-            dur_h = 24.0 * sun_like_duration(p) * rng.uniform(0.4, 1.2)
-            cand = _candidate_row(p, t0r, dur_h, float("nan"))
+            cand = _random_candidate(rng, t, long_period)
         row = cand[:1]
         fp = float(row["pl_orbper"][0].value)
         ft0 = float(row["pl_tranmid"][0].value)
@@ -279,20 +226,102 @@ def simulate_example(
             views = fold_views(flat, vetted[0])
         except Exception:  # noqa: BLE001 - a degenerate candidate the pipeline cannot fold
             return None
+    meta = _example_meta(inj, background, row, final=final, inject=inject, mode=used_mode, long_period=long_period,
+                         matched=matched)
+    return dict(views=views, label=final, meta=meta)
 
-    def num(x):
-        x = float(x)
-        return x if math.isfinite(x) else None
 
-    meta = dict(label=final, injected=inj.label if inject else "none", subtype=inj.subtype,
-                mode=used_mode + ("-long" if long_period else ""),
+def _injection(rng: np.random.Generator, background: Background, label: str, *, inject: bool,
+               long_period: bool) -> Injection:
+    """The signal model of ``label`` (nothing for ``noise`` or ``inject=False``)."""
+    if inject and label == "planet":
+        return planet_signal(rng, background, long_period=long_period)
+    if inject and label == "eb":
+        return eb_signal(rng, background, long_period=long_period)
+    if inject and label == "variability":
+        return variability_signal(rng, background)
+    if inject and label == "instrumental":
+        return instrumental_signal(rng, background)
+    return Injection(model=np.ones(background.time.size), label=label, subtype="none" if inject else "real")
+
+
+def _true_candidate(rng: np.random.Generator, inj: Injection, background: Background):
+    """The injected ephemeris with catalogue-like errors; snr/sde in half of them (``true`` mode)."""
+    t = background.time
+    cad = background.cadence_min / 1440.0
+    p = inj.period * (1.0 + rng.normal(0.0, 2e-4))
+    t0 = inj.t0 + rng.normal(0.0, 0.1) * inj.duration_h / 24.0
+    # first transit in the data, as the search reports it
+    t0 = t0 + math.ceil((t[0] - t0) / p) * p
+    if t0 > t[-1]:
+        t0 -= p
+    dur = inj.duration_h * math.exp(rng.normal(0.0, 0.15))
+    depth = inj.depth_ppm * math.exp(rng.normal(0.0, 0.2))
+    if rng.random() < 0.5:
+        return _candidate_row(p, t0, dur, depth)
+    sn = depth * 1e-6 / max(background.sigma, 1e-6) * math.sqrt(max((t[-1] - t[0]) / p * dur / 24.0 / cad, 1.0))
+    return _candidate_row(p, t0, dur, depth, snr=sn, sde=max(sn * 0.8, 5.0))
+
+
+def _searched_candidate(raw, flat0, t: np.ndarray, inj: Injection, label: str, mode: str):
+    """The strongest candidate of the pipeline's search passes (``search``/``narrow``), or None."""
+    kw: dict[str, Any] = dict(sde_threshold=6.0, snr_threshold=6.0)
+    if mode == "narrow":
+        span = t[-1] - t[0]
+        kw.update(period_min=max(0.45 * inj.period, 0.3), period_max=min(2.2 * inj.period, span / 2.0))
+        if kw["period_max"] <= kw["period_min"] * 1.05:
+            kw.pop("period_min"), kw.pop("period_max")
+    try:
+        cand = _search_first(flat0, **kw)
+        if cand is None and label not in ("planet", "eb"):
+            kw = dict(sde_threshold=0.0, snr_threshold=0.0)
+            cand = _search_first(flat0, **kw)
+        # Further passes on the flattening with the last candidate's transits masked,
+        # as detect() does; the last pass's candidate (or none) is kept.
+        for _ in range(SEARCH_PASSES - 1):
+            if cand is None:
+                break
+            again = _search_first(detrend(raw, mask=cand[:1]), **kw)
+            converged = again is not None and same_signals(again[:1], cand[:1])
+            cand = again
+            if converged:
+                break
+    except Exception:  # noqa: BLE001 - a search that cannot run is a dropped example
+        cand = None
+    return cand
+
+
+def _random_candidate(rng: np.random.Generator, t: np.ndarray, long_period: bool):
+    """A random ephemeris (``random`` mode, and the fallback of a search that found nothing)."""
+    span = t[-1] - t[0]
+    if long_period:
+        p = float(10 ** rng.uniform(math.log10(span / 2.0), math.log10(3.0 * span)))
+        t0r = float(t[int(rng.integers(t.size))])
+    else:
+        p = float(10 ** rng.uniform(math.log10(0.5), math.log10(max(span / 2.0, 0.6))))
+        t0r = float(t[0] + rng.uniform(0, p))
+    dur_h = 24.0 * sun_like_duration(p) * rng.uniform(0.4, 1.2)
+    return _candidate_row(p, t0r, dur_h, float("nan"))
+
+
+def _num(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _example_meta(inj: Injection, background: Background, row, *, final: str, inject: bool, mode: str,
+                  long_period: bool, matched) -> dict:
+    """The JSON-friendly record of one example: injected truth, background, found ephemeris."""
+    fp = float(row["pl_orbper"][0].value)
+    ft0 = float(row["pl_tranmid"][0].value)
+    return dict(label=final, injected=inj.label if inject else "none", subtype=inj.subtype,
+                mode=mode + ("-long" if long_period else ""),
                 matched=matched, background=background.name, background_kind=background.kind,
                 mission=background.mission, cadence_min=round(background.cadence_min, 3),
-                sigma_ppm=num(background.sigma * 1e6), period=num(inj.period), t0=num(inj.t0),
-                duration_h=num(inj.duration_h), depth_ppm=num(inj.depth_ppm),
-                secondary_phase=num(inj.secondary_phase), found_period=num(fp), found_t0=num(ft0),
-                found_duration_h=num(row["pl_trandurh"][0].value),
-                found_snr=num(row["snr"][0]) if "snr" in row.colnames else None,
-                params={k: (num(v) if isinstance(v, (int, float, np.floating)) else v)
+                sigma_ppm=_num(background.sigma * 1e6), period=_num(inj.period), t0=_num(inj.t0),
+                duration_h=_num(inj.duration_h), depth_ppm=_num(inj.depth_ppm),
+                secondary_phase=_num(inj.secondary_phase), found_period=_num(fp), found_t0=_num(ft0),
+                found_duration_h=_num(row["pl_trandurh"][0].value),
+                found_snr=_num(row["snr"][0]) if "snr" in row.colnames else None,
+                params={k: (_num(v) if isinstance(v, (int, float, np.floating)) else v)
                         for k, v in inj.params.items() if not isinstance(v, np.ndarray)})
-    return dict(views=views, label=final, meta=meta)
