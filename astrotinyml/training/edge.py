@@ -248,192 +248,219 @@ def generate_c(model, out_dir: str | os.PathLike, *, name: str = "astrotinyml_ed
     for i in g_in + g_out:
         if T[i].dtype != S.TensorType.INT8:
             raise ModelIntegrityError(f"tensor {i} is not int8: the C generator takes the full-integer model")
+    gen = _CGraph(S, T, g_in, g_out)
+    for k, (name_op, ins, outs, opt) in enumerate(ops):
+        gen.add(k, name_op, [i for i in ins if i >= 0], outs[0], opt)
+    return gen.write(out, name)
 
-    alias: dict[int, int] = {}     # tensor -> tensor whose bytes it shares
-    consts: dict[int, np.ndarray] = {}  # int32 shape tensors evaluated here
 
-    def root(i):
-        while i in alias:
-            i = alias[i]
+class _CGraph:
+    """The C code of one flatbuffer graph, built operator by operator (see :func:`generate_c`)."""
+
+    def __init__(self, S, T, g_in, g_out):
+        self.S, self.T, self.g_out = S, T, g_out
+        self.alias: dict[int, int] = {}      # tensor -> tensor whose bytes it shares
+        self.consts: dict[int, np.ndarray] = {}  # int32 shape tensors evaluated here
+        self.decls: list[str] = []
+        self.body: list[str] = []
+        self.counts: dict[str, int] = {}
+        self.macs = 0
+        self.buffers: dict[int, int] = {}
+        self.in_offsets: dict[int, int] = {}
+        self.logits: int | None = None
+        pos = 0
+        for i in g_in:
+            self.in_offsets[i] = pos
+            pos += int(np.prod(T[i].shape))
+        self.input_bytes = pos
+
+    def root(self, i):
+        while i in self.alias:
+            i = self.alias[i]
         return i
 
-    def val(i):
-        if i in consts:
-            return consts[i]
-        if T[i].data is not None:
-            return T[i].data
+    def val(self, i):
+        if i in self.consts:
+            return self.consts[i]
+        if self.T[i].data is not None:
+            return self.T[i].data
         raise ModelIntegrityError(f"tensor {i} should be constant (a shape) but is computed at run time")
 
-    decls, body, counts = [], [], {}
-    macs = 0
-    buffers: dict[int, int] = {}
-    in_offsets = {}
-    pos = 0
-    for i in g_in:
-        in_offsets[i] = pos
-        pos += int(np.prod(T[i].shape))
-    input_bytes = pos
-
-    def ref(i):
-        r = root(i)
-        if r in in_offsets:
-            return f"(in + {in_offsets[r]})"
-        if r == g_out[0]:
+    def ref(self, i):
+        r = self.root(i)
+        if r in self.in_offsets:
+            return f"(in + {self.in_offsets[r]})"
+        if r == self.g_out[0]:
             return "out"
-        buffers.setdefault(r, int(np.prod(T[r].shape)))
+        self.buffers.setdefault(r, int(np.prod(self.T[r].shape)))
         return f"t{r}"
 
-    def q(i):
-        t = T[i]
+    def q(self, i):
+        t = self.T[i]
         if len(t.scales) != 1:
             raise ModelIntegrityError(f"tensor {i}: per-tensor quantization expected for an activation")
         return float(t.scales[0]), int(t.zps[0])
 
-    logits = None
-    for k, (name_op, ins, outs, opt) in enumerate(ops):
-        counts[name_op] = counts.get(name_op, 0) + 1
-        ins_ = [i for i in ins if i >= 0]
-        o = outs[0]
-        if name_op in ("RESHAPE", "EXPAND_DIMS", "SQUEEZE"):
-            if int(np.prod(T[o].shape)) != int(np.prod(T[ins_[0]].shape)):
-                raise ModelIntegrityError(f"op {k} {name_op}: sizes differ")
-            if T[o].dtype == S.TensorType.INT8 and q(o) != q(ins_[0]):
-                raise ModelIntegrityError(f"op {k} {name_op}: quantization changes")
-            alias[o] = ins_[0]
-            continue
-        if name_op == "SHAPE":
-            consts[o] = np.array(T[ins_[0]].shape, np.int32)
-            continue
-        if name_op == "STRIDED_SLICE":
-            x, b, e, s = (val(i) for i in ins_[:4])
-            if opt.beginMask or opt.endMask or opt.ellipsisMask or opt.newAxisMask or x.ndim != 1:
-                raise ModelIntegrityError(f"op {k} STRIDED_SLICE: only a 1-D shape slice is supported")
-            r = x[int(b[0]):int(e[0]):int(s[0])]
-            consts[o] = r[0] if opt.shrinkAxisMask & 1 else r
-            continue
-        if name_op == "PACK":
-            consts[o] = np.array([int(val(i)) for i in ins_], np.int32)
-            continue
-        if name_op == "CONV_2D":
-            x, w, b = T[ins_[0]], T[ins_[1]], (T[ins_[2]] if len(ins_) > 2 else None)
-            _, ih, iw, ic = x.shape
-            oc, kh, kw, wc = w.shape
-            if wc != ic or w.data is None:
-                raise ModelIntegrityError(f"op {k} CONV_2D: grouped or non-constant filter")
-            oh, ph = _same_pad(ih, kh, opt.strideH, opt.dilationHFactor, opt.padding)
-            ow, pw = _same_pad(iw, kw, opt.strideW, opt.dilationWFactor, opt.padding)
-            if (1, oh, ow, oc) != T[o].shape:
-                raise ModelIntegrityError(f"op {k} CONV_2D: output shape {T[o].shape} != {(1, oh, ow, oc)}")
-            xs, xz = q(ins_[0])
-            ys, yz = q(o)
-            ws = w.scales if len(w.scales) == oc else np.repeat(w.scales, oc)
-            mq = [_quantize_multiplier(float(np.float64(xs) * np.float64(s) / np.float64(ys))) for s in ws]
-            lo, hi = _act_range(opt.fusedActivationFunction, ys, yz)
-            decls += [_c_array(f"w{ins_[1]}", "int8_t", w.data),
-                      _c_array(f"ws{o}", "int32_t", w.data.reshape(oc, -1).astype(np.int64).sum(axis=1)),
-                      _c_array(f"b{o}", "int32_t", b.data) if b is not None else "",
-                      _c_array(f"m{o}", "int32_t", [a for a, _ in mq]), _c_array(f"s{o}", "int32_t", [s for _, s in mq])]
-            body.append(f"  atm_conv2d_s8({ref(ins_[0])}, {ih}, {iw}, {ic}, w{ins_[1]}, ws{o}, {kh}, {kw}, "
-                        f"{'b%d' % o if b is not None else 'NULL'}, {ref(o)}, {oh}, {ow}, {oc}, {opt.strideH}, "
-                        f"{opt.strideW}, {opt.dilationHFactor}, {opt.dilationWFactor}, {ph}, {pw}, {-xz}, {yz}, "
-                        f"m{o}, s{o}, {lo}, {hi});  /* op {k} */")
-            macs += oh * ow * oc * kh * kw * ic
-            continue
-        if name_op == "MAX_POOL_2D":
-            _, ih, iw, c = T[ins_[0]].shape
-            oh, ph = _same_pad(ih, opt.filterHeight, opt.strideH, 1, opt.padding)
-            ow, pw = _same_pad(iw, opt.filterWidth, opt.strideW, 1, opt.padding)
-            if q(o) != q(ins_[0]) or (1, oh, ow, c) != T[o].shape:
-                raise ModelIntegrityError(f"op {k} MAX_POOL_2D: requantization or shape mismatch")
-            lo, hi = _act_range(opt.fusedActivationFunction, *q(o))
-            body.append(f"  atm_maxpool_s8({ref(ins_[0])}, {ih}, {iw}, {c}, {ref(o)}, {oh}, {ow}, {opt.filterHeight}, "
-                        f"{opt.filterWidth}, {opt.strideH}, {opt.strideW}, {ph}, {pw}, {lo}, {hi});  /* op {k} */")
-            continue
-        if name_op == "FULLY_CONNECTED":
-            x, w, b = T[ins_[0]], T[ins_[1]], (T[ins_[2]] if len(ins_) > 2 else None)
-            units, n_in = w.shape
-            if int(np.prod(x.shape)) != n_in or w.data is None or opt.keepNumDims:
-                raise ModelIntegrityError(f"op {k} FULLY_CONNECTED: only batch-1 constant weights are supported")
-            xs, xz = q(ins_[0])
-            ys, yz = q(o)
-            if len(w.scales) == units and units > 1:
-                per = 1
-                mq = [_quantize_multiplier(float(np.float64(xs) * np.float64(s) / np.float64(ys))) for s in w.scales]
-            else:
-                per = 0
-                mq = [_quantize_multiplier(float(np.float64(xs) * np.float64(w.scales[0]) / np.float64(ys)))]
-            lo, hi = _act_range(opt.fusedActivationFunction, ys, yz)
-            decls += [_c_array(f"w{ins_[1]}", "int8_t", w.data),
-                      _c_array(f"ws{o}", "int32_t", w.data.astype(np.int64).sum(axis=1)),
-                      _c_array(f"b{o}", "int32_t", b.data) if b is not None else "",
-                      _c_array(f"m{o}", "int32_t", [a for a, _ in mq]), _c_array(f"s{o}", "int32_t", [s for _, s in mq])]
-            body.append(f"  atm_fc_s8({ref(ins_[0])}, {n_in}, w{ins_[1]}, ws{o}, {'b%d' % o if b is not None else 'NULL'}, "
-                        f"{ref(o)}, {units}, {-xz}, {-int(w.zps[0]) if len(w.zps) else 0}, {yz}, m{o}, s{o}, {per}, "
-                        f"{lo}, {hi});  /* op {k} */")
-            macs += units * n_in
-            continue
-        if name_op == "CONCATENATION":
-            shape = T[o].shape
-            axis = opt.axis % len(shape)
-            if opt.fusedActivationFunction or any(q(i) != q(o) for i in ins_):
-                raise ModelIntegrityError(f"op {k} CONCATENATION: inputs must be quantized as the output")
-            outer = int(np.prod(shape[:axis]))
-            if outer != 1:
-                raise ModelIntegrityError(f"op {k} CONCATENATION: only the outermost-contiguous case is supported")
-            off = 0
-            lines = []
-            for i in ins_:
-                n = int(np.prod(T[i].shape))
-                lines.append(f"  for (int i = 0; i < {n}; ++i) {ref(o)}[{off} + i] = {ref(i)}[i];")
-                off += n
-            body.append("\n".join(lines) + f"  /* op {k} */")
-            continue
-        if name_op == "SOFTMAX":
-            xs, _ = q(ins_[0])
-            ys, yz = q(o)
-            if abs(ys - 1 / 256) > 1e-9 or yz != -128:
-                raise ModelIntegrityError(f"op {k} SOFTMAX: int8 output must have scale 1/256, zero point -128")
-            # PreprocessSoftmaxScaling / CalculateInputRadius with 5 integer bits (TFLM softmax_common.cc).
-            real = min(float(opt.beta) * float(np.float64(xs)) * (1 << (31 - 5)), (1 << 31) - 1.0)
-            mult, lshift = _quantize_multiplier(real)
-            if lshift < 0:
-                raise ModelIntegrityError(f"op {k} SOFTMAX: input scale too small")
-            radius = math.floor(((1 << 5) - 1) * (1 << (31 - 5)) / (1 << lshift))
-            depth = T[o].shape[-1]
-            body.append(f"  atm_softmax_s8({ref(ins_[0])}, {ref(o)}, {int(np.prod(T[o].shape)) // depth}, {depth}, "
-                        f"{mult}, {lshift}, {-radius});  /* op {k} */")
-            logits = root(ins_[0])
-            continue
-        raise ModelIntegrityError(f"op {k}: {name_op} is not implemented by the C generator")
+    def add(self, k: int, name_op: str, ins_: list[int], o: int, opt) -> None:
+        self.counts[name_op] = self.counts.get(name_op, 0) + 1
+        step = {"RESHAPE": self._alias, "EXPAND_DIMS": self._alias, "SQUEEZE": self._alias,
+                "SHAPE": self._shape, "STRIDED_SLICE": self._strided_slice, "PACK": self._pack,
+                "CONV_2D": self._conv2d, "MAX_POOL_2D": self._max_pool, "FULLY_CONNECTED": self._fully_connected,
+                "CONCATENATION": self._concatenation, "SOFTMAX": self._softmax}.get(name_op)
+        if step is None:
+            raise ModelIntegrityError(f"op {k}: {name_op} is not implemented by the C generator")
+        step(k, name_op, ins_, o, opt)
 
-    if logits is None or logits in in_offsets:
-        logits = root(g_out[0])
-    output_bytes = int(np.prod(T[g_out[0]].shape))
-    logits_bytes = int(np.prod(T[logits].shape))
-    kernels = out / "tflm_kernels.h"
-    shutil.copyfile(_data_file("tflm_kernels.h"), kernels)
-    h = out / f"{name}.h"
-    h.write_text(
-        "/* Generated by astrotinyml.training.edge.generate_c from an int8 TFLite flatbuffer. */\n"
-        "#ifndef ATM_EDGE_MODEL_H_\n#define ATM_EDGE_MODEL_H_\n#include <stdint.h>\n"
-        f"#define ATM_EDGE_INPUT_BYTES {input_bytes}\n#define ATM_EDGE_OUTPUT_BYTES {output_bytes}\n"
-        f"#define ATM_EDGE_LOGITS_BYTES {logits_bytes}\n"
-        "void atm_edge_invoke(const int8_t *in, int8_t *out);\n"
-        "const int8_t *atm_edge_logits(void);\n#endif\n")
-    bufs = "".join(f"static int8_t t{i}[{n}];\n" for i, n in sorted(buffers.items()))
-    logits_expr = f"t{logits}" if logits in buffers else "atm_last_out"
-    src = out / f"{name}.c"
-    src.write_text(
-        "/* Generated by astrotinyml.training.edge.generate_c: the int8 graph of the flatbuffer in plain C\n"
-        f" * ({', '.join(f'{v} {k}' for k, v in counts.items())}; {macs} MACs). */\n"
-        "#include <stddef.h>\n#include <stdint.h>\n"
-        f"#include \"{h.name}\"\n#include \"tflm_kernels.h\"\n\n" + "".join(d for d in decls if d) + "\n" + bufs +
-        "static const int8_t *atm_last_out;\n\n"
-        "void atm_edge_invoke(const int8_t *in, int8_t *out) {\n" + "\n".join(body) +
-        "\n  atm_last_out = out;\n}\n\n"
-        f"const int8_t *atm_edge_logits(void) {{ return {logits_expr}; }}\n")
-    return dict(source=src, header=h, kernels=kernels, ops=counts, macs=int(macs), input_bytes=input_bytes,
-                output_bytes=output_bytes, logits_tensor=int(logits), activation_bytes=int(sum(buffers.values())))
+    # shapes and aliases: evaluated here, no code
+    def _alias(self, k, name_op, ins_, o, opt):
+        T = self.T
+        if int(np.prod(T[o].shape)) != int(np.prod(T[ins_[0]].shape)):
+            raise ModelIntegrityError(f"op {k} {name_op}: sizes differ")
+        if T[o].dtype == self.S.TensorType.INT8 and self.q(o) != self.q(ins_[0]):
+            raise ModelIntegrityError(f"op {k} {name_op}: quantization changes")
+        self.alias[o] = ins_[0]
+
+    def _shape(self, k, name_op, ins_, o, opt):
+        self.consts[o] = np.array(self.T[ins_[0]].shape, np.int32)
+
+    def _strided_slice(self, k, name_op, ins_, o, opt):
+        x, b, e, s = (self.val(i) for i in ins_[:4])
+        if opt.beginMask or opt.endMask or opt.ellipsisMask or opt.newAxisMask or x.ndim != 1:
+            raise ModelIntegrityError(f"op {k} STRIDED_SLICE: only a 1-D shape slice is supported")
+        r = x[int(b[0]):int(e[0]):int(s[0])]
+        self.consts[o] = r[0] if opt.shrinkAxisMask & 1 else r
+
+    def _pack(self, k, name_op, ins_, o, opt):
+        self.consts[o] = np.array([int(self.val(i)) for i in ins_], np.int32)
+
+    def _weights(self, ins_, o, w, b, sums, mq) -> None:
+        self.decls += [_c_array(f"w{ins_[1]}", "int8_t", w.data), _c_array(f"ws{o}", "int32_t", sums),
+                       _c_array(f"b{o}", "int32_t", b.data) if b is not None else "",
+                       _c_array(f"m{o}", "int32_t", [a for a, _ in mq]),
+                       _c_array(f"s{o}", "int32_t", [s for _, s in mq])]
+
+    def _conv2d(self, k, name_op, ins_, o, opt):
+        T, ref = self.T, self.ref
+        x, w, b = T[ins_[0]], T[ins_[1]], (T[ins_[2]] if len(ins_) > 2 else None)
+        _, ih, iw, ic = x.shape
+        oc, kh, kw, wc = w.shape
+        if wc != ic or w.data is None:
+            raise ModelIntegrityError(f"op {k} CONV_2D: grouped or non-constant filter")
+        oh, ph = _same_pad(ih, kh, opt.strideH, opt.dilationHFactor, opt.padding)
+        ow, pw = _same_pad(iw, kw, opt.strideW, opt.dilationWFactor, opt.padding)
+        if (1, oh, ow, oc) != T[o].shape:
+            raise ModelIntegrityError(f"op {k} CONV_2D: output shape {T[o].shape} != {(1, oh, ow, oc)}")
+        xs, xz = self.q(ins_[0])
+        ys, yz = self.q(o)
+        ws = w.scales if len(w.scales) == oc else np.repeat(w.scales, oc)
+        mq = [_quantize_multiplier(float(np.float64(xs) * np.float64(s) / np.float64(ys))) for s in ws]
+        lo, hi = _act_range(opt.fusedActivationFunction, ys, yz)
+        self._weights(ins_, o, w, b, w.data.reshape(oc, -1).astype(np.int64).sum(axis=1), mq)
+        self.body.append(f"  atm_conv2d_s8({ref(ins_[0])}, {ih}, {iw}, {ic}, w{ins_[1]}, ws{o}, {kh}, {kw}, "
+                         f"{'b%d' % o if b is not None else 'NULL'}, {ref(o)}, {oh}, {ow}, {oc}, {opt.strideH}, "
+                         f"{opt.strideW}, {opt.dilationHFactor}, {opt.dilationWFactor}, {ph}, {pw}, {-xz}, {yz}, "
+                         f"m{o}, s{o}, {lo}, {hi});  /* op {k} */")
+        self.macs += oh * ow * oc * kh * kw * ic
+
+    def _max_pool(self, k, name_op, ins_, o, opt):
+        T, ref = self.T, self.ref
+        _, ih, iw, c = T[ins_[0]].shape
+        oh, ph = _same_pad(ih, opt.filterHeight, opt.strideH, 1, opt.padding)
+        ow, pw = _same_pad(iw, opt.filterWidth, opt.strideW, 1, opt.padding)
+        if self.q(o) != self.q(ins_[0]) or (1, oh, ow, c) != T[o].shape:
+            raise ModelIntegrityError(f"op {k} MAX_POOL_2D: requantization or shape mismatch")
+        lo, hi = _act_range(opt.fusedActivationFunction, *self.q(o))
+        self.body.append(f"  atm_maxpool_s8({ref(ins_[0])}, {ih}, {iw}, {c}, {ref(o)}, {oh}, {ow}, "
+                         f"{opt.filterHeight}, {opt.filterWidth}, {opt.strideH}, {opt.strideW}, {ph}, {pw}, {lo}, "
+                         f"{hi});  /* op {k} */")
+
+    def _fully_connected(self, k, name_op, ins_, o, opt):
+        T, ref = self.T, self.ref
+        x, w, b = T[ins_[0]], T[ins_[1]], (T[ins_[2]] if len(ins_) > 2 else None)
+        units, n_in = w.shape
+        if int(np.prod(x.shape)) != n_in or w.data is None or opt.keepNumDims:
+            raise ModelIntegrityError(f"op {k} FULLY_CONNECTED: only batch-1 constant weights are supported")
+        xs, xz = self.q(ins_[0])
+        ys, yz = self.q(o)
+        if len(w.scales) == units and units > 1:
+            per = 1
+            mq = [_quantize_multiplier(float(np.float64(xs) * np.float64(s) / np.float64(ys))) for s in w.scales]
+        else:
+            per = 0
+            mq = [_quantize_multiplier(float(np.float64(xs) * np.float64(w.scales[0]) / np.float64(ys)))]
+        lo, hi = _act_range(opt.fusedActivationFunction, ys, yz)
+        self._weights(ins_, o, w, b, w.data.astype(np.int64).sum(axis=1), mq)
+        self.body.append(f"  atm_fc_s8({ref(ins_[0])}, {n_in}, w{ins_[1]}, ws{o}, "
+                         f"{'b%d' % o if b is not None else 'NULL'}, {ref(o)}, {units}, {-xz}, "
+                         f"{-int(w.zps[0]) if len(w.zps) else 0}, {yz}, m{o}, s{o}, {per}, {lo}, {hi});  /* op {k} */")
+        self.macs += units * n_in
+
+    def _concatenation(self, k, name_op, ins_, o, opt):
+        T, ref = self.T, self.ref
+        shape = T[o].shape
+        axis = opt.axis % len(shape)
+        if opt.fusedActivationFunction or any(self.q(i) != self.q(o) for i in ins_):
+            raise ModelIntegrityError(f"op {k} CONCATENATION: inputs must be quantized as the output")
+        if int(np.prod(shape[:axis])) != 1:
+            raise ModelIntegrityError(f"op {k} CONCATENATION: only the outermost-contiguous case is supported")
+        off = 0
+        lines = []
+        for i in ins_:
+            n = int(np.prod(T[i].shape))
+            lines.append(f"  for (int i = 0; i < {n}; ++i) {ref(o)}[{off} + i] = {ref(i)}[i];")
+            off += n
+        self.body.append("\n".join(lines) + f"  /* op {k} */")
+
+    def _softmax(self, k, name_op, ins_, o, opt):
+        T, ref = self.T, self.ref
+        xs, _ = self.q(ins_[0])
+        ys, yz = self.q(o)
+        if abs(ys - 1 / 256) > 1e-9 or yz != -128:
+            raise ModelIntegrityError(f"op {k} SOFTMAX: int8 output must have scale 1/256, zero point -128")
+        # PreprocessSoftmaxScaling / CalculateInputRadius with 5 integer bits (TFLM softmax_common.cc).
+        real = min(float(opt.beta) * float(np.float64(xs)) * (1 << (31 - 5)), (1 << 31) - 1.0)
+        mult, lshift = _quantize_multiplier(real)
+        if lshift < 0:
+            raise ModelIntegrityError(f"op {k} SOFTMAX: input scale too small")
+        radius = math.floor(((1 << 5) - 1) * (1 << (31 - 5)) / (1 << lshift))
+        depth = T[o].shape[-1]
+        self.body.append(f"  atm_softmax_s8({ref(ins_[0])}, {ref(o)}, {int(np.prod(T[o].shape)) // depth}, "
+                         f"{depth}, {mult}, {lshift}, {-radius});  /* op {k} */")
+        self.logits = self.root(ins_[0])
+
+    def write(self, out: Path, name: str) -> dict[str, Any]:
+        """Write ``<name>.h``, ``<name>.c`` and the kernels into ``out``; the :func:`generate_c` summary."""
+        T, g_out, buffers, counts, macs = self.T, self.g_out, self.buffers, self.counts, self.macs
+        logits = self.logits
+        if logits is None or logits in self.in_offsets:
+            logits = self.root(g_out[0])
+        input_bytes = self.input_bytes
+        output_bytes = int(np.prod(T[g_out[0]].shape))
+        logits_bytes = int(np.prod(T[logits].shape))
+        kernels = out / "tflm_kernels.h"
+        shutil.copyfile(_data_file("tflm_kernels.h"), kernels)
+        h = out / f"{name}.h"
+        h.write_text(
+            "/* Generated by astrotinyml.training.edge.generate_c from an int8 TFLite flatbuffer. */\n"
+            "#ifndef ATM_EDGE_MODEL_H_\n#define ATM_EDGE_MODEL_H_\n#include <stdint.h>\n"
+            f"#define ATM_EDGE_INPUT_BYTES {input_bytes}\n#define ATM_EDGE_OUTPUT_BYTES {output_bytes}\n"
+            f"#define ATM_EDGE_LOGITS_BYTES {logits_bytes}\n"
+            "void atm_edge_invoke(const int8_t *in, int8_t *out);\n"
+            "const int8_t *atm_edge_logits(void);\n#endif\n")
+        bufs = "".join(f"static int8_t t{i}[{n}];\n" for i, n in sorted(buffers.items()))
+        logits_expr = f"t{logits}" if logits in buffers else "atm_last_out"
+        src = out / f"{name}.c"
+        src.write_text(
+            "/* Generated by astrotinyml.training.edge.generate_c: the int8 graph of the flatbuffer in plain C\n"
+            f" * ({', '.join(f'{v} {k}' for k, v in counts.items())}; {macs} MACs). */\n"
+            "#include <stddef.h>\n#include <stdint.h>\n"
+            f"#include \"{h.name}\"\n#include \"tflm_kernels.h\"\n\n" + "".join(d for d in self.decls if d) + "\n"
+            + bufs + "static const int8_t *atm_last_out;\n\n"
+            "void atm_edge_invoke(const int8_t *in, int8_t *out) {\n" + "\n".join(self.body) +
+            "\n  atm_last_out = out;\n}\n\n"
+            f"const int8_t *atm_edge_logits(void) {{ return {logits_expr}; }}\n")
+        return dict(source=src, header=h, kernels=kernels, ops=counts, macs=int(macs), input_bytes=input_bytes,
+                    output_bytes=output_bytes, logits_tensor=int(logits), activation_bytes=int(sum(buffers.values())))
 
 
 def _pack(x8: Sequence[np.ndarray]) -> bytes:
