@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import sqlite3
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..config import cache_dir
 from ..errors import CalibrationDatabaseError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import sqlite3
 
 SCHEMA_VERSION = 2
 
@@ -85,6 +87,8 @@ def _fail(path: Path, exc: Exception) -> CalibrationDatabaseError:
 
 def connect(db=None, *, timeout: float = 60.0, create: bool = True) -> sqlite3.Connection:
     """Open (and create / migrate) the database; autocommit mode, transactions are explicit."""
+    import sqlite3  # ~20 ms: loaded when a database is opened, not by import astrotinyml
+
     path = resolve(db)
     if not create and not path.exists():
         raise FileNotFoundError(path)
@@ -146,6 +150,8 @@ def connect_readonly(db=None, *, timeout: float = 60.0) -> sqlite3.Connection | 
     file is writable).  Every SQLite failure is a :class:`CalibrationDatabaseError` naming
     the file.
     """
+    import sqlite3  # ~20 ms: loaded when a database is opened, not by import astrotinyml
+
     path = resolve(db)
     if not path.exists():
         raise FileNotFoundError(path)
@@ -200,6 +206,8 @@ def check_writable(db=None, *, timeout: float = 60.0) -> Path:
     directory or a foreign/corrupt file is reported before the work, not after it.  Creates
     (and migrates) the database as storing would; takes the write lock and releases it.
     """
+    import sqlite3  # ~20 ms: loaded when a database is opened, not by import astrotinyml
+
     path = resolve(db)
     try:
         con = connect(path, timeout=timeout)
@@ -266,6 +274,8 @@ def _ensure_schema(con: sqlite3.Connection, path: Path) -> None:
 
 def create_v1(db) -> None:
     """Create an empty database in the old (version 1) layout -- for migration tests."""
+    import sqlite3  # ~20 ms: loaded when a database is opened, not by import astrotinyml
+
     path = resolve(db)
     con = sqlite3.connect(str(path), isolation_level=None)
     try:
