@@ -57,11 +57,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _net
 from ..atomic import atomic_path
+from ..candidates import float_array
+from ..config import DATA_DIR, is_offline
 from ..config import cache_dir as _cache_dir
-from ..config import is_offline
-from ..config import DATA_DIR
 from ..errors import (
     ArchiveQueryError,
     ArchiveSnapshotWarning,
@@ -72,6 +71,7 @@ from ..errors import (
     printable,
 )
 from ..io.conventions import BKJD_OFFSET
+from . import _net
 
 if TYPE_CHECKING:  # pragma: no cover
     from astropy.table import QTable, Table
@@ -196,12 +196,12 @@ class _Cond:
             if isinstance(values[0], str):
                 data = _str_values(col)
                 return np.isin(data, [str(v) for v in values])
-            data = _float_values(col)
+            data = float_array(col)
             return np.isin(data, np.asarray(values, dtype=float))
         if self.op == "prefix":
             data = _str_values(col)
             return np.char.startswith(data.astype(str), str(self.value))
-        data = _float_values(col)
+        data = float_array(col)
         with np.errstate(invalid="ignore"):
             if self.op == ">=":
                 return data >= self.value
@@ -214,14 +214,6 @@ def _str_values(col) -> np.ndarray:
     data = np.ma.getdata(col).astype(str)
     mask = np.ma.getmaskarray(col)
     return np.where(mask, "", data)
-
-
-def _float_values(col) -> np.ndarray:
-    raw = getattr(col, "value", col)
-    data = np.array(np.ma.getdata(raw), dtype=float)
-    mask = np.ma.getmaskarray(col)
-    data[mask] = np.nan
-    return data
 
 
 def _check_ident(name: str, allowed=None, what: str = "column") -> str:
@@ -491,9 +483,9 @@ def _finalize(table, kind: str, meta: dict) -> QTable:
         unit = units.get(name) or (units.get(base) if not name.endswith("lim") else None)
         kindc = np.asarray(col).dtype.kind
         if kindc in "fiu" and unit is not None:
-            out[name] = u.Quantity(_float_values(col), _to_unit(unit))
+            out[name] = u.Quantity(float_array(col), _to_unit(unit))
         elif kindc == "f":
-            out[name] = _float_values(col)
+            out[name] = float_array(col)
         elif kindc in "US" or kindc == "O":
             out[name] = _str_values(col)
         else:
@@ -645,7 +637,7 @@ def _age_text(when: _dt.datetime) -> str:
 
 
 def _col(table, name, scale=1.0, offset=0.0) -> np.ndarray:
-    return _float_values(table[name]) * scale + offset if name in table.colnames else np.full(len(table), np.nan)
+    return float_array(table[name]) * scale + offset if name in table.colnames else np.full(len(table), np.nan)
 
 
 @functools.lru_cache(maxsize=None)
@@ -666,7 +658,7 @@ def _offline_planets():
 
     k2 = _snapshot("planets")[0]
     if "default_flag" in k2.colnames:
-        k2 = k2[np.asarray(_float_values(k2["default_flag"]) == 1)]
+        k2 = k2[np.asarray(float_array(k2["default_flag"]) == 1)]
     koi = _snapshot("koi")[0]
     koi = koi[(_str_values(koi["koi_disposition"]) == "CONFIRMED") & (_str_values(koi["kepler_name"]) != "")]
     toi = _snapshot("toi")[0]
@@ -704,9 +696,9 @@ def _offline_planets():
             same = near & (np.abs(known_p - per[i]) < 0.01 * per[i])
         keep[i] = not same.any()
     toi, ra, dec, per, disp = toi[keep], ra[keep], dec[keep], per[keep], disp[keep]
-    tid = [str(int(v)) for v in _float_values(toi["tid"])]
+    tid = [str(int(v)) for v in float_array(toi["tid"])]
     tess = {
-        "pl_name": np.array([f"TOI-{v:.2f}" for v in _float_values(toi["toi"])]),
+        "pl_name": np.array([f"TOI-{v:.2f}" for v in float_array(toi["toi"])]),
         "hostname": np.array([f"TIC {t}" for t in tid]), "tic_id": np.array([f"TIC {t}" for t in tid]),
         "default_flag": np.ones(len(toi)),
         "discoverymethod": np.where(disp == "CP", "Transit", ""),
@@ -737,7 +729,7 @@ def _offline_planets():
             if text:
                 parts.append(_str_values(part[name]) if have else np.full(n, ""))
             else:
-                parts.append(_float_values(part[name]) if have else np.full(n, np.nan))
+                parts.append(float_array(part[name]) if have else np.full(n, np.nan))
         cols[name] = np.concatenate(parts).astype(str if text else float)
     counts = {"K2": len(k2), "Kepler": len(koi), "TESS": len(toi)}
     return Table(cols), counts
@@ -754,7 +746,7 @@ def _snapshot_query(kind: str, columns, conds, order, desc, limit):
     sub = table[mask]
     if order in sub.colnames and len(sub):
         key = sub[order]
-        vals = _float_values(key) if np.asarray(key).dtype.kind in "fiu" else _str_values(key)
+        vals = float_array(key) if np.asarray(key).dtype.kind in "fiu" else _str_values(key)
         idx = np.argsort(vals, kind="stable")
         if desc:
             idx = idx[::-1]
@@ -1165,10 +1157,10 @@ def _values(table, name, unit=None) -> np.ndarray:
         import astropy.units as u
 
         try:
-            return np.asarray(_float_values(col.to(u.Unit(unit)) if unit != "ppm" else col), float)
+            return np.asarray(float_array(col.to(u.Unit(unit)) if unit != "ppm" else col), float)
         except Exception:
             pass
-    return _float_values(col)
+    return float_array(col)
 
 
 def _disp(value: str) -> str:
@@ -1221,7 +1213,7 @@ def reference_ephemerides(table) -> QTable:
     if {"kepoi_name", "koi_period"} <= names:
         cat = "koi"
         name = _str_values(table["kepoi_name"])
-        host = np.array([f"KIC {int(k)}" if np.isfinite(k) else "" for k in _float_values(table["kepid"])]
+        host = np.array([f"KIC {int(k)}" if np.isfinite(k) else "" for k in float_array(table["kepid"])]
                         ) if "kepid" in names else np.full(n, "")
         per = _values(table, "koi_period", "d")
         if "koi_time0" in names:
@@ -1229,18 +1221,18 @@ def reference_ephemerides(table) -> QTable:
         else:
             t0 = _values(table, "koi_time0bk", "d") + BKJD_OFFSET
         dur = _values(table, "koi_duration", "h") if "koi_duration" in names else np.full(n, np.nan)
-        dep = _float_values(table["koi_depth"]) if "koi_depth" in names else np.full(n, np.nan)
+        dep = float_array(table["koi_depth"]) if "koi_depth" in names else np.full(n, np.nan)
         disp = [_disp(d) for d in _str_values(table["koi_disposition"])] if "koi_disposition" in names \
             else ["unknown"] * n
     elif {"toi", "pl_orbper"} <= names:
         cat = "toi"
-        name = np.array([f"TOI-{float(t):.2f}" for t in _float_values(table["toi"])])
-        host = np.array([f"TIC {int(t)}" for t in _float_values(table["tid"])]) if "tid" in names \
+        name = np.array([f"TOI-{float(t):.2f}" for t in float_array(table["toi"])])
+        host = np.array([f"TIC {int(t)}" for t in float_array(table["tid"])]) if "tid" in names \
             else np.full(n, "")
         per = _values(table, "pl_orbper", "d")
         t0 = _values(table, "pl_tranmid", "d")
         dur = _values(table, "pl_trandurh", "h")
-        dep = _float_values(table["pl_trandep"])
+        dep = float_array(table["pl_trandep"])
         disp = [_disp(d) for d in _str_values(table["tfopwg_disp"])] if "tfopwg_disp" in names \
             else ["unknown"] * n
     elif {"pl_name", "pl_orbper"} <= names:
@@ -1254,7 +1246,7 @@ def reference_ephemerides(table) -> QTable:
         if "pl_trandep" in names:
             col = table["pl_trandep"]
             unit = getattr(col, "unit", None)
-            dep = _float_values(col)
+            dep = float_array(col)
             if unit is None or unit == u.percent:
                 dep = dep * 1e4  # pscomppars gives % (plain tables are read as %)
         else:
@@ -1277,7 +1269,7 @@ def reference_ephemerides(table) -> QTable:
                        "pscomppars": ("pl_orbper", "pl_tranmid")}[cat]
 
     def sigma(col):
-        sides = [np.abs(_float_values(table[col + s])) for s in ("err1", "err2", "_err1", "_err2")
+        sides = [np.abs(float_array(table[col + s])) for s in ("err1", "err2", "_err1", "_err2")
                  if col + s in names]
         return np.nanmax(np.vstack(sides), axis=0) if sides else np.full(n, np.nan)
 
