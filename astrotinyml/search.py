@@ -809,58 +809,13 @@ def _plan_blocks(periods, binw, span, npts, direct=False):
     budget = np.maximum(0.25, drift / 6.0)
     sub = np.where(budget < 0.5, 4, np.where(budget < 1.0, 2, 1)).astype(np.int64)
     bdrift = budget - 0.5 / sub
-    starts, ends, nbs, rs, ks = [], [], [], [], []
-    i = 0
-    direct_from = None
+    from . import _bls
 
-    def flush_direct(upto):
-        for a in range(direct_from, upto, _DIRECT_BLOCK):
-            starts.append(a)
-            ends.append(min(a + _DIRECT_BLOCK, upto))
-            nbs.append(0)
-            rs.append(0)
-            ks.append(0)
-
-    while i < n:
-        chosen = None
-        if not direct and np.isfinite(drift[i]) and drift[i] > 0:
-            m_opt = math.sqrt(_COST_POINT * npts * 4.0 * bdrift[i]
-                              / (_COST_ADD * drift[i] * 2.0 * nb[i] * sub[i]))
-            m = int(min(max(m_opt, 2), _MAX_BLOCK))
-            j = min(i + m, n)
-            # one bin count per block: stop where it would grow by more than 10 %
-            j = max(i + 2, min(j, int(np.searchsorted(nb, 1.1 * nb[i], side="right"))))
-            j = min(j, n)
-            if j - i >= 2:
-                nb_b = int(nb[i:j].max())
-                r_b = int(sub[i:j].max())
-                room = float(bdrift[i:j].min())
-                width = abs(f[i] - f[j - 1])
-                k = max(1, int(math.ceil(span * width * nb_b / (4.0 * room))))
-                cost_reuse = _COST_POINT * npts + (j - i) * _COST_ADD * k * 2 * nb_b * r_b
-                cost_direct = (j - i) * _COST_POINT * npts
-                if cost_reuse < 0.7 * cost_direct:
-                    chosen = (j, nb_b, r_b, k)
-        if chosen is None:
-            if direct_from is None:
-                direct_from = i
-            i += 1
-            continue
-        if direct_from is not None:
-            flush_direct(i)
-            direct_from = None
-        j, nb_b, r_b, k = chosen
-        starts.append(i)
-        ends.append(j)
-        nbs.append(nb_b)
-        rs.append(r_b)
-        ks.append(k)
-        i = j
-    if direct_from is not None:
-        flush_direct(n)
+    starts, ends, nbs, rs, ks = _bls.plan_blocks_loop(
+        nb, f, drift, sub, bdrift, float(span), float(npts), bool(direct), _COST_POINT,
+        _COST_ADD, _MAX_BLOCK, _DIRECT_BLOCK)
     order = np.random.default_rng(0).permutation(len(starts)).astype(np.int64)
-    as64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
-    return as64(starts), as64(ends), as64(nbs), as64(rs), as64(ks), order
+    return starts, ends, nbs, rs, ks, order
 
 
 _PARALLEL_LOCK = threading.Lock()
