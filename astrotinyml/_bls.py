@@ -110,12 +110,17 @@ def bls_power(t, y, w, periods, binw, durs, dmin, dmax, nmin):
 
 
 @njit(cache=True)
-def bls_best(t, y, periods, binw, durs, nmin):
+def bls_best(t, y, periods, binw, durs, nmin, dwt=None):
     """Best box (power, start, duration) at each of a few periods; unbinned input.
 
     Same statistic as ``bls_power``; every duration of ``durs`` is tried at every period.
-    Used to refine a peak, so the periods are few and the bins fine.
+    Used to refine a peak, so the periods are few and the bins fine.  ``dwt`` (optional,
+    one weight per duration) multiplies each duration's power, as in the block kernel.
     """
+    if dwt is None:
+        wdur = np.ones(durs.size)
+    else:
+        wdur = dwt
     n = t.size
     ntot = float(n)
     stot = 0.0
@@ -136,6 +141,7 @@ def bls_best(t, y, periods, binw, durs, nmin):
     ccum = np.zeros(2 * maxnb + 2)
     scum = np.zeros(2 * maxnb + 2)
     ks = np.zeros(durs.size, dtype=np.int64)
+    ws = np.zeros(durs.size)
     for i in range(nper):
         p = periods[i]
         nb = int(np.ceil(p / binw[i]))
@@ -153,6 +159,7 @@ def bls_best(t, y, periods, binw, durs, nmin):
             cnt[b] += 1.0
             sy[b] += y[j]
         nk = _box_widths(durs, -np.inf, np.inf, bw, nb, ks)
+        _box_weights(durs, -np.inf, np.inf, bw, nb, wdur, ws)
         kmax = ks[nk - 1]
         c = 0.0
         s = 0.0
@@ -177,7 +184,7 @@ def bls_best(t, y, periods, binw, durs, nmin):
                 den = nin * (ntot - nin)
                 if num <= 0.0 or den <= 0.0:
                     continue
-                v = num * num / den
+                v = num * num / den * ws[q]
                 if v > bestv:
                     bestv = v
                     bests = st
@@ -274,13 +281,39 @@ def single_event_scan(t, y, durs, cadence, min_fill):
 # --- block kernel: direct folds and folded-sum reuse, parallel over period blocks --------
 
 @njit(cache=True, inline="always")
-def _scan_best(acc, nb, bw, durs, dmin, dmax, ntot, m, nmin, ks, ccum, scum, buf):
-    """Best ``d**2 n_in n_out / N**2`` over all boxes of a phase-binned fold.
+def _box_weights(durs, dmin, dmax, bw, nb, dwt, ws):
+    """Weight of each box width that :func:`_box_widths` returns (same order): ``dwt`` of
+    its trial duration, the largest where several durations round to one width."""
+    nk = 0
+    last = -1
+    for q in range(durs.size):
+        d = durs[q]
+        if d < dmin or d > dmax:
+            continue
+        k = int(d / bw + 0.5)
+        if k < 1:
+            k = 1
+        if k >= nb:
+            k = nb - 1
+        if k != last:
+            ws[nk] = dwt[q]
+            nk += 1
+            last = k
+        elif dwt[q] > ws[nk - 1]:
+            ws[nk - 1] = dwt[q]
+    return nk
+
+
+@njit(cache=True, inline="always")
+def _scan_best(acc, nb, bw, durs, dmin, dmax, ntot, m, nmin, ks, ccum, scum, dwt, ws, buf):
+    """Best ``w(T) d**2 n_in n_out / N**2`` over all boxes of a phase-binned fold.
 
     ``acc`` holds interleaved (count, sum of y) per bin; boxes are runs of whole bins
-    (wrapping around phase 1) of the widths of ``durs`` within [dmin, dmax]; ``buf`` is
-    scratch space of ``nb + 1`` values."""
+    (wrapping around phase 1) of the widths of ``durs`` within [dmin, dmax]; ``dwt`` is a
+    weight per trial duration (the search's red-noise factor ``1 / beta(T)**2``; ones for
+    the plain white-noise statistic); ``buf`` is scratch space of ``nb + 1`` values."""
     nk = _box_widths(durs, dmin, dmax, bw, nb, ks)
+    _box_weights(durs, dmin, dmax, bw, nb, dwt, ws)
     if nk == 0:
         return 0.0
     kmax = ks[nk - 1]
@@ -322,12 +355,12 @@ def _scan_best(acc, nb, bw, durs, dmin, dmax, ntot, m, nmin, ks, ccum, scum, buf
             x = ib[st]
             mx = x if x > mx else mx
         ib[nb] = mx
-        best = max(best, buf[nb])
+        best = max(best, buf[nb] * ws[q])
     return best
 
 
 def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
-                     bstart, bend, bnb, br, bk, order):
+                     bstart, bend, bnb, br, bk, order, dwt=None):
     """Best box power at every trial period, period block by period block.
 
     A block ``q`` covers the periods ``bstart[q]:bend[q]``.  With ``bk[q] == 0`` every
@@ -341,8 +374,15 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
     which the caller bounds (``_plan_blocks``).  The chunk folds cost one pass over the
     data per block instead of one per period; the rolls are contiguous vector adds.
     Blocks run in parallel (``prange``) in the order ``order`` (shuffled by the caller
-    so that the threads get equal shares of short and long periods).
+    so that the threads get equal shares of short and long periods).  ``dwt`` (optional,
+    one weight per trial duration) multiplies each duration's box power before the
+    maximum: the search passes ``1 / beta(T)**2`` so that the spectrum ranks by a
+    correlated-noise SNR; without it every weight is 1.
     """
+    if dwt is None:
+        wdur = np.ones(durs.size)
+    else:
+        wdur = dwt
     n = t.size
     ntot = 0.0
     stot = 0.0
@@ -359,6 +399,7 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
         i0 = bstart[q]
         i1 = bend[q]
         ks = np.zeros(durs.size, dtype=np.int64)
+        ws = np.zeros(durs.size)
         if bk[q] == 0:
             maxnb = 1
             for i in range(i0, i1):
@@ -383,7 +424,7 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
                     acc[b] += w[j]
                     acc[b + 1] += y[j]
                 best = _scan_best(acc, nb, p / nb, durs, dmin[i], dmax[i], ntot, mean,
-                                  nmin, ks, ccum, scum, buf)
+                                  nmin, ks, ccum, scum, wdur, ws, buf)
                 power[i] = best * ntot
             continue
         nb = bnb[q]
@@ -445,7 +486,7 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
                 acc[2 * b] = c
                 acc[2 * b + 1] = s
             best = _scan_best(acc, nb, p / nb, durs, dmin[i], dmax[i], ntot, mean, nmin,
-                              ks, ccum, scum, buf)
+                              ks, ccum, scum, wdur, ws, buf)
             power[i] = best * ntot
     return power
 
