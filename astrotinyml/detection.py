@@ -26,7 +26,7 @@ TESS sector 5 is found with the default window.
 
 Last, :func:`astrotinyml.classification.classify` runs the shipped TinyML model (int8, LiteRT) on
 ``DetectionResult.views`` and adds the ``label``/``p_*`` columns to ``DetectionResult.candidates``
-(probabilities not calibrated yet; see :mod:`astrotinyml.classify`).
+(probabilities not calibrated yet; see :mod:`astrotinyml.classification`).
 """
 
 from __future__ import annotations
@@ -573,6 +573,8 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
         else:
             found = search(flat, period_min=period_min, period_max=period_max, max_planets=max_planets,
                            min_transits=min_transits, sde_threshold=sde_threshold)
+        if candidates is not None and len(candidates):
+            found = _keep_lost_signals(flat, found, candidates, max_planets)
         search_s += _time.perf_counter() - t
         run += 1
         # The same periods and epochs as the pass before: a further pass would search
@@ -588,6 +590,63 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
             break  # converged, or nothing to mask (a further pass would search flat0 again)
     return SearchPasses(candidates=candidates, flat=flat, passes_run=run, search_s=search_s,
                         redetrend_s=redetrend_s)
+
+
+def _keep_lost_signals(flat, found, previous, max_planets):
+    """``found`` plus the periodic signals of ``previous`` that it lost but that are still
+    significant on ``flat`` (the light curve ``found`` was searched on).
+
+    A later pass searches a flattening with the earlier pass's transits masked; its
+    iterations can then take another path (masks of long variability candidates make new
+    dips that are found first, and a signal near the thresholds drops below them in the
+    changed spectrum), and a real signal of the earlier pass is missing although its transits
+    are still there (an injected SNR-12 transit on a spotted K2 star).  Each lost signal is
+    placed again on ``flat`` at its period and epoch (:func:`astrotinyml.ephemerides.
+    ephemerides_in_data`, refined) and kept, while rows are left under ``max_planets``, when
+    its box SNR there is at least the search's SNR threshold and at least half of what it
+    had before: a dip made by the first flattening does not survive that.  The correlated-
+    noise cut (:data:`SNR_THRESHOLD` on ``mes_red``) applies to kept rows as to all others.
+    """
+    from astropy.table import vstack
+
+    from .ephemerides import ephemerides_in_data
+    from .errors import NoTransitInDataError
+    from .search import DEFAULT_SNR_THRESHOLD
+
+    def num(row, name):
+        return float(getattr(row[name], "value", row[name]))
+
+    periods = [num(r, "pl_orbper") for r in found]
+    lost = []
+    for r in previous:
+        p = num(r, "pl_orbper")
+        if not np.isfinite(p):
+            continue  # single events are searched for again after the periodic ones
+        if any(np.isfinite(q) and abs(q / p - 1.0) < _SAME_PERIOD for q in periods):
+            continue
+        lost.append(r)
+    room = max_planets - len(found)
+    if not lost or room <= 0:
+        return found
+    try:
+        again = ephemerides_in_data(flat, [{"pl_orbper": num(r, "pl_orbper"), "pl_tranmid": num(r, "pl_tranmid"),
+                                            "pl_trandurh": num(r, "pl_trandurh")} for r in lost])
+    except (NoTransitInDataError, InvalidParameterError):
+        return found
+    if len(again) != len(lost):
+        return found  # one fell out of the data: keep the pass as it is
+    keep = [i for i in range(len(lost))
+            if float(again["snr"][i]) >= max(DEFAULT_SNR_THRESHOLD, 0.5 * float(lost[i]["snr"]))]
+    keep = sorted(keep, key=lambda i: -float(again["snr"][i]))[:room]
+    if not keep:
+        return found
+    add = again[keep][[c for c in found.colnames if c in again.colnames]]
+    add["sde"] = [float(lost[i]["sde"]) for i in keep]
+    add["harmonic_of"] = 0
+    add["planet_index"] = np.arange(len(found) + 1, len(found) + 1 + len(keep))
+    out = vstack([found, add], metadata_conflicts="silent")
+    out.meta["kept_from_earlier_pass"] = len(keep)
+    return out
 
 
 #: Columns :func:`merge_secondaries` adds (one definition each; see the column table of the book).

@@ -47,7 +47,7 @@ with ``b`` along a curved ridge.  The priors above are kept exactly through the 
 of the change of variables.
 
 Procedure: data within ``window`` (1.5) durations of each mid-transit are kept (speed);
-transits of the other candidates of the table are removed (as :mod:`astrotinyml.vet` does,
+transits of the other candidates of the table are removed (as :mod:`astrotinyml.vetting` does,
 except candidates at a commensurate period); a least-squares fit
 (``scipy.optimize.least_squares``, two starting impact parameters) starts from the box
 values; 5-sigma outliers of its residuals are removed and it is refitted; then ``emcee``'s

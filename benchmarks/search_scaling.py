@@ -28,6 +28,8 @@ cores is about CPU / k for ours (blocks of trial periods are independent).
 Usage::
 
     nice python benchmarks/search_scaling.py [--threads 2] [--max-cost 3e6] [--full]
+    nice python benchmarks/search_scaling.py --sweeps none --full --full-skip-astropy \
+        --full-names kepler_EB-anon12_Q0-Q17_conor-or.npy    # ours vs TLS on one file
 """
 
 from __future__ import annotations
@@ -78,13 +80,17 @@ def to_lc(t, y):
     return lk.LightCurve(time=t, flux=y)
 
 
-def time_ours(t, y, threads, **kw):
+def time_ours(t, y, threads, meta=None, **kw):
+    import time
+
     from astrotinyml.searching import search
 
     lc = to_lc(t, y)
-    t0 = cpu_now()
+    t0, w0 = cpu_now(), time.perf_counter()
     res = search(lc, n_threads=threads, **kw)
     dt = cpu_now() - t0
+    if meta is not None:
+        meta.update(res.meta, wall_s=time.perf_counter() - w0)
     periodic = res[~res["single_event"]]
     return dt, [float(p) for p in periodic["pl_orbper"].value], res.meta["n_periods"]
 
@@ -133,6 +139,10 @@ def main(argv=None):
     ap.add_argument("--sweeps", default="span,npts", help="which sweeps (comma list)")
     ap.add_argument("--full", action="store_true", help="add the full-mission table")
     ap.add_argument("--full-files", type=int, default=2, help="files in the full table")
+    ap.add_argument("--full-skip-astropy", action="store_true",
+                    help="no astropy BLS in the full-mission table (~10 min a file)")
+    ap.add_argument("--full-names", default=None,
+                    help="comma list of full-mission files (default: the first --full-files)")
     ap.add_argument("--full-skip-tls", action="store_true",
                     help="full table without TLS (minutes per file)")
     ap.add_argument("--out", default=str(RESULTS / "search_scaling.txt"))
@@ -202,17 +212,24 @@ def main(argv=None):
         emit()
         emit("## full-mission files: default search() (all iterations) vs TLS (one run) "
              "vs astropy BLS (our grid)")
-        emit(f"{'file':40s} {'N':>6s} {'span':>7s} {'ours':>7s} {'TLS':>7s} {'astropy':>7s} "
-             f"{'ours/TLS':>8s}  periods ours ; TLS")
-        for name in FULL_FILES[: args.full_files]:
+        emit("# ours: CPU s of search() on --threads threads, its wall s and spectra computed "
+             "(load printed per row); TLS: CPU s of power(use_threads=--threads)")
+        emit(f"{'file':40s} {'N':>6s} {'span':>7s} {'ours':>7s} {'wall':>6s} {'spec':>4s} "
+             f"{'TLS':>7s} {'astropy':>7s} {'ours/TLS':>8s} {'load':>5s}  periods ours ; TLS")
+        names = (args.full_names.split(",") if args.full_names
+                 else FULL_FILES[: args.full_files])
+        for name in names:
             t, y = load_flat(name)
-            d_o, per, _ = time_ours(t, y, args.threads)
+            meta = {}
+            load = os.getloadavg()[0]
+            d_o, per, _ = time_ours(t, y, args.threads, meta=meta)
             d_t, p_t, sde_t = (time_tls(t, y, args.threads)
                                if not (args.no_tls or args.full_skip_tls)
                                else (float("nan"),) * 3)
-            d_a = time_astropy(t, y)[0]
-            emit(f"{name[:40]:40s} {t.size:6d} {t.max() - t.min():7.1f} {d_o:7.2f} {d_t:7.1f} "
-                 f"{d_a:7.1f} {d_o / d_t:8.3f}  {','.join(f'{p:.4f}' for p in per)} ; "
+            d_a = time_astropy(t, y)[0] if not args.full_skip_astropy else float("nan")
+            emit(f"{name[:40]:40s} {t.size:6d} {t.max() - t.min():7.1f} {d_o:7.2f} "
+                 f"{meta['wall_s']:6.1f} {meta['n_spectra']:4d} {d_t:7.1f} "
+                 f"{d_a:7.1f} {d_o / d_t:8.3f} {load:5.1f}  {','.join(f'{p:.4f}' for p in per)} ; "
                  f"{p_t:.4f} (SDE {sde_t:.1f})")
     RESULTS.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")

@@ -227,3 +227,31 @@ def test_search_masked_keeps_the_last_pass_values_when_the_signals_agree():
     assert res.candidates["pl_trandep"][0] == pytest.approx(3000.0, rel=0.1)
     assert res.candidates["pl_trandurh"][0].to_value("h") == pytest.approx(10.0, rel=0.1)
     assert res.flat is not flat0
+
+
+def test_search_masked_keeps_a_lost_signal_only_where_it_still_stands():
+    # A later pass can take another path and lose a real signal of the earlier pass (#19:
+    # an injected SNR-10 transit on a spotted K2 star).  A lost signal is placed again on the
+    # later pass's flattening and kept only when it is still significant there; a row at a
+    # period where the data hold no dip is not.  Real quiet K2 star + a 200-ppm box transit.
+    from astrotinyml import datasets
+    from astrotinyml.detection import _keep_lost_signals
+    from astrotinyml.detrending import detrend
+    from astrotinyml.searching import search
+
+    lc = datasets.load_sample("epic-248045685").remove_nans()
+    t = lc.time.value
+    ph = (t - t.min() - 1.1 + 2.15) % 4.3 - 2.15
+    lc.flux = lc.flux * np.where(np.abs(ph) < 0.05, 1 - 2e-4, 1.0)
+    flat = detrend(lc)
+    earlier = search(flat)
+    periodic = earlier[~earlier["single_event"]]
+    assert len(periodic) >= 1 and abs(periodic["pl_orbper"][0].value / 4.3 - 1) < 2e-3, earlier
+    kept = _keep_lost_signals(flat, earlier[:0], periodic, 5)
+    assert len(kept) == 1 and abs(kept["pl_orbper"][0].value / 4.3 - 1) < 2e-3
+    assert kept["snr"][0] > 10 and kept["planet_index"][0] == 1
+    made_up = periodic[:1].copy()
+    made_up["pl_orbper"][0] = 5.4321 * made_up["pl_orbper"].unit
+    assert len(_keep_lost_signals(flat, earlier[:0], made_up, 5)) == 0
+    # no room under max_planets: the later pass stays as it is
+    assert len(_keep_lost_signals(flat, earlier[:0], periodic, 0)) == 0

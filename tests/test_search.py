@@ -74,9 +74,10 @@ def test_wasp18_period_depth_epoch():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "#19 regression: with this session's detrending (long-dip protection) and search, the two passes find "
-    "Kepler-90 b (7.008 d) but not c (8.720 d); both are SNR ~8-10 and which one is found depends on "
-    "what is masked first"))
+    "#19 regression: with this session's detrending (long-dip protection) the two passes find "
+    "Kepler-90 b (7.008 d) but not c (8.720 d): on the second pass c peaks at SDE 7.6 with box SNR 7.0 "
+    "(beta ~ 1 on Kepler, so the red-noise ranking does not change it), below the SDE threshold of 9; "
+    "TLS's 7 would pass it but added false alarms on K2 variable stars in the injection benchmark"))
 def test_kepler90_inner_planets_found():
     # Kepler-90 Q3-Q5 (stitched): b (7.008 d, ~100 ppm) and c (8.720 d, ~130 ppm) beside
     # the deep single transits of g and h.  Two passes, as a pipeline does: the second
@@ -124,11 +125,10 @@ def test_quiet_star_strongest_signal_is_its_known_dip(quiet_search):
     assert bool(top["single_event"]) and abs(top["pl_tranmid"].to_value(u.day) - 2457828.38) < 0.05
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "#19 regression: the long-dip protection of detrend (5 sigma at the dip's duration) keeps red-noise "
-    "dips of this quiet K2 star out of the trend fit and the search pairs them into a 24.2-d periodic "
-    "signal (SNR ~13; detect labels it 'unknown', not planet)"))
 def test_quiet_star_gives_no_periodic_signal(quiet_search):
+    # The long-dip protection of detrend keeps red-noise dips of this quiet K2 star out of
+    # the trend fit; ranked by white noise they paired into a 24.2-d signal (SNR ~13,
+    # SDE 9.4).  The search's spectrum is normalised by the red noise at each duration.
     assert not np.any(~quiet_search["single_event"]), quiet_search
 
 
@@ -362,3 +362,88 @@ def test_ultra_short_period_found_at_its_period():
     assert first["pl_orbper"].to_value(u.day) == pytest.approx(0.2803, rel=1e-3)
     assert first["pl_trandurh"].to_value(u.hour) < 1.6
     assert res.meta["period_min"] == pytest.approx(0.2)
+
+
+def _plan_reference(periods, binw, span, npts, direct=False):
+    """The block plan of ``search._plan_blocks`` as the plain-Python loop it was before the
+    loop was compiled (``_bls.plan_blocks_loop``): the reference the compiled plan must equal."""
+    import math
+
+    from astrotinyml.searching import _COST_ADD, _COST_POINT, _DIRECT_BLOCK, _MAX_BLOCK
+
+    n = periods.size
+    f = 1.0 / periods
+    nb = np.ceil(periods / binw).astype(np.int64)
+    drift = span * np.abs(np.gradient(f)) * nb if n > 1 else np.full(n, np.inf)
+    budget = np.maximum(0.25, drift / 6.0)
+    sub = np.where(budget < 0.5, 4, np.where(budget < 1.0, 2, 1)).astype(np.int64)
+    bdrift = budget - 0.5 / sub
+    blocks = []
+    i, direct_from = 0, None
+    while i < n:
+        chosen = None
+        if not direct and np.isfinite(drift[i]) and drift[i] > 0:
+            m_opt = math.sqrt(_COST_POINT * npts * 4.0 * bdrift[i]
+                              / (_COST_ADD * drift[i] * 2.0 * nb[i] * sub[i]))
+            j = min(i + int(min(max(m_opt, 2), _MAX_BLOCK)), n)
+            j = min(max(i + 2, min(j, int(np.searchsorted(nb, 1.1 * nb[i], side="right")))), n)
+            if j - i >= 2:
+                nb_b, r_b = int(nb[i:j].max()), int(sub[i:j].max())
+                k = max(1, int(math.ceil(span * abs(f[i] - f[j - 1]) * nb_b
+                                         / (4.0 * float(bdrift[i:j].min())))))
+                cost_reuse = _COST_POINT * npts + (j - i) * _COST_ADD * k * 2 * nb_b * r_b
+                if cost_reuse < 0.7 * (j - i) * _COST_POINT * npts:
+                    chosen = (j, nb_b, r_b, k)
+        if chosen is None:
+            direct_from = i if direct_from is None else direct_from
+            i += 1
+            continue
+        if direct_from is not None:
+            blocks += [(a, min(a + _DIRECT_BLOCK, i), 0, 0, 0)
+                       for a in range(direct_from, i, _DIRECT_BLOCK)]
+            direct_from = None
+        blocks.append((i,) + chosen)
+        i = chosen[0]
+    if direct_from is not None:
+        blocks += [(a, min(a + _DIRECT_BLOCK, n), 0, 0, 0)
+                   for a in range(direct_from, n, _DIRECT_BLOCK)]
+    return np.array(blocks, dtype=np.int64).reshape(-1, 5).T
+
+
+@pytest.mark.parametrize("baseline,pmax,npts,step", [(300.0, 150.0, 13000, 3), (27.0, 13.5, 18000, 1),
+                                                     (300.0, 150.0, 500, 1), (1470.0, 735.0, 65000, 3)])
+def test_compiled_block_plan_equals_python_loop(baseline, pmax, npts, step):
+    # The compiled planner gives exactly the blocks of the plain-Python loop (it replaced
+    # ~0.35 s of Python per full-mission spectrum), reuse and direct blocks alike, and the
+    # blocks tile the grid in order.
+    from astrotinyml.searching import _Grid, _plan_blocks
+
+    periods = period_grid(baseline=baseline, period_min=0.5, period_max=pmax)
+    g = _Grid(periods, 0.0204, 3.0).subset(np.arange(0, periods.size, step))
+    for direct in (False, True):
+        start, end, nb, r, k, order = _plan_blocks(g.periods, g.binw, baseline, npts, direct)
+        ref = _plan_reference(g.periods, g.binw, baseline, npts, direct)
+        for got, want in zip((start, end, nb, r, k), ref):
+            np.testing.assert_array_equal(got, want)
+        assert start[0] == 0 and end[-1] == g.periods.size and np.all(start[1:] == end[:-1])
+        assert np.array_equal(np.sort(order), np.arange(start.size))
+        if direct:
+            assert np.all(k == 0)
+        elif npts >= 13000:
+            assert np.any(k > 0)   # long grids of many points reuse folds
+
+
+def test_red_noise_factor_is_one_on_white_noise_and_grows_on_a_spotted_star():
+    # beta(T)**2, by which the spectrum divides each duration's dchi2: 1 on white noise, and
+    # on a spotted K2 star (EPIC 210651981, P_rot ~ 2.45 d) rising with the duration, so that
+    # left-over variability at long durations no longer outranks a transit of a few hours.
+    from astrotinyml.searching import _prepare, _red_beta2, _robust_sigma
+
+    durs = np.array([0.05, 0.1, 0.2, 0.4])
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 80.0, 0.0204)
+    y = rng.normal(0.0, 1e-3, t.size)
+    np.testing.assert_allclose(_red_beta2(t, y, durs, _robust_sigma(y)), 1.0, atol=0.1)
+    t, y = _prepare(detrend(datasets.load_sample("epic-210651981")), "spotted")
+    b2 = _red_beta2(t, y - np.median(y), durs, _robust_sigma(y))
+    assert np.all(np.diff(b2) > 0) and b2[0] > 1.5 and b2[-1] > 3 * b2[0], b2
