@@ -46,11 +46,11 @@ from .candidates import row_value
 from .classification import classify as run_classifier
 from .detrending import detrend
 from .ephemerides import ephemerides_in_data, ephemeris_table
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, NoTransitInDataError
 from .io import read_lightcurve, read_lightcurves
 from .io.read import looks_like_path
 from .remote.mast import fetch_lightcurve
-from .searching import periodogram, search
+from .searching import DEFAULT_SNR_THRESHOLD, periodogram, search
 from .star import stellar_parameters
 from .transitfit import fit_transit
 from .vetting import vet
@@ -609,9 +609,6 @@ def _keep_lost_signals(flat, found, previous, max_planets):
     """
     from astropy.table import vstack
 
-    from .ephemerides import ephemerides_in_data
-    from .errors import NoTransitInDataError
-    from .search import DEFAULT_SNR_THRESHOLD
 
     def num(row, name):
         return float(getattr(row[name], "value", row[name]))

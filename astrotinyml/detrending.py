@@ -25,7 +25,7 @@ import numpy as np
 from .candidates import Ephemeris, column_values
 from .errors import InvalidParameterError, LightCurveDataError
 from .io.conventions import target_name as _target_name
-from .transits import in_transit
+from .transits import in_transit, robust_std
 
 __all__ = ["detrend", "default_window_length", "transit_mask", "long_dip_mask", "DETREND_METHODS"]
 
@@ -202,7 +202,6 @@ def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
     """
     import wotan
 
-    from .transits import robust_std
 
     t = np.asarray(getattr(time, "value", time), dtype=float)
     f = np.asarray(getattr(flux, "value", flux), dtype=float)

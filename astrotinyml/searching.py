@@ -98,8 +98,9 @@ import time as _time
 
 import numpy as np
 
-from .io.conventions import target_name as _target_name
 from .errors import InvalidParameterError, SearchError
+from .io.conventions import target_name as _target_name
+from .transits import robust_std
 
 __all__ = ["search", "periodogram", "period_grid", "box_search_reference",
            "DEFAULT_PERIOD_MIN", "ROCHE_PERIOD_MIN", "DEFAULT_SDE_THRESHOLD",
@@ -323,8 +324,6 @@ def _red_beta2(t, y, durations, sigma):
     the statistic ``detect`` thresholds (``mes_red``).  Computed once per spectrum: one
     number per duration.
     """
-    from ._transit import robust_std
-
     out = np.ones(durations.size)
     if t.size < 20 or not sigma > 0:
         return out
