@@ -604,36 +604,15 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     >>> round(float(res["pl_orbper"][0].value), 2)
     3.0
     """
-    import astropy.units as u
-    from astropy.table import QTable
-
     from . import _bls as bls
 
     t_start = _time.perf_counter()
     name = _target_name(lc)
-    for key, val in (("max_planets", max_planets), ("min_transits", min_transits),
-                     ("max_single_events", max_single_events)):
-        if not (isinstance(val, (int, np.integer)) and val >= (1 if key == "min_transits" else 0)):
-            raise InvalidParameterError(f"{key} must be a non-negative integer "
-                                        f"(min_transits >= 1), got {val!r}.")
-    if not (oversampling > 0):
-        raise InvalidParameterError(f"oversampling must be > 0, got {oversampling!r}.")
-    if not (mask_width > 0):
-        raise InvalidParameterError(f"mask_width must be > 0, got {mask_width!r}.")
-    if n_threads is not None and not (isinstance(n_threads, (int, np.integer)) and n_threads >= 1):
-        raise InvalidParameterError(f"n_threads must be a positive integer or None, "
-                                    f"got {n_threads!r}.")
-    sde_threshold = DEFAULT_SDE_THRESHOLD if sde_threshold is None else float(sde_threshold)
-    snr_threshold = DEFAULT_SNR_THRESHOLD if snr_threshold is None else float(snr_threshold)
-    single_event_snr = (DEFAULT_SINGLE_EVENT_SNR if single_event_snr is None
-                        else float(single_event_snr))
-    if period_min is not None and period_max is not None and period_min >= period_max:
-        raise InvalidParameterError(
-            f"period_min ({period_min}) must be smaller than period_max ({period_max})."
-        )
-    if period_min is not None and not period_min > 0:
-        raise InvalidParameterError(f"period_min must be > 0 days, got {period_min!r}.")
-
+    sde_threshold, snr_threshold, single_event_snr = _check_search_options(
+        max_planets=max_planets, min_transits=min_transits, max_single_events=max_single_events,
+        oversampling=oversampling, mask_width=mask_width, n_threads=n_threads, sde_threshold=sde_threshold,
+        snr_threshold=snr_threshold, single_event_snr=single_event_snr, period_min=period_min,
+        period_max=period_max)
     t_abs, y = _prepare(lc, name)
     t_ref = float(np.floor(t_abs[0]))
     t = t_abs - t_ref
@@ -726,6 +705,53 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         found.append(accepted)
         _mask_signal(t, accepted, _mask_scale(accepted["snr"]) * mask_width, active)
 
+    table = _signals_table(found, t_ref)
+    table.meta.update({
+        "target": name,
+        "search_method": "astrotinyml BLS (Ofir grid, binned cumulative-sum box scan)",
+        "period_min": pmin, "period_max": pmax, "n_periods": int(periods.size),
+        "n_durations": int(grid.durations.size), "oversampling": float(oversampling),
+        "sde_threshold": sde_threshold, "snr_threshold": snr_threshold,
+        "single_event_snr": single_event_snr, "min_transits": int(min_transits),
+        "baseline_days": baseline, "n_points": int(t.size), "n_spectra": n_spectra,
+        "run_time_s": _time.perf_counter() - t_start,
+    })
+    return table
+
+
+def _check_search_options(*, max_planets, min_transits, max_single_events, oversampling, mask_width, n_threads,
+                          sde_threshold, snr_threshold, single_event_snr, period_min, period_max):
+    """Refuse bad options of :func:`search` with one clear error; the three thresholds with their defaults."""
+    for key, val in (("max_planets", max_planets), ("min_transits", min_transits),
+                     ("max_single_events", max_single_events)):
+        if not (isinstance(val, (int, np.integer)) and val >= (1 if key == "min_transits" else 0)):
+            raise InvalidParameterError(f"{key} must be a non-negative integer "
+                                        f"(min_transits >= 1), got {val!r}.")
+    if not (oversampling > 0):
+        raise InvalidParameterError(f"oversampling must be > 0, got {oversampling!r}.")
+    if not (mask_width > 0):
+        raise InvalidParameterError(f"mask_width must be > 0, got {mask_width!r}.")
+    if n_threads is not None and not (isinstance(n_threads, (int, np.integer)) and n_threads >= 1):
+        raise InvalidParameterError(f"n_threads must be a positive integer or None, "
+                                    f"got {n_threads!r}.")
+    sde_threshold = DEFAULT_SDE_THRESHOLD if sde_threshold is None else float(sde_threshold)
+    snr_threshold = DEFAULT_SNR_THRESHOLD if snr_threshold is None else float(snr_threshold)
+    single_event_snr = (DEFAULT_SINGLE_EVENT_SNR if single_event_snr is None
+                        else float(single_event_snr))
+    if period_min is not None and period_max is not None and period_min >= period_max:
+        raise InvalidParameterError(
+            f"period_min ({period_min}) must be smaller than period_max ({period_max})."
+        )
+    if period_min is not None and not period_min > 0:
+        raise InvalidParameterError(f"period_min must be > 0 days, got {period_min!r}.")
+    return sde_threshold, snr_threshold, single_event_snr
+
+
+def _signals_table(found: list[dict], t_ref: float):
+    """The candidates table of the accepted signals (mid-times of their first transit with data)."""
+    import astropy.units as u
+    from astropy.table import QTable
+
     rows = []
     for sig in found:
         t0 = sig["t0"]
@@ -750,16 +776,6 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     table["n_in_transit"] = np.array([r["n_in"] for r in rows], dtype=int)
     table["pl_trandep"].description = "transit depth (ppm; mean in-box depth)"
     table["pl_tranmid"].description = "mid-transit time of the first transit in the data (BJD_TDB)"
-    table.meta.update({
-        "target": name,
-        "search_method": "astrotinyml BLS (Ofir grid, binned cumulative-sum box scan)",
-        "period_min": pmin, "period_max": pmax, "n_periods": int(periods.size),
-        "n_durations": int(grid.durations.size), "oversampling": float(oversampling),
-        "sde_threshold": sde_threshold, "snr_threshold": snr_threshold,
-        "single_event_snr": single_event_snr, "min_transits": int(min_transits),
-        "baseline_days": baseline, "n_points": int(t.size), "n_spectra": n_spectra,
-        "run_time_s": _time.perf_counter() - t_start,
-    })
     return table
 
 
