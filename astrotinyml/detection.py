@@ -603,8 +603,9 @@ def _keep_lost_signals(flat, found, previous, max_planets):
     are still there (an injected SNR-12 transit on a spotted K2 star).  Each lost signal is
     placed again on ``flat`` at its period and epoch (:func:`astrotinyml.ephemerides.
     ephemerides_in_data`, refined) and kept, while rows are left under ``max_planets``, when
-    its box SNR there is at least the search's SNR threshold and at least half of what it
-    had before: a dip made by the first flattening does not survive that.  The correlated-
+    it has three transits or more there and its box SNR is at least the search's SNR
+    threshold and at least half of what it had before: a dip made by the first flattening
+    does not survive that, and two-transit periods (two unrelated dips paired) are not kept.  The correlated-
     noise cut (:data:`SNR_THRESHOLD` on ``mes_red``) applies to kept rows as to all others.
     """
     from astropy.table import vstack
@@ -632,8 +633,12 @@ def _keep_lost_signals(flat, found, previous, max_planets):
         return found
     if len(again) != len(lost):
         return found  # one fell out of the data: keep the pass as it is
+    # Three transits at least: a two-transit "period" lost by the later pass is the pairing
+    # of two unrelated dips that the docstring of search_masked warns about (the quiet K2
+    # star EPIC 248045685 gave two such 26-28-d rows).
     keep = [i for i in range(len(lost))
-            if float(again["snr"][i]) >= max(DEFAULT_SNR_THRESHOLD, 0.5 * float(lost[i]["snr"]))]
+            if int(again["n_transits"][i]) >= 3
+            and float(again["snr"][i]) >= max(DEFAULT_SNR_THRESHOLD, 0.5 * float(lost[i]["snr"]))]
     keep = sorted(keep, key=lambda i: -float(again["snr"][i]))[:room]
     if not keep:
         return found

@@ -46,9 +46,10 @@ once per trial duration: the flux averaged over ``T`` scatters (robustly) by
 ``beta**2 = 1 + sigma_r**2 n_T / sigma**2`` (Pont et al. 2006; the estimator of vet's
 ``noise_red_ppm``).  Every box's ``dchi2`` is divided by ``beta(T)**2`` of its duration, so
 the spectrum holds ``SNR_red**2``, the square of a correlated-noise SNR like detect's
-``snr`` (vet's ``mes_red``); peaks, aliases and single events are ranked on it (the
-ephemeris and duration of a peak are then fitted on the white statistic, which does not
-bias them short), and the thresholds apply to it: on
+``snr`` (vet's ``mes_red``); peaks, durations, aliases and single events are chosen on
+it and the thresholds apply to it (the ephemeris and duration reported for an accepted
+periodic signal are then refitted on the white statistic, which does not bias them
+short): on
 spotted or K2 stars left-over variability at long durations (``beta**2`` ~ 5-15 there
 against ~1.5-3 at transit durations of a few hours) no longer outranks a transit.  On
 white noise ``beta = 1`` and nothing changes.
@@ -966,12 +967,9 @@ def _best_periodic(t, y, periods, power, sde_spec, grid, cadence, sigma, bls,
                               & (grid.durations <= grid.dmax[i])]
         if durs.size == 0:
             continue
-        # The ephemeris and duration of a peak are fitted on the white statistic: weighting
-        # by 1/beta(T)**2 favours shorter boxes (beta grows with T), which helps detection
-        # but biases the measured duration and period (WASP-18 b: 1.61 h against 1.81 h,
-        # period off by 2.5e-4).  The spectrum and the thresholds stay correlated-noise ones.
         _, _, dur0 = bls.bls_best(t, y, periods[i:i + 1], grid.binw[i:i + 1],
-                                  np.ascontiguousarray(durs), float(nmin))
+                                  np.ascontiguousarray(durs), float(nmin),
+                                  _dur_weights(red, durs))
         ev = _alias_choice(t, y, i, periods, float(dur0[0]), cadence, sigma, bls, nmin,
                            min_transits, pmin, baseline, fine_periods, red=red)
         if ev is None:
@@ -988,6 +986,19 @@ def _best_periodic(t, y, periods, power, sde_spec, grid, cadence, sigma, bls,
         if snr >= snr_threshold and (
                 ev["sde"] >= sde_threshold
                 or (snr >= _STRONG_SNR and ev["sde"] >= 0.5 * sde_threshold)):
+            if red is not None:
+                # Detected on the correlated-noise statistic; the reported ephemeris and
+                # duration are fitted on the white one: the 1/beta(T)**2 weights favour
+                # short boxes (beta grows with T), which biases the measured duration and
+                # period (WASP-18 b: 1.61 h against 1.81 h, period off by 2.5e-4).
+                fine = periods if fine_periods is None else fine_periods
+                pc = float(np.clip(ev["period"], fine[0], fine[-1]))
+                evw = _refine(t, y, ev["period"], _dp_at(fine, pc), ev["dur"], cadence, sigma,
+                              bls, nmin)
+                if _is_valid(evw, min_transits):
+                    evw.update(sde=ev["sde"], snr_red=ev["snr_red"],
+                               first_epoch=int(evw["epochs"].min()))
+                    ev = evw
             return ev
     return None
 
@@ -1010,7 +1021,7 @@ def _alias_choice(t, y, i, periods, dur0, cadence, sigma, bls, nmin, min_transit
         pc = float(np.clip(p, fine[0], fine[-1]))
         # grid step at p (the Ofir step scales as P**(4/3) beyond the grid)
         dp = _dp_at(fine, pc) * (p / pc) ** (4.0 / 3.0)
-        ev = _refine(t, y, p, dp, dur0, cadence, sigma, bls, nmin)
+        ev = _refine(t, y, p, dp, dur0, cadence, sigma, bls, nmin, red=red)
         if _is_valid(ev, min_transits):
             results.append(ev)
     if not results:
