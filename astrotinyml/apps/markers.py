@@ -139,7 +139,7 @@ def _model_files(registry: Path) -> tuple[str | None, dict[str, str | None]]:
 
 
 def jsonable(value):
-    """A copy of ``value`` that :func:`json.dumps` writes: quantities as ``{"value", "unit"}``,
+    """A copy of ``value`` that ``json.dumps`` writes: quantities as ``{"value", "unit"}``,
     numpy scalars as Python ones, non-finite floats and unknown objects as their ``repr``.
 
     Dict order is kept (column order); the key is computed with sorted keys.
