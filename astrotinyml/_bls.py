@@ -17,6 +17,17 @@ from numba import njit, prange
 
 
 @njit(cache=True, inline="always")
+def _width_bins(d, bw, nb):
+    """Box width in whole bins (1 .. nb-1) of a trial duration ``d`` (bins of ``bw``)."""
+    k = int(d / bw + 0.5)
+    if k < 1:
+        return 1
+    if k >= nb:
+        return nb - 1
+    return k
+
+
+@njit(cache=True, inline="always")
 def _box_widths(durs, dmin, dmax, bw, nb, ks):
     """Box widths in bins (1 .. nb-1, distinct, ascending) of the trial durations within
     [dmin, dmax], written to ``ks``; returns how many.  ``durs`` is sorted ascending."""
@@ -26,11 +37,7 @@ def _box_widths(durs, dmin, dmax, bw, nb, ks):
         d = durs[q]
         if d < dmin or d > dmax:
             continue
-        k = int(d / bw + 0.5)
-        if k < 1:
-            k = 1
-        if k >= nb:
-            k = nb - 1
+        k = _width_bins(d, bw, nb)
         if k != last:
             ks[nk] = k
             nk += 1
@@ -290,11 +297,7 @@ def _box_weights(durs, dmin, dmax, bw, nb, dwt, ws):
         d = durs[q]
         if d < dmin or d > dmax:
             continue
-        k = int(d / bw + 0.5)
-        if k < 1:
-            k = 1
-        if k >= nb:
-            k = nb - 1
+        k = _width_bins(d, bw, nb)
         if k != last:
             ws[nk] = dwt[q]
             nk += 1
