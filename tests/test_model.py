@@ -106,6 +106,28 @@ def test_model_card_summarizes_the_out_of_fold_real_metrics(tmp_path):
     assert "grouped by star" in text
 
 
+def test_a_retrain_keeps_the_model_cards_experiment_notes(tmp_path):
+    """write_model_card regenerates the card from a training run; the hand-written
+    "Experiment notes" of the shipped card must survive that (they were lost before)."""
+    import shutil
+
+    from astrotinyml.training.export import experiment_notes, write_model_card
+
+    shipped = experiment_notes((MODELS_DIR / "MODEL_CARD.md").read_text())
+    assert "REAL_WEIGHT" in shipped  # the shipped card documents the real-weight runs
+    shutil.copy(MODELS_DIR / "MODEL_CARD.md", tmp_path / "MODEL_CARD.md")
+    j, md = write_model_card({"name": "retrained", "notes": ["a limitation"]}, tmp_path)
+    text = md.read_text()
+    assert text.startswith("# Model card: retrained")
+    assert experiment_notes(text) == shipped
+    assert text.index("## Experiment notes") < text.index("## Limitations")
+    assert json.loads(j.read_text())["experiment_notes"] == shipped
+    # notes given with the card replace the old ones
+    _, md = write_model_card({"name": "r2", "experiment_notes": "new run"}, tmp_path)
+    assert experiment_notes(md.read_text()) == "new run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["MODEL_CARD.json", "MODEL_CARD.md"]
+
+
 def test_shipped_out_of_fold_predictions_match_the_registry():
     """The shipped model's real-star numbers are recomputed from the saved out-of-fold
     predictions: no star in two folds, and the summary is what the registry says."""

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..atomic import atomic_paths
 from ..errors import ModelIntegrityError
 from .tflm import EdgeToolMissing, tflm_arena, tflm_check, tools
 
@@ -41,6 +42,7 @@ __all__ = [
     "cortex_m4_latency",
     "write_c_array",
     "write_model_card",
+    "experiment_notes",
     "CYCLES_PER_MAC",
 ]
 
@@ -431,8 +433,10 @@ def write_model_card(card: dict[str, Any], out_dir: str | os.PathLike, *, name: 
     card : dict
         Keys used in the markdown: ``name``, ``classes``, ``architecture``, ``params``,
         ``macs``, ``tflite_bytes``, ``arena``, ``latency_ms``, ``cycles_per_mac``,
-        ``metrics``, ``training_data``, ``seed``, ``versions``, ``threshold``, ``notes``;
-        everything goes to the JSON.
+        ``metrics``, ``training_data``, ``seed``, ``versions``, ``threshold``, ``notes``,
+        ``experiment_notes``; everything goes to the JSON.  ``experiment_notes`` (markdown) records
+        the runs that chose settings of the build; when the card has none, the "Experiment notes"
+        section of the markdown card already in ``out_dir`` is carried over, so a retrain keeps them.
     out_dir : path-like
     name : str
         File stem.
@@ -452,7 +456,11 @@ def write_model_card(card: dict[str, Any], out_dir: str | os.PathLike, *, name: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     j = out / f"{name}.json"
-    j.write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    p = out / f"{name}.md"
+    if not card.get("experiment_notes") and p.exists():
+        previous = experiment_notes(p.read_text())
+        if previous:
+            card = {**card, "experiment_notes": previous}
     g = card.get
     md = [f"# Model card: {g('name', '?')}", ""]
     md += [g("summary", ""), ""]
@@ -514,8 +522,45 @@ def write_model_card(card: dict[str, Any], out_dir: str | os.PathLike, *, name: 
         md += ["## Training data", "", "```", json.dumps(g("training_data"), indent=1, default=str), "```", ""]
     md += ["## Reproducibility", "", f"Seed: {g('seed', '?')}", "",
            "Versions: " + ", ".join(f"{k} {v}" for k, v in sorted(g("versions", {}).items())), ""]
+    if g("experiment_notes"):
+        md += [f"## {_EXPERIMENT_NOTES}", "", str(g("experiment_notes")).strip(), ""]
     if g("notes"):
         md += ["## Limitations", ""] + [f"- {n}" for n in g("notes")] + [""]
-    p = out / f"{name}.md"
-    p.write_text("\n".join(md))
+    # Both files or neither: a card whose JSON and markdown disagree would mislead.
+    with atomic_paths({"json": j, "md": p}, overwrite=True) as tmp:
+        tmp["json"].write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+        tmp["md"].write_text("\n".join(md))
     return j, p
+
+
+_EXPERIMENT_NOTES = "Experiment notes"
+
+
+def experiment_notes(markdown: str) -> str:
+    """The body of the "Experiment notes" section of a markdown model card ("" when absent).
+
+    Parameters
+    ----------
+    markdown : str
+        Text of a model card written by :func:`write_model_card`.
+
+    Returns
+    -------
+    str
+        The section's text without its heading, up to the next ``## `` heading.
+
+    Examples
+    --------
+    >>> experiment_notes("# Card\\n\\n## Experiment notes\\n\\nREAL_WEIGHT 6 beat 3.\\n\\n## Limitations\\n")
+    'REAL_WEIGHT 6 beat 3.'
+    """
+    body, inside = [], False
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            if inside:
+                break
+            inside = line[3:].strip() == _EXPERIMENT_NOTES
+            continue
+        if inside:
+            body.append(line)
+    return "\n".join(body).strip()
