@@ -257,11 +257,11 @@ def column_values(table: Any, name: str, unit: str | None = None, *, default: fl
 
 def plain(value: Any) -> Any:
     """A cell (or a list / dict of them) as a JSON-able Python value: Quantities lose their unit,
-    NaN and masked become None, paths and other objects become strings.
+    NaN and masked become None, bytes are decoded, paths and other objects become strings.
 
     >>> import numpy as np, astropy.units as u
-    >>> plain([1.5 * u.d, np.float32(2.0), float("nan")])
-    [1.5, 2.0, None]
+    >>> plain([1.5 * u.d, np.float32(2.0), float("nan"), b"KIC 1"])
+    [1.5, 2.0, None, 'KIC 1']
     """
     if hasattr(value, "unit") and hasattr(value, "value"):
         value = value.value
@@ -269,8 +269,10 @@ def plain(value: Any) -> Any:
         return None
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, bytes):  # FITS string columns read as bytes
+        value = value.decode(errors="replace")
     if isinstance(value, np.ndarray):
-        return [plain(v) for v in value.tolist()]
+        return plain(value.item()) if value.ndim == 0 else [plain(v) for v in value.tolist()]
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, dict):

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import math
 import os
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..candidates import plain
 from ..errors import InvalidParameterError
 from ..io.read import LIGHTCURVE_SUFFIXES, looks_like_path
 from ..report import safe_name
@@ -211,20 +211,11 @@ def _dir_files(path: Path, recursive: bool) -> list[Path]:
 
 
 def _plain_cell(value):
-    """A Python scalar from a table cell; None for masked/empty."""
-    import numpy as np
-
-    if value is None or value is np.ma.masked:
-        return None
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, bytes):
-        value = value.decode(errors="replace")
+    """A Python scalar from a table cell; None for masked/empty (a blank target name is no target)."""
+    value = plain(value)
     if isinstance(value, str):
         value = value.strip()
         return value or None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
     return value
 
 

@@ -16,12 +16,12 @@ targets into two tables:
 
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from pathlib import Path
 
 from ..atomic import atomic_path
+from ..candidates import plain
 from .markers import umask_mode
 
 __all__ = ["TABLE_FORMATS", "candidate_rows", "candidates_table", "status_table", "write_table"]
@@ -33,21 +33,8 @@ TABLE_FORMATS = {"ecsv": ("ascii.ecsv", ".ecsv"), "parquet": ("parquet", ".parqu
 
 def _cell(value):
     """A JSON-able plain value of one candidate cell (NaN and masked become None)."""
-    import numpy as np
-
-    if value is np.ma.masked:
-        return None
-    if hasattr(value, "unit") and hasattr(value, "value"):
-        value = value.value
-    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
-        value = value.item()
-    if isinstance(value, bytes):
-        value = value.decode(errors="replace")
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    return None  # vector cells are not part of the combined table
+    value = plain(value)
+    return None if isinstance(value, (list, dict)) else value  # vector cells are not part of the combined table
 
 
 def candidate_rows(table) -> tuple[list[dict], dict, dict]:

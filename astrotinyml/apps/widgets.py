@@ -47,6 +47,8 @@ _EPHEMERIS = ("pl_orbper", "pl_tranmid", "pl_trandurh")
 
 
 def _plain(value) -> Any:
+    # Not candidates.plain: these rows are rebuilt into a QTable (_edited_table), so NaN must
+    # stay a float (None would make an object column) and vector cells stay arrays.
     value = getattr(value, "value", value)
     if isinstance(value, np.generic):
         value = value.item()
@@ -59,7 +61,7 @@ def _ms_mask(value) -> bool:
 
 def candidate_row(candidates, index: int, *, period: float | None = None, t0: float | None = None,
                   duration_h: float | None = None) -> dict[str, Any]:
-    """One candidate as a plain dict (values in the DESIGN units), ephemeris optionally replaced.
+    """One candidate as a plain dict (values in the contract's units), ephemeris optionally replaced.
 
     Parameters
     ----------
