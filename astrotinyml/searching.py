@@ -512,6 +512,32 @@ def _is_residual(sig, found):
     return False
 
 
+def _subharmonic_parent(sig, found):
+    """The earlier periodic signal whose period is 2 or 3 times ``sig``'s (within 0.2 %), or None.
+
+    Such a signal's transits at phase 0 of the earlier one are masked, so ``sig`` is made of
+    dips at other phases of the earlier period (a secondary eclipse, the other half of a
+    quasi-sinusoidal variation): the same periodicity, not a new body at exactly P/2."""
+    for row in found:
+        if row["single"] or not np.isfinite(row["period"]):
+            continue
+        r = row["period"] / sig["period"]
+        if any(abs(r / k - 1.0) < 2e-3 for k in (2.0, 3.0)):
+            return row
+    return None
+
+
+def _at_parent_period(t, y, sig, parent, sigma, min_transits, red):
+    """``sig`` (at P/2 or P/3 of ``parent``) folded at the parent's period at its own phase,
+    or None when that is not a valid signal (then it is a residual of the parent)."""
+    ev = _fold_eval(t, y, parent["period"], sig["t0"], sig["dur"], sigma)
+    if not _is_valid(ev, min_transits):
+        return None
+    ev.update(sde=sig["sde"], first_epoch=int(ev["epochs"].min()),
+              snr_red=ev["snr"] / math.sqrt(float(_beta2_at(red, ev["dur"]))))
+    return ev
+
+
 def _harmonic_of(period, found):
     for row in found:
         if row["single"] or not np.isfinite(row["period"]):
@@ -680,7 +706,18 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
                                       cadence, sigma, bls, nmin, min_transits, pmin,
                                       baseline, sde_threshold, snr_threshold, periods,
                                       red=red)
-        if accepted is not None and _is_residual(accepted, found):
+        parent = None if accepted is None else _subharmonic_parent(accepted, found)
+        if parent is not None:
+            # A signal at P/2 or P/3 of an earlier one is the earlier period at another phase
+            # (EPIC 210491860: a real 1.007-d signal came back at 0.5035 d and was labelled
+            # planet): it is reported at the parent's period (detect then merges it as the
+            # secondary eclipse), or masked as a leftover when it is not a signal there.
+            at_parent = _at_parent_period(tt, yy, accepted, parent, sigma, min_transits, red)
+            if at_parent is None:
+                at_parent = dict(accepted, period=parent["period"])
+                at_parent["residual"] = True
+            accepted = at_parent
+        if accepted is not None and (accepted.pop("residual", False) or _is_residual(accepted, found)):
             # Leftover of an earlier signal at the same period right beside its masked
             # transits (limb-darkened wings, phase-curve shoulders): mask it, don't report.
             n_residual += 1
