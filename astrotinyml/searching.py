@@ -143,6 +143,10 @@ _MIN_POINTS = 50
 # caps its SDE (e.g. HAT-P-7 b in 10 d of Kepler data: SNR ~1000, SDE ~7.7).
 _STRONG_SNR = 50.0
 _ALIAS_FACTORS = (1.0, 0.5, 2.0, 1.0 / 3.0, 3.0, 2.0 / 3.0, 1.5)
+# Two sets of dips have unequal depths when they differ by more than 3 sigma and 10 %
+# (the odd/even test of the alias choice; the P/2 signals of _subharmonic_parent).
+_ODD_EVEN_SIGMA = 3.0
+_ODD_EVEN_REL = 0.1
 
 
 def _t14_days(period, rho):
@@ -512,6 +516,51 @@ def _is_residual(sig, found):
     return False
 
 
+def _subharmonic_parent(sig, found, t, y, sigma):
+    """The earlier periodic signal whose period is 2 or 3 times ``sig``'s (within 0.2 %), on
+    whose transits every 2nd (3rd) transit of ``sig`` falls, and whose depth (measured on all
+    points ``t, y`` with ``sig``'s box) differs from ``sig``'s, or None.
+
+    Such a signal's transits at phase 0 of the earlier one are masked, so ``sig`` is made of
+    dips at other phases of the earlier period.  With another depth they are a secondary
+    eclipse or the other half of a quasi-sinusoidal variation: the same periodicity, not a
+    new body at exactly P/2.  With the same depth (as the odd/even test of ``_alias_choice``
+    judges it) the earlier signal was the 2P alias of a planet at ``sig``'s period, whose
+    other transits these are (WASP-47, the EB KIC 2306740 found at 2P first): ``sig`` stays."""
+    for row in found:
+        if row["single"] or not np.isfinite(row["period"]):
+            continue
+        r = row["period"] / sig["period"]
+        if not any(abs(r / k - 1.0) < 2e-3 for k in (2.0, 3.0)):
+            continue
+        # Every 2nd (3rd) transit of sig on a masked transit of the earlier signal; otherwise
+        # sig is a periodicity of its own (the secondary eclipses of an EB found at 2P first).
+        p = sig["period"]
+        if abs((row["t0"] - sig["t0"] + 0.5 * p) % p - 0.5 * p) > 0.5 * max(sig["dur"], row["dur"]):
+            continue
+        # the earlier signal's depth in a box of sig's duration (box depths of different
+        # durations differ on V-shaped eclipses)
+        ev = _fold_eval(t, y, row["period"], row["t0"], sig["dur"], sigma)
+        if ev is None:
+            continue
+        diff = abs(sig["depth"] - ev["depth"])
+        err = math.hypot(sig["depth_err"], ev["depth_err"])
+        if diff > _ODD_EVEN_SIGMA * err and diff > _ODD_EVEN_REL * max(abs(ev["depth"]), 1e-12):
+            return row
+    return None
+
+
+def _at_parent_period(t, y, sig, parent, sigma, min_transits, red):
+    """``sig`` (at P/2 or P/3 of ``parent``) folded at the parent's period at its own phase,
+    or None when that is not a valid signal (then it is a residual of the parent)."""
+    ev = _fold_eval(t, y, parent["period"], sig["t0"], sig["dur"], sigma)
+    if not _is_valid(ev, min_transits):
+        return None
+    ev.update(sde=sig["sde"], first_epoch=int(ev["epochs"].min()),
+              snr_red=ev["snr"] / math.sqrt(float(_beta2_at(red, ev["dur"]))))
+    return ev
+
+
 def _harmonic_of(period, found):
     for row in found:
         if row["single"] or not np.isfinite(row["period"]):
@@ -680,7 +729,18 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
                                       cadence, sigma, bls, nmin, min_transits, pmin,
                                       baseline, sde_threshold, snr_threshold, periods,
                                       red=red)
-        if accepted is not None and _is_residual(accepted, found):
+        parent = None if accepted is None else _subharmonic_parent(accepted, found, t, y, sigma)
+        if parent is not None:
+            # A signal at P/2 or P/3 of an earlier one is the earlier period at another phase
+            # (EPIC 210491860: a real 1.007-d signal came back at 0.5035 d and was labelled
+            # planet): it is reported at the parent's period (detect then merges it as the
+            # secondary eclipse), or masked as a leftover when it is not a signal there.
+            at_parent = _at_parent_period(tt, yy, accepted, parent, sigma, min_transits, red)
+            if at_parent is None:
+                at_parent = dict(accepted, period=parent["period"])
+                at_parent["residual"] = True
+            accepted = at_parent
+        if accepted is not None and (accepted.pop("residual", False) or _is_residual(accepted, found)):
             # Leftover of an earlier signal at the same period right beside its masked
             # transits (limb-darkened wings, phase-curve shoulders): mask it, don't report.
             n_residual += 1
@@ -1028,7 +1088,7 @@ def _alias_choice(t, y, i, periods, dur0, cadence, sigma, bls, nmin, min_transit
         return None
     # ranked as the spectrum is (dchi2 / beta(T)**2 with the red-noise factor)
     best = max(results, key=lambda e: e["dchi2"] / float(_beta2_at(red, e["dur"])))
-    if best["odd_even_diff"] > 3.0 and best["odd_even_rel"] > 0.1:
+    if best["odd_even_diff"] > _ODD_EVEN_SIGMA and best["odd_even_rel"] > _ODD_EVEN_REL:
         double = [e for e in results if abs(e["period"] / (2 * best["period"]) - 1) < 2e-3]
         if double:
             best = double[0]

@@ -447,3 +447,20 @@ def test_red_noise_factor_is_one_on_white_noise_and_grows_on_a_spotted_star():
     t, y = _prepare(detrend(datasets.load_sample("epic-210651981")), "spotted")
     b2 = _red_beta2(t, y - np.median(y), durs, _robust_sigma(y))
     assert np.all(np.diff(b2) > 0) and b2[0] > 1.5 and b2[-1] > 3 * b2[0], b2
+
+
+def test_half_period_of_a_found_signal_is_reported_at_its_period(shared_data):
+    # EPIC 210491860 (K2 C13 field star, no known planet) has a real 1.007-d signal.  After it
+    # is masked its other-phase dips came back at 0.5035 d (P/2) and detect labelled that row
+    # planet: a signal at P/2 of a found one is that period at another phase, so it is
+    # reported at 1.007 d (detect merges such a row as the secondary eclipse).
+    from astrotinyml.io import read_lightcurve
+
+    path = shared_data / "more" / "k2_c13_k2sc_stephtdouglas" / "k2_EPIC210491860_C13_k2sc.fits"
+    res = search(detrend(read_lightcurve(path).remove_nans()))
+    per = res["pl_orbper"].to_value(u.day)
+    main = [i for i, p in enumerate(per) if abs(p / 1.0069 - 1) < 2e-3]
+    assert main, res
+    assert not np.any(np.abs(per / (1.0069 / 2) - 1) < 5e-3), res
+    for i in main[1:]:  # the other-phase rows point at the first one
+        assert res["harmonic_of"][i] == res["planet_index"][main[0]]
