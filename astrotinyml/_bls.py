@@ -436,21 +436,36 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
         kc = bk[q]
         clen = span / kc * (1.0 + 1e-12) + 1e-12
         fref = 0.5 * (1.0 / periods[i0] + 1.0 / periods[i1 - 1])
-        hist = np.zeros((kc, 2 * nbr))
+        # float32 chunk folds: the reuse already moves points by up to its planned phase
+        # error (a quarter bin or more), against which float32 sums (relative 6e-8 of
+        # each bin's sum) are negligible; half the memory and twice the adds per vector.
+        hist = np.zeros((kc, 2 * nbr), dtype=np.float32)
         filled = np.zeros(kc, dtype=np.bool_)
-        for j in range(n):
-            k = int((t[j] - t_lo) / clen)
-            if k >= kc:
-                k = kc - 1
-            u = (t[j] - (t_lo + (k + 0.5) * clen)) * fref
-            u -= np.floor(u)
-            mm = int(u * nbr)
-            if mm >= nbr:
-                mm = nbr - 1
-            hist[k, 2 * mm] += w[j]
-            hist[k, 2 * mm + 1] += y[j]
-            filled[k] = True
-        sub = np.zeros(2 * nbr)
+        # Chunk by chunk (t is sorted: each chunk is a run of points, found by walking
+        # its edge), so that the inner loop has no division and one row of ``hist``:
+        # about half the instructions per point of a per-point chunk index.
+        j = 0
+        fnbr = float(nbr)
+        for k in range(kc):
+            edge = t_lo + (k + 1) * clen
+            off = (t_lo + (k + 0.5) * clen) * fref
+            h = hist[k]
+            j0 = j
+            if k == kc - 1:
+                jend = n
+            else:
+                jend = j
+                while jend < n and t[jend] - t_lo < (k + 1) * clen:
+                    jend += 1
+            for jj in range(j0, jend):
+                u = t[jj] * fref - off
+                u -= np.floor(u)
+                mm = min(int(u * fnbr), nbr - 1)
+                h[2 * mm] += w[jj]
+                h[2 * mm + 1] += y[jj]
+            filled[k] = jend > j0
+            j = jend
+        sub = np.zeros(2 * nbr, dtype=np.float32)
         acc = np.zeros(2 * nb + 2)
         ccum = np.zeros(2 * nb + 2)
         scum = np.zeros(2 * nb + 2)
@@ -459,7 +474,7 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
             p = periods[i]
             f = 1.0 / p
             for b in range(2 * nbr):
-                sub[b] = 0.0
+                sub[b] = np.float32(0.0)
             for k in range(kc):
                 if not filled[k]:
                     continue
