@@ -24,6 +24,10 @@ What it does
   single-sector 2-min TESS light curves (median task time: read + detect + reports) from the
   1-worker runs, divided by N cores x the parallel efficiency measured here (speed-up / 2).
 
+* The benchmark of record (issue #19) is the line ``BENCHMARK OF RECORD``: the median CPU
+  seconds per 2-min single-sector TESS target (read + detect + JSON/CSV reports, the task's
+  own thread CPU as ``run_batch`` records it) from the 1-worker runs, against the 0.4 s target.
+
 Writes the table to stdout and to ``benchmarks/results/batch_scaling.txt``.
 """
 
@@ -65,10 +69,11 @@ def corpus(max_cadences: int) -> tuple[list[Path], list[Path], str, list[str]]:
                     and ";" not in r["quarter_or_sector"] and "year" not in r["file"]):
                 tess2.append(path)
         return files, tess2, f"real corpus {CORPUS} ({len(rows)} files)", left
-    from astrotinyml.detection import _FILE_SUFFIXES
+    from astrotinyml.io.read import LIGHTCURVE_SUFFIXES
 
     files = sorted(p for d in (REPO / "tests" / "data", REPO / "astrotinyml" / "data") for p in d.iterdir()
-                   if p.is_file() and p.suffix.lower() in _FILE_SUFFIXES and not p.name.lower().startswith("manifest"))
+                   if p.is_file() and p.suffix.lower() in LIGHTCURVE_SUFFIXES
+                   and not p.name.lower().startswith("manifest"))
     tess2 = [p for p in files if p.name.startswith("tess_") and "2min" in p.name]
     return files, tess2, "bundled light curves (tests/data + astrotinyml/data)", []
 
@@ -203,13 +208,17 @@ def main(argv=None) -> int:
     t2 = [r["task_s"][p.name] for r in one for p in tess2 if p.name in r["task_s"]]
     c2 = [r["cpu_s"][p.name] for r in one for p in tess2 if p.name in r["cpu_s"]]
     say()
-    if t2 and eff:
+    if t2:
         per = statistics.median(c2)
-        say(f"2-min TESS single-sector light curves ({len(tess2)} files, ~16-20k cadences each), per target "
-            f"(read + detect + JSON/CSV reports): median CPU time {per:.2f} s (range {min(c2):.2f}-{max(c2):.2f} s);")
+        # The benchmark of record (issue #19: a TESS 2-min sector, read -> reports, median
+        # <= 0.4 s CPU): one line, stated against its target.
+        say(f"BENCHMARK OF RECORD: TESS 2-min single-sector light curve, read + detect + JSON/CSV reports, "
+            f"median CPU per target {per:.2f} s over {len(tess2)} files x {len(one)} run(s) "
+            f"(range {min(c2):.2f}-{max(c2):.2f} s); target <= 0.40 s: {'met' if per <= 0.4 else 'MISSED'}")
         say(f"median wall time on this loaded machine {statistics.median(t2):.2f} s.  The CPU time is what one")
         say("uncontended core needs, and is used below.")
         say()
+    if t2 and eff:
         say(f"Extrapolation to a full TESS sector ({SECTOR_TARGETS:,} 2-min targets), one worker per core:")
         say(f"  @measured: parallel efficiency {eff:.2f} = median 2-worker speed-up / 2 measured here (loaded machine);")
         if idle_eff:
