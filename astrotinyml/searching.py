@@ -332,18 +332,23 @@ def _red_beta2(t, y, durations, sigma):
     out = np.ones(durations.size)
     if t.size < 20 or not sigma > 0:
         return out
+    from . import _bls
+
+    t = np.ascontiguousarray(t, dtype=float)
     cs = np.concatenate([[0.0], np.cumsum(y - np.median(y))])
     for q, T in enumerate(durations):
-        lo = np.searchsorted(t, t - 0.5 * T, side="right")
-        hi = np.searchsorted(t, t + 0.5 * T, side="left")
+        # searchsorted(t, t -+ T/2) by one two-pointer sweep (t is sorted): same indices.
+        lo, hi = _bls.window_bounds(t, 0.5 * T)
         n = hi - lo
         ok = n > 0
         if ok.sum() < 20:
             continue
-        means = (cs[hi[ok]] - cs[lo[ok]]) / n[ok]
-        excess = robust_std(means) ** 2 - sigma ** 2 * float(np.mean(1.0 / n[ok]))
+        if not ok.all():  # (a window holds its own cadence, so all are kept in practice)
+            lo, hi, n = lo[ok], hi[ok], n[ok]
+        means = (cs[hi] - cs[lo]) / n
+        excess = robust_std(means) ** 2 - sigma ** 2 * float(np.mean(1.0 / n))
         if excess > 0:
-            out[q] = 1.0 + excess * float(np.median(n[ok])) / sigma ** 2
+            out[q] = 1.0 + excess * float(np.median(n)) / sigma ** 2
     return out
 
 

@@ -398,11 +398,50 @@ def _lomb_scargle(lc, ephemerides: list[Ephemeris]) -> tuple[float, float]:
     if not fmax > fmin:
         return math.nan, math.nan
     ls = LombScargle(t - t[0], f - np.median(f))
-    freq, power = ls.autopower(minimum_frequency=fmin, maximum_frequency=fmax, samples_per_peak=10)
-    if freq.size == 0 or not np.any(np.isfinite(power)):
+    freq = ls.autofrequency(minimum_frequency=fmin, maximum_frequency=fmax, samples_per_peak=10)
+    peak = _ls_peak(ls, freq)
+    if peak is None:
         return math.nan, math.nan
-    i = int(np.nanargmax(power))
-    return float(1.0 / freq[i]), float(power[i])
+    i, power = peak
+    return float(1.0 / freq[i]), power
+
+
+#: The highest Lomb-Scargle peak is found on a Press & Rybicki (fasper) periodogram with finer
+#: extirpolation than astropy's default (oversampling 10, 8 points): measured on the corpus and
+#: the bundled light curves, its power is within 1.5e-7 of the exact one (astropy 8's default
+#: low-rank NUFFT, eps 5e-13), and it costs ~0.04 s instead of ~0.25 s on a TESS 2-min sector.
+_LS_FASPER = {"algorithm": "fasper", "trig_sum_kwds": {"oversampling": 10, "Mfft": 8}}
+#: Every grid frequency whose approximate power is within this margin of the approximate
+#: maximum (hundreds of times the largest error measured) is then evaluated exactly; the exact
+#: maximum over a full grid is among them whenever the approximation errs by less than half
+#: the margin.
+_LS_MARGIN_ABS, _LS_MARGIN_REL = 2e-5, 5e-3
+#: More candidates than this: the full exact periodogram instead (no peak stands out).
+_LS_MAX_EXACT = 64
+
+
+def _ls_peak(ls, freq) -> tuple[int, float] | None:
+    """(grid index, exact power) of the highest peak of ``ls`` on the regular grid ``freq``.
+
+    The same peak and power (to float rounding) as the exact periodogram of the whole grid
+    (what ``autopower`` computes), at a sixth of the cost: a cheap approximation locates the
+    candidates, and only those are computed exactly (astropy's direct sums).  None when no
+    power is finite.
+    """
+    if freq.size <= 200:  # astropy's own choice is exact (direct sums) on so few frequencies
+        power = ls.power(freq)
+        return (int(np.nanargmax(power)), float(np.nanmax(power))) if np.any(np.isfinite(power)) else None
+    approx = ls.power(freq, method="fast", assume_regular_frequency=True, method_kwds=_LS_FASPER)
+    if np.any(np.isfinite(approx)):
+        top = float(np.nanmax(approx))
+        near = np.flatnonzero(approx >= top - max(_LS_MARGIN_ABS, _LS_MARGIN_REL * abs(top)))
+        if 0 < near.size <= _LS_MAX_EXACT:
+            exact = ls.power(freq[near], method="cython")
+            if np.any(np.isfinite(exact)):
+                j = int(np.nanargmax(exact))
+                return int(near[j]), float(exact[j])
+    power = ls.power(freq, method="fast", assume_regular_frequency=True)
+    return (int(np.nanargmax(power)), float(np.nanmax(power))) if np.any(np.isfinite(power)) else None
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,6 +24,12 @@ What it does
   single-sector 2-min TESS light curves (median task time: read + detect + reports) from the
   1-worker runs, divided by N cores x the parallel efficiency measured here (speed-up / 2).
 
+* The benchmark of record (issue #19) is the line ``BENCHMARK OF RECORD``, measured first, in
+  this process (warm): the median process CPU seconds (all threads, numba's parallel kernels
+  included) per 2-min single-sector TESS target for what a batch task does (read + detect +
+  JSON/CSV reports + saved result), against the 0.4 s target.  ``--record-only`` runs just it.
+  (``run_batch``'s own ``cpu_s`` is the task thread's CPU and leaves numba's threads out.)
+
 Writes the table to stdout and to ``benchmarks/results/batch_scaling.txt``.
 """
 
@@ -65,10 +71,11 @@ def corpus(max_cadences: int) -> tuple[list[Path], list[Path], str, list[str]]:
                     and ";" not in r["quarter_or_sector"] and "year" not in r["file"]):
                 tess2.append(path)
         return files, tess2, f"real corpus {CORPUS} ({len(rows)} files)", left
-    from astrotinyml.detection import _FILE_SUFFIXES
+    from astrotinyml.io.read import LIGHTCURVE_SUFFIXES
 
     files = sorted(p for d in (REPO / "tests" / "data", REPO / "astrotinyml" / "data") for p in d.iterdir()
-                   if p.is_file() and p.suffix.lower() in _FILE_SUFFIXES and not p.name.lower().startswith("manifest"))
+                   if p.is_file() and p.suffix.lower() in LIGHTCURVE_SUFFIXES
+                   and not p.name.lower().startswith("manifest"))
     tess2 = [p for p in files if p.name.startswith("tess_") and "2min" in p.name]
     return files, tess2, "bundled light curves (tests/data + astrotinyml/data)", []
 
@@ -129,12 +136,38 @@ def measure(files, n_workers: int) -> dict:
                 cpu_rate=res.n_targets / cpu)
 
 
+def record(tess2, repeats: int) -> list[float]:
+    """Process CPU seconds (every thread: numba's parallel kernels included) of each 2-min TESS
+    target, read + detect + JSON/CSV reports + saved result (what one batch task does), in this
+    warm process; ``repeats`` passes over the files."""
+    import warnings
+
+    from astrotinyml import detect
+    from astrotinyml.report import write_report
+
+    _warm()
+    out = []
+    with tempfile.TemporaryDirectory(prefix="atml-record-") as tmp:
+        for _ in range(repeats):
+            for p in tess2:
+                c0 = time.process_time()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    res = detect(str(p))
+                    write_report(res, Path(tmp) / p.stem, formats=("json", "csv"), overwrite=True,
+                                 save_result=True)
+                out.append(time.process_time() - c0)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--max-cadences", type=int, default=50_000)
     ap.add_argument("--out", type=Path, default=RESULT)
+    ap.add_argument("--record-only", action="store_true",
+                    help="only the benchmark of record (TESS 2-min CPU per target), no Dask runs")
     args = ap.parse_args(argv)
 
     files, tess2, described, left = corpus(args.max_cadences)
@@ -157,6 +190,22 @@ def main(argv=None) -> int:
         say(f"left out ({len(left)}): " + "; ".join(left))
     say(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     say()
+    rec = record(tess2, args.repeats) if tess2 else []
+    if rec:
+        per = statistics.median(rec)
+        # The benchmark of record (issue #19: a TESS 2-min sector, read -> reports, median
+        # <= 0.4 s CPU), stated against its target.
+        say(f"BENCHMARK OF RECORD: TESS 2-min single-sector light curve, read + detect + JSON/CSV reports "
+            f"(+ saved result, as a batch task), median process CPU per target {per:.2f} s "
+            f"(range {min(rec):.2f}-{max(rec):.2f} s; {len(tess2)} files x {args.repeats} pass(es), warm "
+            f"process, all threads); target <= 0.40 s: {'met' if per <= 0.4 else 'MISSED'}")
+        say(f"  (load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+        say()
+    if args.record_only:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text("\n".join(lines) + "\n")
+        print(f"\nwritten to {args.out}")
+        return 0
     say("run  workers  targets  ok  failed  wall[s]  targets/s  busy  cpu share  targets/cpu-s  "
         "load(before->after)  cluster start[s]  worker warm-up[s]")
     runs = []
@@ -203,13 +252,15 @@ def main(argv=None) -> int:
     t2 = [r["task_s"][p.name] for r in one for p in tess2 if p.name in r["task_s"]]
     c2 = [r["cpu_s"][p.name] for r in one for p in tess2 if p.name in r["cpu_s"]]
     say()
-    if t2 and eff:
+    if t2:
         per = statistics.median(c2)
-        say(f"2-min TESS single-sector light curves ({len(tess2)} files, ~16-20k cadences each), per target "
-            f"(read + detect + JSON/CSV reports): median CPU time {per:.2f} s (range {min(c2):.2f}-{max(c2):.2f} s);")
-        say(f"median wall time on this loaded machine {statistics.median(t2):.2f} s.  The CPU time is what one")
-        say("uncontended core needs, and is used below.")
+        say(f"2-min TESS single-sector light curves ({len(tess2)} files), per run_batch task (read + detect + "
+            f"JSON/CSV reports): median CPU of the task's thread {per:.2f} s (range {min(c2):.2f}-{max(c2):.2f} s;")
+        say("numba's parallel kernel threads are not counted there: the benchmark of record above counts them);")
+        say(f"median wall time on this loaded machine {statistics.median(t2):.2f} s.  The task-thread CPU")
+        say("time is used below.")
         say()
+    if t2 and eff:
         say(f"Extrapolation to a full TESS sector ({SECTOR_TARGETS:,} 2-min targets), one worker per core:")
         say(f"  @measured: parallel efficiency {eff:.2f} = median 2-worker speed-up / 2 measured here (loaded machine);")
         if idle_eff:

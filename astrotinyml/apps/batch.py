@@ -344,7 +344,8 @@ def _run_task(task: BatchTask, index: int, out_dir: str, config: BatchConfig) ->
         summary = _summary(task, index, error_type=etype, message=_error_message(task, err),
                            transient=_is_transient(etype, err), worker=worker)
     summary["task_s"] = time.perf_counter() - t0
-    summary["cpu_s"] = time.thread_time() - c0
+    # This thread's CPU, plus the target's own thread's when it ran in one (the time limit).
+    summary["cpu_s"] = time.thread_time() - c0 + (summary.get("cpu_s") or 0.0)
     if key is not None:
         _write_marker(task, task_dir, summary, key, key_doc, stats, config)
     logging.getLogger(__name__).debug("batch task %s: %s", task.task_id, summary["status"])
@@ -368,8 +369,11 @@ def _process_with_timeout(task: BatchTask, index: int, task_dir: Path, config: B
     cancel = threading.Event()
 
     def run():
+        c0 = time.thread_time()
         try:
             box["summary"] = _process(task, index, task_dir, config, worker, cancel=cancel)
+            # The CPU of the work itself, which this thread (not the task's) did.
+            box["summary"]["cpu_s"] = time.thread_time() - c0
         except BaseException as err:  # noqa: BLE001 - handed to the task below
             box["error"] = err
 

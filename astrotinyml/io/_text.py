@@ -47,6 +47,9 @@ from .conventions import (
 __all__ = ["TextTable", "load_npy", "load_npz", "load_text", "table_to_lightcurve"]
 
 _NA_TOKENS = {"", "na", "nan", "-nan", "+nan", "null", "none", "--", "n/a", "inf", "-inf", "+inf", "infinity"}
+#: NA tokens that float() refuses, as files usually spell them (the fast path of _to_float;
+#: other spellings take the token-by-token loop, with the same result).
+_NA_COMMON = {"", "NA", "na", "N/A", "n/a", "null", "NULL", "Null", "None", "none", "NONE", "--"}
 
 
 @dataclass(frozen=True)
@@ -243,8 +246,10 @@ def _parsed_columns(keys: list[str], cols_tokens, body):
     columns: dict[str, np.ndarray] = {}
     text_keys: set[str] = set()
     bad_tokens: dict[str, tuple[int, str]] = {}
+    quoted = any(any('"' in t or "'" in t for t in toks) for toks in cols_tokens)
     for key, toks in zip(keys, cols_tokens):
-        toks = [t.strip('"').strip("'") for t in toks]
+        if quoted:  # stripping quotes from a file that has none changes nothing
+            toks = [t.strip('"').strip("'") for t in toks]
         vals, n_bad = _to_float(toks)
         columns[key] = vals
         if n_bad:
@@ -275,6 +280,13 @@ def _to_float(tokens: list[str]) -> tuple[np.ndarray, int]:
     try:
         arr = np.array(tokens, dtype=float)
         return arr, 0
+    except ValueError:
+        pass
+    try:
+        # Missing values spelled the common ways (empty, NA, null, ...) are NaN, as in the
+        # loop below; one vectorised conversion instead of a Python float() per token.
+        arr = np.array(["nan" if t in _NA_COMMON else t for t in tokens], dtype=float)
+        return arr, None
     except ValueError:
         pass
     out = np.empty(len(tokens), float)

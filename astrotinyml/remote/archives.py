@@ -743,24 +743,26 @@ def _snapshot_query(kind: str, columns, conds, order, desc, limit):
     mask = np.ones(len(table), bool)
     for c in conds:
         mask &= c.mask(table)
-    sub = table[mask]
-    if order in sub.colnames and len(sub):
-        key = sub[order]
+    # Row numbers, not a sliced copy of the whole snapshot: only the requested columns are
+    # then taken (the same rows, order and values; a tenth of the cost for one star).
+    rows = np.flatnonzero(mask)
+    if order in table.colnames and rows.size:
+        key = table[order][rows]
         vals = float_array(key) if np.asarray(key).dtype.kind in "fiu" else _str_values(key)
         idx = np.argsort(vals, kind="stable")
         if desc:
             idx = idx[::-1]
-        sub = sub[idx]
+        rows = rows[idx]
     if limit is not None:
-        sub = sub[:limit]
+        rows = rows[:limit]
     from astropy.table import Table
 
     out = Table()
     for c in columns:
-        if c in sub.colnames:
-            out[c] = sub[c]
+        if c in table.colnames:
+            out[c] = table[c][rows]
         else:  # a column the snapshot lacks: empty text or NaN, so the columns match online
-            out[c] = np.full(len(sub), "" if c in _TEXT_COLUMNS else np.nan)
+            out[c] = np.full(rows.size, "" if c in _TEXT_COLUMNS else np.nan)
     return out, date
 
 
