@@ -17,7 +17,10 @@ keyword.
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -152,6 +155,23 @@ def transit_mask(time, candidates, *, width_factor=1.5) -> np.ndarray:
     return in_transit(t, ephs, factor=width_factor)
 
 
+# detect() flattens one light curve three times (first pass, then twice with the found
+# transits masked); the protected dips depend only on time, flux and the window, and their
+# scan is ~70 % of a TESS sector's detrending (6 biweights), so the last few are kept.
+_DIP_CACHE: collections.OrderedDict = collections.OrderedDict()
+_DIP_CACHE_SIZE = 4
+_DIP_CACHE_LOCK = threading.Lock()
+
+
+def _dip_key(t, f, *params) -> bytes:
+    h = hashlib.blake2b(digest_size=20)
+    for a in (t, f):
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(repr(params).encode())
+    return h.digest()
+
+
 def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
                   snr_threshold=_PROTECT_SNR) -> np.ndarray:
     """Points of significant dips too long for a biweight window (True = protect them).
@@ -200,11 +220,26 @@ def long_dip_mask(time, flux, *, window_length, break_tolerance=None,
     >>> bool(m[np.abs(t - 13.3) < 0.15].all()), bool(m[np.abs(t - 13.3) > 1.5].any())
     (True, False)
     """
-    import wotan
-
-
     t = np.asarray(getattr(time, "value", time), dtype=float)
     f = np.asarray(getattr(flux, "value", flux), dtype=float)
+    key = _dip_key(t, f, float(window_length), break_tolerance, float(snr_threshold))
+    with _DIP_CACHE_LOCK:
+        hit = _DIP_CACHE.get(key)
+        if hit is not None:
+            _DIP_CACHE.move_to_end(key)
+            return hit.copy()
+    mask = _long_dip_scan(t, f, window_length, break_tolerance, snr_threshold)
+    with _DIP_CACHE_LOCK:
+        _DIP_CACHE[key] = mask.copy()
+        while len(_DIP_CACHE) > _DIP_CACHE_SIZE:
+            _DIP_CACHE.popitem(last=False)
+    return mask
+
+
+def _long_dip_scan(t, f, window_length, break_tolerance, snr_threshold) -> np.ndarray:
+    """:func:`long_dip_mask` without the cache (float arrays in)."""
+    import wotan
+
     mask = np.zeros(t.shape, dtype=bool)
     d_min = float(window_length) / 3.0
     if not d_min < _PROTECT_MAX_DURATION:

@@ -199,6 +199,26 @@ def test_long_dip_mask_leaves_white_noise_alone():
     assert not long_dip_mask(t, flux, window_length=3.5).any()
 
 
+def test_long_dip_mask_reuses_its_scan_only_for_the_same_light_curve():
+    """detect() flattens a light curve three times; the dip scan is kept for the same time,
+    flux and window (Kepler-90 Q5: h's 14-h transit is protected each time)."""
+    from astrotinyml import detrending
+
+    lc = _kepler90_q5()
+    t, f = lc.time.jd - 2454833.0, np.asarray(lc.flux.value, dtype=float)
+    tc = 140.49893 + 331.597273
+    first = detrending.long_dip_mask(t, f, window_length=0.7)
+    assert first[np.abs(t - tc) < 0.2].all()
+    first[:] = False  # the caller's copy: the kept scan is not changed by it
+    again = detrending.long_dip_mask(t, f, window_length=0.7)
+    assert again[np.abs(t - tc) < 0.2].all()
+    np.testing.assert_array_equal(again, detrending._long_dip_scan(t, f, 0.7, None, detrending._PROTECT_SNR))
+    # another flux (the transit filled in) is scanned afresh
+    g = f.copy()
+    g[np.abs(t - tc) < 0.4] = np.nanmedian(f)
+    assert not detrending.long_dip_mask(t, g, window_length=0.7)[np.abs(t - tc) < 0.2].any()
+
+
 def test_toi813b_single_transit_found_with_the_default_window(shared_data):
     """TOI-813 b: one ~0.4-d, ~1500-ppm transit in TESS S5 (an evolved host); detect found
     nothing before the long-dip protection (the 0.54-d window ate it)."""
