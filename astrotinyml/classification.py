@@ -415,4 +415,4 @@ def classify(
         table.meta["classifier_threshold"] = float(threshold)
     # The network cannot know every star; vet's physics tests (companion larger than any
     # planet, ingress too short for the depth) overrule a 'planet' label.
-    return physics_veto(table)
+    return physics_veto(table, copy=False)  # table is this function's own copy

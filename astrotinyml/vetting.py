@@ -1178,13 +1178,15 @@ def _physics(row: dict[str, Any], st_rad: float, st_rad_source: str, radius_know
     row["not_planet_physics"] = bool(too_large or too_sharp)
 
 
-def physics_veto(candidates: Any) -> QTable:
+def physics_veto(candidates: Any, *, copy: bool = True) -> QTable:
     """Never call ``planet`` what the star's physics excludes; a copy is returned.
 
     Rows with ``not_planet_physics`` (from :func:`vet`) whose ``label`` is ``planet`` get
     ``label = 'eb'`` (a stellar companion or a diluted stellar eclipse); the probabilities
     are left as the classifier gave them.  A ``label_note`` column says why for those rows
     (empty elsewhere).  Tables without these columns are returned unchanged (a copy).
+    ``copy=False`` changes a ``QTable`` in place and returns it (for callers passing a table
+    of their own: copying a vetted table of ~130 columns costs ~0.05 s).
 
     Examples
     --------
@@ -1195,7 +1197,7 @@ def physics_veto(candidates: Any) -> QTable:
     """
     from astropy.table import QTable
 
-    table = QTable(candidates, copy=True)
+    table = candidates if not copy and isinstance(candidates, QTable) else QTable(candidates, copy=True)
     if "label" not in table.colnames or "not_planet_physics" not in table.colnames:
         return table
     labels = np.array(table["label"], dtype="U12")

@@ -655,4 +655,4 @@ def apply_calibration(candidates: Any, calibration: Calibration | str | None = N
     table.meta["classifier_calibrated"] = calibrated
     table.meta["calibration_note"] = note
     # Re-deciding the label must not undo vet's physics veto (a companion no planet can be).
-    return physics_veto(table)
+    return physics_veto(table, copy=False)  # table is this function's own copy
