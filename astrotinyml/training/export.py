@@ -547,7 +547,7 @@ def experiment_notes(markdown: str) -> str:
     Returns
     -------
     str
-        The section's text without its heading, up to the next ``## `` heading.
+        The section's text without its heading, up to the next level-2 (``##``) heading.
 
     Examples
     --------
