@@ -348,3 +348,18 @@ def test_combined_table_keeps_columns_when_the_first_target_has_no_candidate():
     table = _candidates_table([empty, full])
     assert table.colnames == ["task", "target", "source", "candidate", "pl_orbper", "label"]
     assert table["pl_orbper"][0].to_value("d") == 0.94 and table["label"][0] == "planet"
+
+
+def test_worker_environment_shares_the_cores_among_the_workers(monkeypatch):
+    """Each worker's numba kernels get cores // workers threads, not one per core each."""
+    import os
+
+    from astrotinyml.apps.batch import worker_environment
+
+    monkeypatch.delenv("NUMBA_NUM_THREADS", raising=False)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert worker_environment(1) == {"NUMBA_NUM_THREADS": str(cores)}
+    assert worker_environment(cores) == {"NUMBA_NUM_THREADS": "1"}
+    assert worker_environment(4 * cores) == {"NUMBA_NUM_THREADS": "1"}
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "3")  # the user's choice is kept
+    assert worker_environment(2) == {"NUMBA_NUM_THREADS": "3"}

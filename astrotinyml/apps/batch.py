@@ -99,6 +99,7 @@ __all__ = [
     "MARKER_NAME",
     "TARGET_TIMEOUT_S",
     "expand_sources",
+    "worker_environment",
     "model_identity",
     "run_batch",
 ]
@@ -733,6 +734,36 @@ def _default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def worker_environment(n_workers: int) -> dict[str, str]:
+    """Environment of the local cluster's worker processes: the cores shared among them.
+
+    Each worker's search kernels are numba-parallel and would otherwise each start a thread
+    per core, i.e. workers x cores threads on the machine.  On 2 cores this measured no
+    different (benchmarks/batch_scaling.py: the same targets per CPU second either way); it
+    keeps a many-worker cluster from running cores**2 threads.  A ``NUMBA_NUM_THREADS`` the
+    user has set is kept.
+
+    Parameters
+    ----------
+    n_workers : int
+        Worker processes of the cluster.
+
+    Returns
+    -------
+    dict
+        ``{"NUMBA_NUM_THREADS": ...}``: the cores (as :func:`os.sched_getaffinity` sees
+        them) divided among the workers, at least 1.
+
+    Examples
+    --------
+    >>> int(worker_environment(10**6)["NUMBA_NUM_THREADS"])
+    1
+    """
+    if os.environ.get("NUMBA_NUM_THREADS"):
+        return {"NUMBA_NUM_THREADS": os.environ["NUMBA_NUM_THREADS"]}
+    return {"NUMBA_NUM_THREADS": str(max(1, _default_workers() // max(1, int(n_workers))))}
+
+
 def _start_client(client, workers, memory_limit, dashboard):
     """(client, cluster-or-None, owned) for the ``client=`` argument of run_batch."""
     import dask  # dask stays out of ``import astrotinyml``
@@ -758,7 +789,7 @@ def _start_client(client, workers, memory_limit, dashboard):
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                memory_limit=memory_limit, dashboard_address=":0",
                                scheduler_kwargs={"dashboard": bool(dashboard)},
-                               silence_logs=logging.ERROR)
+                               silence_logs=logging.ERROR, env=worker_environment(n))
     cl = Client(cluster, set_as_default=False)
     if dashboard:
         print(f"astrotinyml batch: Dask dashboard at {cl.dashboard_link}", file=sys.stderr)
