@@ -31,6 +31,7 @@ Last, :func:`astrotinyml.classification.classify` runs the shipped TinyML model 
 
 from __future__ import annotations
 
+import math
 import os
 import time as _time
 from dataclasses import dataclass, field
@@ -656,7 +657,8 @@ MERGED_SECONDARY_COLUMNS = (
     ("merged_secondary_index", "", "planet_index of a search signal at this row's period and another "
                                    "phase, merged into this row as its secondary eclipse (0: none)"),
     ("merged_secondary_phase", "", "phase of that signal after this row's transit (0..1; NaN: none)"),
-    ("merged_secondary_depth_ppm", "ppm", "its search (box) depth, comparable with pl_trandep"),
+    ("merged_secondary_depth_ppm", "ppm", "its box depth at this row's duration (the search's depth "
+                                          "definition), comparable with pl_trandep"),
     ("merged_secondary_depth_err_ppm", "ppm", "error of that depth"),
     ("merged_secondary_snr", "", "its search SNR"),
     ("eb_secondary", "", "the merged secondary is a stellar eclipse: no planet's occultation can be "
@@ -743,6 +745,67 @@ def merge_secondaries(candidates) -> QTable:
     if drop:
         table.remove_rows(drop)
     return table
+
+
+def same_duration_secondaries(flat, candidates) -> QTable:
+    """Measure each merged secondary eclipse again with its primary's duration.
+
+    The search chose each dip's box duration on its own; for a V-shaped eclipse the best
+    box can be 2 h for one eclipse and 7 h for the other, and box depths at different
+    durations do not compare (a 7-h box on a 10-h V is ~25 % deep where a 2-h box is
+    ~32 %).  Both eclipses of one orbit last about as long (exactly so on a circular
+    orbit), so ``merged_secondary_depth_ppm`` and its error are measured here on ``flat``
+    with the primary's period and duration at the secondary's phase
+    (:func:`astrotinyml.transits.box_depth`, the search's depth definition).
+
+    Parameters
+    ----------
+    flat : lightkurve.LightCurve
+        The flattened light curve the candidates were found in.
+    candidates : astropy.table.QTable
+        :func:`merge_secondaries` output.
+
+    Returns
+    -------
+    astropy.table.QTable
+        ``candidates`` (the same table, changed in place) with the merged depths measured again.
+
+    Examples
+    --------
+    >>> import numpy as np, lightkurve as lk
+    >>> import astropy.units as u
+    >>> from astropy.table import QTable
+    >>> t = 2455000 + np.arange(0, 40, 0.02)
+    >>> ph = (t - 2455001.0) % 10.0
+    >>> f = 1 - 0.2 * (np.abs(ph - 0.0) < 0.15) - 0.1 * (np.abs(ph - 5.0) < 0.15)
+    >>> f = np.where(ph > 9.85, 0.8, f)
+    >>> c = QTable(dict(planet_index=[1, 2], pl_orbper=[10.0, 10.0] * u.d,
+    ...                 pl_tranmid=[2455001.0, 2455006.0] * u.d, pl_trandurh=[7.2, 2.0] * u.h,
+    ...                 pl_trandep=[2e5, 1e5], snr=[300.0, 100.0]))
+    >>> out = same_duration_secondaries(lk.LightCurve(time=t, flux=f), merge_secondaries(c))
+    >>> round(float(out["merged_secondary_depth_ppm"][0]), -3)
+    100000.0
+    """
+    from .candidates import candidate_ephemeris
+    from .transits import box_depth, lc_arrays
+
+    if not len(candidates) or "merged_secondary_index" not in candidates.colnames:
+        return candidates
+    rows = [i for i in range(len(candidates)) if int(candidates["merged_secondary_index"][i])]
+    if not rows:
+        return candidates
+    t, f, _ = lc_arrays(flat)
+    for i in rows:
+        eph = candidate_ephemeris(candidates[i], time_ref=float(np.median(t)))
+        phase = _num(candidates["merged_secondary_phase"][i])
+        if eph.single or not np.isfinite(phase):
+            continue
+        sec = type(eph)(eph.period, eph.t0 + phase * eph.period, eph.duration, math.nan)
+        depth, err = box_depth(t, f, sec)
+        if np.isfinite(depth):
+            candidates["merged_secondary_depth_ppm"][i] = depth
+            candidates["merged_secondary_depth_err_ppm"][i] = err
+    return candidates
 
 
 def _eb_secondary(vetted) -> None:
@@ -862,7 +925,7 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
 
     t = _time.perf_counter()
     if merge:
-        candidates = merge_secondaries(candidates)
+        candidates = same_duration_secondaries(flat, merge_secondaries(candidates))
     stellar = stellar_parameters(raw, star=star)
     vetted = vet(flat, candidates, raw_lc=raw, star=stellar, stellar_density=stellar_density)
     _eb_secondary(vetted)

@@ -37,6 +37,7 @@ __all__ = [
     "bin_centres",
     "fill_empty",
     "in_transit",
+    "box_depth",
     "commensurate",
     "independent_mask",
 ]
@@ -207,6 +208,33 @@ def in_transit(t: np.ndarray, ephemerides: list[Ephemeris], *, factor: float = 1
         _, dt = epoch_and_offset(t, eph)
         mask |= np.abs(dt) < 0.5 * factor * eph.duration
     return mask
+
+
+def box_depth(t: np.ndarray, f: np.ndarray, eph: Ephemeris) -> tuple[float, float]:
+    """(depth, error) in ppm of a box search's kind: the mean flux inside the ephemeris' boxes
+    (full ``duration``) below the median outside them (``duration`` on each side excluded).
+
+    The search's ``pl_trandep`` is this quantity at the duration it chose, so two dips measured
+    here with one duration compare directly (an eclipsing binary's two eclipses).
+
+    >>> import numpy as np
+    >>> from astrotinyml.candidates import Ephemeris
+    >>> t = np.arange(0, 20, 0.01)
+    >>> f = 1 - 0.002 * (np.abs((t - 1.0 + 2.5) % 5 - 2.5) < 0.1)
+    >>> d, e = box_depth(t, f, Ephemeris(5.0, 1.0, 0.16, np.nan))
+    >>> round(d), bool(e < 1)
+    (2000, True)
+    """
+    ok = np.isfinite(t) & np.isfinite(f)
+    t, f = t[ok], f[ok]
+    _, dt = epoch_and_offset(t, eph)
+    inside = np.abs(dt) < 0.5 * eph.duration
+    outside = np.abs(dt) > eph.duration
+    if inside.sum() < 3 or outside.sum() < MIN_POINTS:
+        return math.nan, math.nan
+    base = float(np.median(f[outside]))
+    sigma = robust_std(f[outside])
+    return (base - float(np.mean(f[inside]))) * 1e6, sigma / math.sqrt(inside.sum()) * 1e6
 
 
 def commensurate(p1: float, p2: float, tol: float = 0.01) -> bool:

@@ -234,3 +234,77 @@ def test_toi813b_single_transit_found_with_the_default_window(shared_data):
     assert bool(row["single_event"])
     assert float(row["snr"]) > 15.0
     assert 800 < float(row["pl_trandep"]) < 2500
+
+
+# --- pre-whitening of coherent variability (issue #19: variable stars hide transits) ---
+
+TESTS_DATA = __import__("pathlib").Path(__file__).parent / "data"
+
+
+def test_prewhitening_removes_k2_25s_rotation_and_keeps_its_planet():
+    # K2-25 (EPIC 210490365, K2 C4): an M dwarf rotating in 1.88 d (Mann et al. 2016) with
+    # K2-25 b at P = 3.48456 d.  The 0.7-d biweight leaves the rotation, which the search
+    # returned as its first signal; pre-whitening removes it and the planet keeps its depth.
+    from astrotinyml.io.read import read_lightcurve
+    from astrotinyml.searching import search
+
+    lc = read_lightcurve(TESTS_DATA / "k2_EPIC210490365_C4_dave_detrended.dat")
+    plain = detrend(lc, prewhiten=False)
+    flat = detrend(lc)
+    removed = [float(p) for p in flat.meta["DETREND_PREWHITENED"].split(",")]
+    assert any(abs(p / 1.88 - 1) < 0.02 for p in removed), removed
+    assert plain.meta["DETREND_PREWHITENED"] == ""
+    assert _mad_std(flat.flux.value) < 0.9 * _mad_std(plain.flux.value)
+
+    before, after = search(plain), search(flat)
+    periods = [float(p) for p in after["pl_orbper"].to_value("d")]
+    assert not any(abs(p / 1.88 - 1) < 0.02 for p in periods if np.isfinite(p)), periods
+    assert after["pl_orbper"][0].to_value("d") == pytest.approx(3.484552, rel=1e-3)
+    i = [k for k in range(len(before)) if abs(before["pl_orbper"][k].to_value("d") / 3.484552 - 1) < 1e-3][0]
+    assert after["pl_trandep"][0] == pytest.approx(before["pl_trandep"][i], rel=0.05)
+    assert after["sde"][0] > before["sde"][i] and after["snr"][0] > before["snr"][i]
+
+
+def test_prewhitening_removes_a_pulsation_the_filter_cannot_follow():
+    # TIC 311381302 (TESS S5, 2-min): a 0.165-d (4-h) periodicity that a 0.53-d window
+    # leaves almost whole.
+    from astrotinyml.io.read import read_lightcurve
+
+    lc = read_lightcurve(TESTS_DATA / "tess_TIC311381302_S5_flarestar_pdcsap.csv")
+    plain, flat = detrend(lc, prewhiten=False), detrend(lc)
+    removed = [float(p) for p in flat.meta["DETREND_PREWHITENED"].split(",")]
+    assert abs(removed[0] / 0.1652 - 1) < 0.01, removed
+    assert np.nanstd(flat.flux.value) < 0.85 * np.nanstd(plain.flux.value)
+    # the trend column still gives the input back
+    assert np.allclose((flat.flux * flat["trend"]).value, lc.flux.value, equal_nan=True)
+
+
+def test_prewhitening_leaves_transits_and_eclipses_alone():
+    # A hot Jupiter (WASP-18 b, 1 % deep, its phase curve at P/2) and a detached EB
+    # (KIC 2306740, 35 % deep eclipses): the transit and eclipses are dips, never removed.
+    from astrotinyml.detrending import coherent_variability
+
+    wasp = datasets.load_sample("wasp-18")
+    flat = detrend(wasp)
+    assert flat.meta["DETREND_PREWHITENED"] == ""
+    np.testing.assert_array_equal(flat.flux.value, detrend(wasp, prewhiten=False).flux.value)
+
+    eb = datasets.load_sample("kic-2306740")
+    plain, flat = detrend(eb, prewhiten=False), detrend(eb)
+    # only a weak periodicity of the out-of-eclipse light may go (~0.1 %), not the eclipses
+    assert np.nanmin(flat.flux.value) == pytest.approx(np.nanmin(plain.flux.value), abs=3e-3)
+    t = np.asarray(plain.time.value, float)
+    v = coherent_variability(t, plain.flux.value - 1, window_length=default_window_length(eb))
+    assert all(abs(p / 10.307 * k - 1) > 0.01 for p in v.periods for k in range(1, 6))
+    assert np.nanmax(np.abs(v.model)) < 5e-3
+
+
+def test_coherent_variability_is_nothing_on_white_noise_and_short_input():
+    from astrotinyml.detrending import coherent_variability
+
+    rng = np.random.default_rng(4)
+    t = np.arange(0, 27, 2 / 1440)
+    v = coherent_variability(t, 1e-3 * rng.normal(size=t.size), window_length=0.5)
+    assert v.periods == () and np.all(v.model == 0) and "no periodicity" in v.stop
+    v = coherent_variability(t[:50], np.zeros(50), window_length=0.5)
+    assert v.periods == () and "fewer than 100" in v.stop

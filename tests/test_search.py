@@ -444,7 +444,9 @@ def test_red_noise_factor_is_one_on_white_noise_and_grows_on_a_spotted_star():
     t = np.arange(0.0, 80.0, 0.0204)
     y = rng.normal(0.0, 1e-3, t.size)
     np.testing.assert_allclose(_red_beta2(t, y, durs, _robust_sigma(y)), 1.0, atol=0.1)
-    t, y = _prepare(detrend(datasets.load_sample("epic-210651981")), "spotted")
+    # the filter's residual as such: detrend's pre-whitening removes much of this star's
+    # coherent modulation (tests/test_detrend.py), and the estimator is what is tested here
+    t, y = _prepare(detrend(datasets.load_sample("epic-210651981"), prewhiten=False), "spotted")
     b2 = _red_beta2(t, y - np.median(y), durs, _robust_sigma(y))
     assert np.all(np.diff(b2) > 0) and b2[0] > 1.5 and b2[-1] > 3 * b2[0], b2
 
