@@ -18,11 +18,11 @@ keyword.
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass
 import hashlib
 import math
 import threading
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
