@@ -425,7 +425,7 @@ def correlated_snr(candidates):
     return candidates
 
 
-def _known_signals(raw, flat0, ephemerides, *, detrend_method, window_length):
+def _known_signals(raw, flat0, ephemerides, *, detrend_method, window_length, prewhiten=True):
     """(flat, candidates, place_s, redetrend_s) of known ephemerides: placed and refined on the
     unmasked flattening, then again on the flattening with them masked (the first detrending
     eats part of long transits, so their durations come out short), then masked for good."""
@@ -434,7 +434,7 @@ def _known_signals(raw, flat0, ephemerides, *, detrend_method, window_length):
     first = ephemerides_in_data(flat0, ephemerides)
     place_s = _time.perf_counter() - t
     t = _time.perf_counter()
-    flat1 = detrend(raw, method=detrend_method, window_length=window_length, mask=first)
+    flat1 = detrend(raw, method=detrend_method, window_length=window_length, mask=first, prewhiten=prewhiten)
     redetrend_s = _time.perf_counter() - t
     t = _time.perf_counter()
     candidates = ephemerides_in_data(flat1, first)
@@ -445,7 +445,8 @@ def _known_signals(raw, flat0, ephemerides, *, detrend_method, window_length):
             candidates[col] = first[col]
     place_s += _time.perf_counter() - t
     t = _time.perf_counter()
-    flat = detrend(raw, method=detrend_method, window_length=window_length, mask=candidates)
+    flat = detrend(raw, method=detrend_method, window_length=window_length, mask=candidates,
+                   prewhiten=prewhiten)
     redetrend_s += _time.perf_counter() - t
     return flat, candidates, place_s, redetrend_s
 
@@ -508,7 +509,7 @@ class SearchPasses(NamedTuple):
 def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str = "biweight",
                   window_length: float | None = None, period_min: float | None = None,
                   period_max: float | None = None, max_planets: int = 5, min_transits: int = 2,
-                  sde_threshold: float | None = None) -> SearchPasses:
+                  sde_threshold: float | None = None, prewhiten: bool = True) -> SearchPasses:
     """Search, detrend again with the found transits masked, and search that again.
 
     The first pass searches ``flat0`` (``lc`` detrended without a mask); each further pass
@@ -527,13 +528,13 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
     lc : lightkurve.LightCurve
         The light curve as read (normalized to 1).
     flat0 : lightkurve.LightCurve
-        ``detrend(lc, method=detrend_method, window_length=window_length)``.
+        ``detrend(lc, method=detrend_method, window_length=window_length, prewhiten=prewhiten)``.
     passes : int
         Most searches to run (>= 1).  1 = one search, then one masked detrending.
     first : astropy.table.QTable, optional
         The first pass's result when it is already known: ``search(flat0, ...)`` with the
         same search options (not checked), which is then not run again.
-    detrend_method, window_length
+    detrend_method, window_length, prewhiten
         As in :func:`astrotinyml.detrending.detrend`.
     period_min, period_max, max_planets, min_transits, sde_threshold
         As in :func:`astrotinyml.searching.search`.
@@ -584,7 +585,8 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
         converged = candidates is not None and same_signals(found, candidates)
         candidates = found
         t = _time.perf_counter()
-        flat = (detrend(lc, method=detrend_method, window_length=window_length, mask=candidates)
+        flat = (detrend(lc, method=detrend_method, window_length=window_length, mask=candidates,
+                        prewhiten=prewhiten)
                 if len(candidates) else flat0)
         redetrend_s += _time.perf_counter() - t
         if converged or not len(candidates):
@@ -971,6 +973,7 @@ def detect(
     mission: str | None = None,
     detrend_method: str = "biweight",
     window_length: float | None = None,
+    prewhiten: bool = True,
     period_min: float | None = None,
     period_max: float | None = None,
     max_planets: int = 5,
@@ -1007,6 +1010,10 @@ def detect(
         wotan method for :func:`astrotinyml.detrending.detrend` (default ``"biweight"``).
     window_length : float, optional
         Detrending window in days; default :func:`astrotinyml.detrending.default_window_length`.
+    prewhiten : bool
+        Divide out the coherent variability (pulsation, fast rotation) the window leaves
+        (:func:`astrotinyml.detrending.coherent_variability`); default True.  False keeps
+        the filter's residual as it is (e.g. to study a star's variability).
     period_min, period_max : float, optional
         Period range of the search in days (defaults of :func:`astrotinyml.searching.search`).
     max_planets : int
@@ -1105,12 +1112,12 @@ def detect(
         raise InvalidParameterError(f"fit={fit!r} is not one of {FIT_CHOICES}: 'lsq' for the fast "
                                     "least-squares transit fit, 'mcmc' for posteriors, 'none' for no fit.")
     t = _time.perf_counter()
-    flat0 = detrend(raw, method=detrend_method, window_length=window_length)
+    flat0 = detrend(raw, method=detrend_method, window_length=window_length, prewhiten=prewhiten)
     watch.lap("detrend", t)
 
     flat, candidates, passes_run = _find_signals(
         raw, flat0, watch, ephemerides=ephemerides, search_passes=search_passes, detrend_method=detrend_method,
-        window_length=window_length, period_min=period_min, period_max=period_max, max_planets=max_planets,
+        window_length=window_length, prewhiten=prewhiten, period_min=period_min, period_max=period_max, max_planets=max_planets,
         min_transits=min_transits, sde_threshold=sde_threshold)
 
     # Merge secondaries, vet, fold, classify, calibrate: one function, which the pipeline
@@ -1132,7 +1139,8 @@ def detect(
         source=described if not isinstance(described, list) else list(described),
         time_format=time_format, flux_column=flux_column, mission=mission or (raw.meta or {}).get("mission"),
         detrend_method=detrend_method,
-        window_length=meta.get("DETREND_WINDOW", window_length),
+        window_length=meta.get("DETREND_WINDOW", window_length), prewhiten=prewhiten,
+        prewhitened_periods=meta.get("DETREND_PREWHITENED", ""),
         period_min=period_min, period_max=period_max, max_planets=max_planets, min_transits=min_transits,
         sde_threshold=sde_threshold, search_passes=search_passes, stellar_density=stellar_density,
         star={k: (None if isinstance(v, float) and not np.isfinite(v) else v)
@@ -1174,17 +1182,18 @@ class _Stopwatch:
 
 
 def _find_signals(raw, flat0, watch: _Stopwatch, *, ephemerides, search_passes, detrend_method, window_length,
-                  period_min, period_max, max_planets, min_transits, sde_threshold):
+                  prewhiten, period_min, period_max, max_planets, min_transits, sde_threshold):
     """(flattened light curve, candidates, search passes run): the known ephemerides placed on
     the data, or the search (with its passes on re-flattened data)."""
     timings = watch.timings
     if ephemerides is not None:
         flat, candidates, timings["search"], timings["redetrend"] = _known_signals(
-            raw, flat0, ephemerides, detrend_method=detrend_method, window_length=window_length)
+            raw, flat0, ephemerides, detrend_method=detrend_method, window_length=window_length,
+            prewhiten=prewhiten)
         passes_run = 0
     else:
         passes = search_masked(raw, flat0, passes=search_passes, detrend_method=detrend_method,
-                               window_length=window_length, period_min=period_min, period_max=period_max,
+                               window_length=window_length, prewhiten=prewhiten, period_min=period_min, period_max=period_max,
                                max_planets=max_planets, min_transits=min_transits, sde_threshold=sde_threshold)
         flat, candidates = passes.flat, passes.candidates
         timings["search"], timings["redetrend"] = passes.search_s, passes.redetrend_s

@@ -62,8 +62,9 @@ _PW_MIN_POWER = 0.05     # a sinusoid must explain >= 5 % of the residual varian
 _PW_MAX_POWER = 0.8      # ... but not nearly all of it: a near-pure periodic light curve is
                          # a contact/ellipsoidal binary (or a star the user must see), left
                          # for the search and the vetting to flag
-_PW_MAX_DIP_RATIO = 2.0  # folded profile deeper below its median than it rises above it:
-                         # transits and eclipses, never removed
+_PW_MAX_DIP_RATIO = 4.0  # folded profile this much deeper below its median than it rises
+                         # above it: transits and eclipses (37-190 for WASP-18 b and KIC 2306740),
+                         # never removed; spotted stars' modulation reaches ~2.3 (K2-25)
 _PW_TERMS = 4            # periodicities removed at most
 _PW_HARMONICS = 3        # harmonics fitted per periodicity
 _PW_PERIOD_MIN = 0.05    # d: shorter variability averages out over any transit searched
@@ -399,17 +400,18 @@ def coherent_variability(time, residual, *, mask=None, window_length=1.0) -> Coh
     (a 0.7-d biweight leaves ~7 % of a 2.4-d, 5 % rotational modulation, and nearly all of a
     4-h pulsation); the leftover dominates the box-search spectrum and hides transits.  The
     strongest Lomb-Scargle periodicity of the residual (periods ``0.05 d`` to ``10 x
-    window_length``; found on 9-min means) is fitted with 3 harmonics by least squares and removed, and the next
-    one is looked for, up to 4, while each:
+    window_length``, found on 9-min means) is fitted with 3 harmonics by least squares and
+    removed, and the next one is looked for, up to 4, while each:
 
     * explains at least 5 % of the residual variance (weaker ones do not matter to the
       search) and at most 80 % (a near-pure periodic light curve is a contact or
       ellipsoidal binary, or a star the user must see: left for the search and vetting);
-    * is not dip-like: the residual folded on the period, binned, dips no more than 2x as far below its median as it rises above it (transits and
-      eclipses dip; rotation and pulsation are about symmetric).  A transit's power lies
-      at harmonics of its period, so the profile is folded on 1-5x the period; masked and
-      clipped points are part of it.  The first dip-like
-      periodicity stops the fitting.
+    * is not dip-like: the residual folded on the period and binned dips no more than 4x
+      as far below its median as it rises above it.  Transits and eclipses dip far more
+      (37 for WASP-18 b, 45-190 for KIC 2306740); rotation and pulsation are nearly
+      symmetric, spotted stars up to ~2.3 (K2-25).  A transit's power lies at harmonics of
+      its period, so the profile is folded on 1-5x the period, masked and clipped points
+      included.  The first dip-like periodicity stops the fitting.
 
     Points ``3 sigma`` below the residual (transits, eclipses) and ``mask`` stay out of the
     fit, so a transit at or near a variability period keeps its depth.
@@ -568,6 +570,14 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
     against the noise at their own duration are masked from the short window's fit, which
     then bridges them.  Kepler-90 h keeps its depth (8200 ppm) and TOI-813 b its
     single transit.
+
+    A window short enough for transits cannot follow variability whose period is not long
+    against it: a 0.7-d window leaves ~7 % of a 2.4-d rotational modulation and nearly all
+    of a 4-h pulsation, and the leftover outranks transits in the search.  With
+    ``prewhiten=True`` the coherent part of it is fitted (Lomb-Scargle periods + 3
+    harmonics, dips kept out of the fit) and divided out with the trend
+    (:func:`coherent_variability`).  On K2-25 (an M dwarf rotating in 1.88 d) the search
+    then returns K2-25 b at SDE 30 instead of the rotation first and the planet at SDE 17.
 
     Examples
     --------

@@ -255,3 +255,23 @@ def test_search_masked_keeps_a_lost_signal_only_where_it_still_stands():
     assert len(_keep_lost_signals(flat, earlier[:0], made_up, 5)) == 0
     # no room under max_planets: the later pass stays as it is
     assert len(_keep_lost_signals(flat, earlier[:0], periodic, 0)) == 0
+
+
+def test_prewhitening_is_an_option_of_detect_and_recorded():
+    # K2-25 (M dwarf, P_rot 1.88 d; K2-25 b at 3.48456 d): by default the rotation is divided
+    # out and only the planet comes back; prewhiten=False keeps the filter's residual, and
+    # the rotation is then found too.  Both runs record what they did.
+    from pathlib import Path
+
+    from astrotinyml.detection import detect
+
+    path = Path(__file__).parent / "data" / "k2_EPIC210490365_C4_dave_detrended.dat"
+    on, off = detect(path), detect(path, prewhiten=False)
+    assert on.options["prewhiten"] is True and off.options["prewhiten"] is False
+    assert any(abs(float(p) / 1.88 - 1) < 0.02 for p in on.options["prewhitened_periods"].split(","))
+    assert off.options["prewhitened_periods"] == ""
+    p_on = on.candidates["pl_orbper"].to_value("d")
+    p_off = off.candidates["pl_orbper"].to_value("d")
+    assert p_on[0] == pytest.approx(3.484552, rel=1e-3)
+    assert not np.any(np.abs(p_on / 1.88 - 1) < 0.02)
+    assert np.any(np.abs(p_off / 3.484552 - 1) < 1e-3)

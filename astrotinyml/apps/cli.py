@@ -120,6 +120,9 @@ def _add_detect_options(parser) -> None:
     parser.add_argument("--window-length", type=float, default=None, metavar="DAYS",
                         help="detrending (biweight) window [d]; default 3x the longest transit of a "
                              "Sun-like star searched, 0.5-1 d (longer dips are protected from it)")
+    parser.add_argument("--no-prewhiten", action="store_true",
+                        help="keep the coherent variability (pulsation, fast rotation) that the window leaves; "
+                             "by default it is fitted and divided out")
     parser.add_argument("--search-passes", type=int, default=2,
                         help="searches, each on the light curve detrended with the previous one's transits "
                              "masked (default: %(default)s; 1 is faster but loses long transits)")
@@ -134,7 +137,7 @@ def _add_detect_options(parser) -> None:
 
 def _detect_options(args) -> dict:
     return dict(time_format=args.time_format, flux_column=args.flux_column, fit=args.fit,
-                window_length=args.window_length,
+                window_length=args.window_length, prewhiten=not args.no_prewhiten,
                 max_planets=args.max_planets, period_min=args.period_min,
                 period_max=args.period_max, sde_threshold=args.sde_threshold,
                 search_passes=args.search_passes)
