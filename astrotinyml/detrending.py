@@ -373,6 +373,43 @@ def _bin_means(t, y, width):
     return (np.bincount(idx, weights=t)[keep] / n[keep], np.bincount(idx, weights=y)[keep] / n[keep])
 
 
+def _strongest_frequency(t, y, f_min, f_max, n_peaks=3):
+    """(frequency, Lomb-Scargle power) of the strongest periodicity of ``y(t)`` in [f_min, f_max].
+
+    The peaks are located on the FFT of the series placed on a regular grid of its median
+    spacing (gaps zero, 4x oversampled in frequency), and the ``n_peaks`` highest are refined
+    with the exact Lomb-Scargle power (astropy, direct sums) on 31 frequencies across each.
+    Written here because astropy's ``method="fast"`` over the whole grid took 0.07 s on a
+    binned TESS sector (~4000 points, 1600 frequencies) and is called up to 4 times per
+    detrending, 3 detrendings per ``detect``; this takes ~5 ms.  On the 72 corpus light
+    curves it removed the same periodicities (periods within 0.15 %, the grids' resolution)
+    but one at the 5 % limit (KIC 2306740 Q2, 0.733 d), which it left in.
+    """
+    from astropy.timeseries import LombScargle
+
+    step = float(np.median(np.diff(t)))
+    pos = np.rint((t - t[0]) / step).astype(np.int64)
+    nfft = 1 << int(math.ceil(math.log2(4 * (int(pos[-1]) + 1))))
+    grid = np.zeros(nfft)
+    np.add.at(grid, pos, y - y.mean())
+    spec = np.abs(np.fft.rfft(grid)) ** 2
+    freq = np.fft.rfftfreq(nfft, step)
+    band = np.flatnonzero((freq >= f_min) & (freq <= f_max))
+    if band.size < 3:
+        return math.nan, 0.0
+    sb = spec[band]
+    local = np.flatnonzero((sb[1:-1] >= sb[:-2]) & (sb[1:-1] >= sb[2:])) + 1
+    if not local.size:
+        local = np.array([int(np.argmax(sb))])
+    top = band[local[np.argsort(sb[local])[::-1][:n_peaks]]]
+    df = float(freq[1] - freq[0])
+    trial = np.concatenate([np.linspace(freq[k] - df, freq[k] + df, 31) for k in top])
+    trial = trial[trial > 0]
+    power = LombScargle(t, y).power(trial, method="cython")
+    k = int(np.argmax(power))
+    return float(trial[k]), float(power[k])
+
+
 def _dip_ratio(t, r, period):
     """How far the binned folded profile dips below its median over how far it rises above."""
     nb = int(np.clip(t.size // 20, 20, 200))
@@ -441,7 +478,6 @@ def coherent_variability(time, residual, *, mask=None, window_length=1.0) -> Coh
     >>> round(v.periods[0], 3), bool(np.std(r - v.model) < 1.1e-3)
     (0.165, True)
     """
-    from astropy.timeseries import LombScargle
 
     t = np.asarray(time, dtype=float)
     r = np.asarray(residual, dtype=float)
@@ -465,13 +501,14 @@ def coherent_variability(time, residual, *, mask=None, window_length=1.0) -> Coh
         res = r[ok] - model[ok]
         mid = float(np.median(res))
         use = res > mid - _PW_CLIP * robust_std(res)
-        ls = LombScargle(*_bin_means(t_ok[use], res[use], _PW_PERIOD_MIN / 8.0))
-        freq, power = ls.autopower(minimum_frequency=1.0 / p_max,
-                                   maximum_frequency=1.0 / _PW_PERIOD_MIN, samples_per_peak=3)
-        k = int(np.argmax(power))
-        # the grid's peak to a fifteenth of its spacing
-        fine = np.linspace(freq[max(k - 1, 0)], freq[min(k + 1, freq.size - 1)], 31)
-        f0 = float(fine[int(np.argmax(ls.power(fine, method="cython")))])
+        tb, rb = _bin_means(t_ok[use], res[use], _PW_PERIOD_MIN / 8.0)
+        f0, power = _strongest_frequency(tb, rb, 1.0 / p_max, 1.0 / _PW_PERIOD_MIN)
+        # Binning lowers the noise, not the signal: the binned power is never below the share
+        # of the unbinned variance, so a weak peak ends the search here (quiet stars: one
+        # periodogram, nothing else).
+        if power < _PW_MIN_POWER:
+            stop = f"no periodicity explains {_PW_MIN_POWER:.0%} of the residual variance"
+            break
 
         def design(tt):
             cols = [np.ones_like(tt)]
