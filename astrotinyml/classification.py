@@ -314,6 +314,7 @@ def classify(
     raw_lc: lightkurve.LightCurve | None = None,
     threshold: float | None = None,
     calibration: Any = None,
+    copy: bool = True,
 ) -> QTable:
     """Classify candidates: add ``label`` and ``p_*`` columns to the candidates table.
 
@@ -342,11 +343,15 @@ def classify(
         As in :func:`astrotinyml.detection.detect`: None applies the latest calibration run
         (else the default shipped with the model), a run id or a
         :class:`~astrotinyml.calibration.store.Calibration` that one, False none (raw softmax).
+    copy : bool
+        False: a ``QTable`` given is changed in place and returned, not copied (for callers
+        passing a table of their own, as :func:`astrotinyml.detection.characterize` does:
+        copying a vetted table of ~100 columns costs ~10 ms).
 
     Returns
     -------
     astropy.table.QTable
-        A copy of the table with ``label`` (a class name or ``unknown``) and
+        A copy of the table (the table itself with ``copy=False``) with ``label`` (a class name or ``unknown``) and
         ``p_planet, p_eb, p_variability, p_instrumental, p_noise``; ``meta`` gains
         ``classifier_model``, ``classifier_sha256``, ``classifier_variant``,
         ``classifier_threshold``, ``classifier_calibrated`` and ``calibration_id``
@@ -381,6 +386,8 @@ def classify(
         raise InvalidParameterError(f"threshold must be in [0, 1], got {threshold}")
     if isinstance(candidates, (list, tuple)):
         table = QTable(rows=list(candidates)) if candidates else QTable()
+    elif not copy and isinstance(candidates, QTable):
+        table = candidates
     else:
         table = QTable(candidates, copy=True)
     n = len(table)
@@ -415,4 +422,4 @@ def classify(
         table.meta["classifier_threshold"] = float(threshold)
     # The network cannot know every star; vet's physics tests (companion larger than any
     # planet, ingress too short for the depth) overrule a 'planet' label.
-    return physics_veto(table, copy=False)  # table is this function's own copy
+    return physics_veto(table, copy=False)  # table is this function's own copy (or the caller's)

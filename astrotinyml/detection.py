@@ -946,7 +946,8 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
     calibration_id = None
     if classify:
         t = _time.perf_counter()
-        vetted = run_classifier(flat, vetted, views=views, model=model, calibration=False)
+        # vetted is this function's own table (vet made it): labelled in place, not copied
+        vetted = run_classifier(flat, vetted, views=views, model=model, calibration=False, copy=False)
         lap("classify", t)
         if calibration is not False:
             # The latest calibration run (or the one named, or the default shipped beside the

@@ -1138,6 +1138,7 @@ def _write_columns(table, rows: list[dict[str, Any]]) -> None:
     from astropy import units as u
 
     n = len(rows)
+    names, cols = [], []
     for name, unit, _ in VET_COLUMNS:
         values = [r[name] for r in rows]
         if name in ("secondary_detected", "near_var_period", "density_flag", "not_planet_physics"):
@@ -1150,9 +1151,14 @@ def _write_columns(table, rows: list[dict[str, Any]]) -> None:
             col = np.array(values, dtype=float)
         if unit not in PLAIN_UNITS:
             col = col * u.Unit(unit)
-        if name in table.colnames:  # re-vetting a vetted table: refresh, do not duplicate
-            table.remove_column(name)
-        table[name] = col
+        names.append(name)
+        cols.append(col)
+    stale = [name for name in names if name in table.colnames]
+    if stale:  # re-vetting a vetted table: refresh, do not duplicate
+        table.remove_columns(stale)
+    # In one call and without copies (the arrays are new): adding ~70 columns one by one
+    # cost ~10 ms a vet.
+    table.add_columns(cols, names=names, copy=False)
 
 
 def _physics(row: dict[str, Any], st_rad: float, st_rad_source: str, radius_known: bool) -> None:

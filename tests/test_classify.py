@@ -149,3 +149,18 @@ def test_classify_is_thread_safe():
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(one, range(100)))
+
+
+def test_classify_copies_the_table_unless_told_not_to(kic2306740):
+    from astropy.table import QTable
+
+    res = kic2306740
+    vetted = QTable(res.candidates, copy=True)
+    vetted.remove_columns([c for c in vetted.colnames if c == "label" or c.startswith("p_")])
+    before = list(vetted.colnames)
+    out = classify(res.flat, vetted, views=res.views, calibration=False)
+    assert out is not vetted and list(vetted.colnames) == before  # the caller's table untouched
+    same = classify(res.flat, vetted, views=res.views, calibration=False, copy=False)
+    assert same is vetted and "label" in vetted.colnames
+    assert list(same["label"]) == list(out["label"])
+    assert np.array_equal(same["p_eb"], out["p_eb"])

@@ -21,6 +21,36 @@ def test_import_does_not_pull_heavy_dependencies():
     assert out.stdout.strip() == ""
 
 
+@pytest.mark.parametrize("user_value, expected", [
+    (None, "GOMP_SPINCOUNT = '0'"),  # passive: idle threads sleep at once (unset: ~300000 spins)
+    ("ACTIVE", "OMP_WAIT_POLICY = 'ACTIVE'"),
+])
+def test_numba_openmp_threads_wait_passively_unless_the_user_says(user_value, expected):
+    # The OpenMP runtime of numba's parallel search prints the wait policy and spin count it
+    # read when it starts (OMP_DISPLAY_ENV); it starts at the first parallel launch, after
+    # the import.
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")}
+    env.update(OMP_DISPLAY_ENV="VERBOSE", NUMBA_NUM_THREADS="2")
+    if user_value is not None:
+        env["OMP_WAIT_POLICY"] = user_value
+    code = ("import astrotinyml, numba, numpy as np\n"
+            "@numba.njit(parallel=True)\n"
+            "def g(a):\n"
+            "    s = 0.0\n"
+            "    for i in numba.prange(a.size):\n"
+            "        s += a[i]\n"
+            "    return s\n"
+            "print(g(np.ones(100)), numba.threading_layer())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    total, layer = out.stdout.split()
+    assert float(total) == 100.0
+    if layer != "omp":
+        pytest.skip(f"numba runs on the {layer} threading layer here, not OpenMP")
+    assert expected in out.stderr
+
+
 def test_every_error_is_an_astrotinyml_error_and_a_builtin():
     pairs = {
         errors.LightCurveFileNotFoundError: FileNotFoundError,

@@ -20,6 +20,7 @@ from the header (``MISSION``, ``TELESCOP``, ``OBJECT``, ``TICID``, ``KEPLERID``,
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from dataclasses import dataclass
@@ -421,6 +422,31 @@ def _read_fits_lightkurve(p: Path, display: str, kind: str, flux_column, quality
 _LK_UNITS = {"e-/s": "electron/s", "electron / s": "electron/s", "pixels": "pixel", "ADU": "adu"}
 
 
+@functools.lru_cache(maxsize=256)
+def _column_unit(tunit: str):
+    """The unit lightkurve reads for a TUNITn text (its fixes of TESS's spellings included).
+
+    Kept per text: SPOC files repeat the same few, and astropy composes a did-you-mean
+    message (difflib over every unit name) for each one it does not recognise, ~2 ms a
+    column, a quarter of a 2-min sector's read.  Units are immutable, so sharing is safe."""
+    import astropy.units as u
+    from lightkurve.units import ppm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        unit = u.Unit(tunit, format="fits", parse_strict="silent")
+    text = str(unit)
+    if text in _LK_UNITS:
+        unit = u.Unit(_LK_UNITS[text], parse_strict="silent")
+    elif text == "ppm" and repr(unit).startswith("Unrecognized"):
+        unit = ppm
+    elif text.lower() == "unitless":
+        unit = None
+    elif text.lower() == "degcelcius":
+        unit = u.Unit("deg_C", parse_strict="silent")
+    return unit
+
+
 def _read_tess_direct(hdul, p: Path, display: str, flux_column, quality_bitmask) -> FitsTable | None:
     """What :func:`_read_fits_lightkurve` returns for a SPOC TESS light curve, from the open file.
 
@@ -435,7 +461,6 @@ def _read_tess_direct(hdul, p: Path, display: str, flux_column, quality_bitmask)
     import astropy.units as u
     from astropy.io.fits.connect import REMOVE_KEYWORDS, is_column_keyword
     from astropy.time import Time
-    from lightkurve.units import ppm
     from lightkurve.utils import TessQualityFlags
 
     if len(hdul) < 2 or not _is_table(hdul[1]):
@@ -464,18 +489,7 @@ def _read_tess_direct(hdul, p: Path, display: str, flux_column, quality_bitmask)
             null = arr == c.null
         unit = None
         if c.unit is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                unit = u.Unit(c.unit, format="fits", parse_strict="silent")
-            text = str(unit)
-            if text in _LK_UNITS:
-                unit = u.Unit(_LK_UNITS[text], parse_strict="silent")
-            elif text == "ppm" and repr(unit).startswith("Unrecognized"):
-                unit = ppm
-            elif text.lower() == "unitless":
-                unit = None
-            elif text.lower() == "degcelcius":
-                unit = u.Unit("deg_C", parse_strict="silent")
+            unit = _column_unit(c.unit)
             if isinstance(unit, u.UnrecognizedUnit) and name != "time":
                 return None
         cols[name] = (arr, unit, null)
