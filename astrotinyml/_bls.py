@@ -307,96 +307,29 @@ def _box_weights(durs, dmin, dmax, bw, nb, dwt, ws):
     return nk
 
 
-#: Box widths of at least ``_PRUNE_MIN_K`` bins are scanned by blocks of ``s`` starts
-#: (``s`` the largest power of 2 <= ``k / _PRUNE_DIV``): a block is evaluated box by box
-#: only where an upper bound of its boxes' power beats the best box found so far.  The
-#: maximum is the same as that of the full scan (the bound is never below a box's value);
-#: only the work changes.  Measured on full-mission Kepler coarse spectra (see
-#: ``benchmarks/results/search_speed_issue19.txt``, session 8).
-_PRUNE_MIN_K = 4
-_PRUNE_DIV = 2
-
-
 @njit(cache=True, inline="always")
-def _block_extrema(scum, ccum, ntop, lmax, bmn, bmx, cf, cl):
-    """Per aligned block of ``2**L`` cumulative values (``L = 1 .. lmax``; level ``L`` at
-    the returned offset, its tail block may be short): min and max of ``scum`` into
-    ``bmn``/``bmx``, first and last value of the non-decreasing ``ccum`` into ``cf``/``cl``.
-    Each level is built from the one below, so all levels cost ~2 passes over ``ntop``."""
-    offs = np.zeros(lmax + 1, dtype=np.int64)
-    n1 = (ntop + 1) // 2
-    for j in range(n1):
-        x0 = scum[2 * j]
-        j1 = 2 * j + 1 if 2 * j + 1 < ntop else 2 * j
-        x1 = scum[j1]
-        bmn[j] = x0 if x0 < x1 else x1
-        bmx[j] = x0 if x0 > x1 else x1
-        cf[j] = ccum[2 * j]
-        cl[j] = ccum[j1]
-    prev_off = 0
-    prev_n = n1
-    off = n1
-    for L in range(2, lmax + 1):
-        nl = (prev_n + 1) // 2
-        offs[L] = off
-        for j in range(nl):
-            i0 = prev_off + 2 * j
-            i1 = i0 + 1 if 2 * j + 1 < prev_n else i0
-            x0 = bmn[i0]
-            x1 = bmn[i1]
-            bmn[off + j] = x0 if x0 < x1 else x1
-            x0 = bmx[i0]
-            x1 = bmx[i1]
-            bmx[off + j] = x0 if x0 > x1 else x1
-            cf[off + j] = cf[i0]
-            cl[off + j] = cl[i1]
-        prev_off = off
-        prev_n = nl
-        off += nl
-    return offs
-
-
-@njit(cache=True, inline="always")
-def _scan_best(acc, nb, bw, durs, dmin, dmax, ntot, m, nmin, ks, ccum, scum, dwt, ws, buf,
-               bmn, bmx, cf, cl):
+def _scan_best(acc, nb, bw, durs, dmin, dmax, ntot, m, nmin, ks, ccum, scum, dwt, ws, buf):
     """Best ``w(T) d**2 n_in n_out / N**2`` over all boxes of a phase-binned fold.
 
     ``acc`` holds interleaved (count, sum of y) per bin; boxes are runs of whole bins
     (wrapping around phase 1) of the widths of ``durs`` within [dmin, dmax]; ``dwt`` is a
     weight per trial duration (the search's red-noise factor ``1 / beta(T)**2``; ones for
-    the plain white-noise statistic); ``buf`` is scratch space of ``nb + 1`` values,
-    ``bmn``, ``bmx``, ``cf``, ``cl`` of ``2 nb + 2`` values (the pruned scan's block
-    bounds)."""
+    the plain white-noise statistic); ``buf`` is scratch space of ``nb + 1`` values."""
     nk = _box_widths(durs, dmin, dmax, bw, nb, ks)
     _box_weights(durs, dmin, dmax, bw, nb, dwt, ws)
     if nk == 0:
         return 0.0
     kmax = ks[nk - 1]
-    # Largest block level used (s = 2**L starts per block); pruning needs the cumulative
-    # sums to reach ``nb + kmax + s`` (wrapping once), so only where kmax + s < nb.
-    lmax = 0
-    if kmax >= _PRUNE_MIN_K:
-        smax = 1
-        while 2 * smax <= kmax // _PRUNE_DIV:
-            smax *= 2
-        while smax > 1 and kmax + smax >= nb:
-            smax //= 2
-        while (1 << lmax) < smax:
-            lmax += 1
-    ntop = nb + kmax + (1 << lmax)
     c = 0.0
     s = 0.0
     ccum[0] = 0.0
     scum[0] = 0.0
-    for b in range(ntop - 1):
+    for b in range(nb + kmax):
         bb = 2 * (b if b < nb else b - nb)
         c += acc[bb]
         s += acc[bb + 1] - m * acc[bb]
         ccum[b + 1] = c
         scum[b + 1] = s
-    offs = np.zeros(1, dtype=np.int64)
-    if lmax > 0:
-        offs = _block_extrema(scum, ccum, ntop, lmax, bmn, bmx, cf, cl)
     # Branch-free form (selects, no early exits): same value as the guarded
     # ``num**2 / (nin (N - nin))`` of ``bls_power`` (a box with nin >= nmin holds at least
     # one point and misses at least one unless it covers everything, where num = 0).
@@ -410,91 +343,22 @@ def _scan_best(acc, nb, bw, durs, dmin, dmax, ntot, m, nmin, ks, ccum, scum, dwt
     best = 0.0
     for q in range(nk):
         k = ks[q]
-        L = 0
-        if lmax > 0 and k >= _PRUNE_MIN_K:
-            while L < lmax and (2 << L) <= k // _PRUNE_DIV:
-                L += 1
-        if L == 0:
-            for st in range(nb):
-                nin = ccum[st + k] - ccum[st]
-                num = scum[st + k] - scum[st]
-                num = num if num > 0.0 else 0.0
-                num = num if nin >= nmin else 0.0
-                d1 = nin if nin > nmin else nmin
-                d1 = d1 if d1 > 0.5 else 0.5
-                d2 = ntot - nin
-                d2 = d2 if d2 > 0.5 else 0.5
-                buf[st] = num * num / (d1 * d2)
-            mx = ib[0]
-            for st in range(1, nb):
-                x = ib[st]
-                mx = x if x > mx else mx
-            ib[nb] = mx
-            best = max(best, buf[nb] * ws[q])
-            continue
-        # Pruned scan, by blocks of s = 2**L starts [a s, a s + s).  Their boxes have
-        # nin(st) = C[st+k] - C[st] >= C[(a + k//s) s] - C[a s + s - 1] and
-        # <= C[last of block a + ceil(k/s)] - C[a s] (C is non-decreasing: counts >= 0),
-        # and num(st) = S[st+k] - S[st] <= max S over blocks a + k//s .. a + ceil(k/s)
-        # (they hold every end st + k) minus min S over block a.  Every rounding step
-        # (subtraction, product, division of stored values) is monotone, so the bound
-        # is >= each box's computed value; the factor 1 + 1e-9 covers any reordering the
-        # fast-math flags allow.  The bounds of all blocks are computed in one vectorised
-        # loop (contiguous block arrays); in noise a fraction of a percent of the blocks
-        # of the wide boxes beat the best box, and only those are scanned box by box.
-        o = offs[L]
-        sb = 1 << L
-        ka = k // sb
-        kb = (k + sb - 1) // sb
-        wq = ws[q] * (1.0 + 1e-9)
-        nblk = (nb + sb - 1) // sb
-        # (offsets in views, not in the index: a computed index keeps numba's negative-
-        # index wrap, which keeps the loop from being vectorised)
-        mxa = bmx[o + ka:]
-        mxb = bmx[o + kb:]
-        mn0 = bmn[o:]
-        cfa = cf[o + ka:]
-        cf0 = cf[o:]
-        cl0 = cl[o:]
-        clb = cl[o + kb:]
-        for a in range(nblk):
-            x0 = mxa[a]
-            x1 = mxb[a]
-            nub = (x0 if x0 > x1 else x1) - mn0[a]
-            nub = nub if nub > 0.0 else 0.0
-            nlo = cfa[a] - cl0[a]
-            nhi = clb[a] - cf0[a]
-            nub = nub if nhi >= nmin else 0.0
-            d1 = nlo if nlo > nmin else nmin
+        for st in range(nb):
+            nin = ccum[st + k] - ccum[st]
+            num = scum[st + k] - scum[st]
+            num = num if num > 0.0 else 0.0
+            num = num if nin >= nmin else 0.0
+            d1 = nin if nin > nmin else nmin
             d1 = d1 if d1 > 0.5 else 0.5
-            d2 = ntot - nhi
+            d2 = ntot - nin
             d2 = d2 if d2 > 0.5 else 0.5
-            # > 0 where the bound beats ``best`` (no division: the test is cross-multiplied)
-            x = nub * nub * wq - best * (d1 * d2)
-            buf[a] = x if x > 0.0 else 0.0
+            buf[st] = num * num / (d1 * d2)
         mx = ib[0]
-        for a in range(1, nblk):
-            x = ib[a]
+        for st in range(1, nb):
+            x = ib[st]
             mx = x if x > mx else mx
-        if mx == 0:
-            continue
-        wexact = ws[q]
-        for a in range(nblk):
-            if buf[a] == 0.0:
-                continue
-            lo = a * sb
-            e = lo + sb if lo + sb < nb else nb
-            for st in range(lo, e):
-                nin = ccum[st + k] - ccum[st]
-                num = scum[st + k] - scum[st]
-                num = num if num > 0.0 else 0.0
-                num = num if nin >= nmin else 0.0
-                d1 = nin if nin > nmin else nmin
-                d1 = d1 if d1 > 0.5 else 0.5
-                d2 = ntot - nin
-                d2 = d2 if d2 > 0.5 else 0.5
-                v = num * num / (d1 * d2) * wexact
-                best = v if v > best else best
+        ib[nb] = mx
+        best = max(best, buf[nb] * ws[q])
     return best
 
 
@@ -549,10 +413,6 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
             ccum = np.zeros(2 * maxnb + 2)
             scum = np.zeros(2 * maxnb + 2)
             buf = np.zeros(maxnb + 1)
-            bmn = np.zeros(2 * maxnb + 2)
-            bmx = np.zeros(2 * maxnb + 2)
-            cf = np.zeros(2 * maxnb + 2)
-            cl = np.zeros(2 * maxnb + 2)
             for i in range(i0, i1):
                 p = periods[i]
                 nb = int(np.ceil(p / binw[i]))
@@ -567,7 +427,7 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
                     acc[b] += w[j]
                     acc[b + 1] += y[j]
                 best = _scan_best(acc, nb, p / nb, durs, dmin[i], dmax[i], ntot, mean,
-                                  nmin, ks, ccum, scum, wdur, ws, buf, bmn, bmx, cf, cl)
+                                  nmin, ks, ccum, scum, wdur, ws, buf)
                 power[i] = best * ntot
             continue
         nb = bnb[q]
@@ -610,10 +470,6 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
         ccum = np.zeros(2 * nb + 2)
         scum = np.zeros(2 * nb + 2)
         buf = np.zeros(nb + 1)
-        bmn = np.zeros(2 * nb + 2)
-        bmx = np.zeros(2 * nb + 2)
-        cf = np.zeros(2 * nb + 2)
-        cl = np.zeros(2 * nb + 2)
         for i in range(i0, i1):
             p = periods[i]
             f = 1.0 / p
@@ -648,7 +504,7 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
                 acc[2 * b] = c
                 acc[2 * b + 1] = s
             best = _scan_best(acc, nb, p / nb, durs, dmin[i], dmax[i], ntot, mean, nmin,
-                              ks, ccum, scum, wdur, ws, buf, bmn, bmx, cf, cl)
+                              ks, ccum, scum, wdur, ws, buf)
             power[i] = best * ntot
     return power
 

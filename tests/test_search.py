@@ -312,43 +312,6 @@ def test_direct_kernels_match_reference(variant):
     np.testing.assert_allclose(fast, ref, rtol=1e-9, atol=1e-12 * ref.max())
 
 
-def test_pruned_wide_box_scan_matches_reference():
-    # Wide boxes (>= _PRUNE_MIN_K bins) are scanned by blocks of starts, box by box only
-    # where a bound beats the best box so far: the maximum must stay that of the full scan.
-    # Real data (Kepler-90 Q4, ~4,000 long cadences, with the single transit of h), long
-    # periods and boxes up to ~40 bins, so that every block level (2, 4, 8, 16 starts) is
-    # used; the weights make the best box come from different widths at different periods.
-    from astrotinyml import _bls
-    from astrotinyml.io import read_lightcurve
-    from astrotinyml.searching import _prepare, box_search_reference
-
-    lc = read_lightcurve(datasets.sample_paths("kepler-90")[1])  # Q4
-    t, y = _prepare(detrend(lc.remove_nans()), "kepler-90")
-    t = np.ascontiguousarray(t - t[0])
-    y = np.ascontiguousarray(y - np.median(y))
-    t, y = t[:4000], y[:4000]
-    periods = np.array([23.7, 31.3, 44.9, 57.2, 70.4, 88.0])
-    binw = periods / 900.0
-    durs = 2.0 * binw.min() * 1.25 ** np.arange(14)
-    dmin = np.full(periods.size, durs[0])
-    dmax = np.full(periods.size, durs[-1])
-    assert int(durs[-1] / binw.min() + 0.5) >= 32 > _bls._PRUNE_MIN_K
-    w = np.ones(t.size)
-    # the reference has no weights: one duration at a time, weighted max over them
-    each = [box_search_reference(t, y, periods, binw, np.array([d]), dmin, dmax) for d in durs]
-    rng = np.random.default_rng(5)
-    for dwt in (None, rng.uniform(0.2, 1.0, durs.size)):
-        wts = np.ones(durs.size) if dwt is None else dwt
-        ref = np.max([one * wts[q] for q, one in enumerate(each)], axis=0)
-        i64 = lambda *v: np.array(v, dtype=np.int64)  # noqa: E731
-        plan = (i64(0), i64(periods.size), i64(0), i64(0), i64(0), i64(0))
-        extra = () if dwt is None else (np.ascontiguousarray(dwt),)
-        fast = _bls.bls_power_blocks_serial(t, y, w, periods, binw, durs, dmin, dmax, 3.0,
-                                            *plan, *extra)
-        assert ref.min() > 0
-        np.testing.assert_allclose(fast, ref, rtol=1e-9)
-
-
 @pytest.mark.parametrize("parallel", [False, True])
 def test_folded_sum_reuse_close_to_reference(parallel):
     # The reuse kernel moves points by at most the planned phase error: its spectrum
