@@ -441,22 +441,31 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
         # each bin's sum) are negligible; half the memory and twice the adds per vector.
         hist = np.zeros((kc, 2 * nbr), dtype=np.float32)
         filled = np.zeros(kc, dtype=np.bool_)
-        # Chunk by chunk (t is sorted: each chunk is a run of points, found by walking
-        # its edge), so that the inner loop has no division and one row of ``hist``:
-        # about half the instructions per point of a per-point chunk index.
+        # Chunk by chunk (t is sorted: each chunk is a run of points), so that the inner
+        # loop has no division and one row of ``hist``: about half the instructions per
+        # point of a per-point chunk index.  A chunk ends at the first point with
+        # ``t - t_lo >= (k + 1) clen``, found by bisection (the test is monotone in the
+        # index, so this is the index a walk over the points finds; the walk cost ~1.5 ns
+        # per point and block, ~10 % of the fold).
         j = 0
         fnbr = float(nbr)
         for k in range(kc):
-            edge = t_lo + (k + 1) * clen
             off = (t_lo + (k + 0.5) * clen) * fref
             h = hist[k]
             j0 = j
             if k == kc - 1:
                 jend = n
             else:
-                jend = j
-                while jend < n and t[jend] - t_lo < (k + 1) * clen:
-                    jend += 1
+                lim = (k + 1) * clen
+                lo_i = j
+                hi_i = n
+                while lo_i < hi_i:
+                    mid = (lo_i + hi_i) >> 1
+                    if t[mid] - t_lo < lim:
+                        lo_i = mid + 1
+                    else:
+                        hi_i = mid
+                jend = lo_i
             for jj in range(j0, jend):
                 u = t[jj] * fref - off
                 u -= np.floor(u)
