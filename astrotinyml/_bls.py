@@ -441,28 +441,49 @@ def _bls_blocks_impl(t, y, w, periods, binw, durs, dmin, dmax, nmin,
         # each bin's sum) are negligible; half the memory and twice the adds per vector.
         hist = np.zeros((kc, 2 * nbr), dtype=np.float32)
         filled = np.zeros(kc, dtype=np.bool_)
-        # Chunk by chunk (t is sorted: each chunk is a run of points, found by walking
-        # its edge), so that the inner loop has no division and one row of ``hist``:
-        # about half the instructions per point of a per-point chunk index.
+        idx = np.empty(n, dtype=np.int32)
+        # Chunk by chunk (t is sorted: each chunk is a run of points), so that the inner
+        # loop has no division and one row of ``hist``: about half the instructions per
+        # point of a per-point chunk index.  A chunk ends at the first point with
+        # ``t - t_lo >= (k + 1) clen``, found by bisection (the test is monotone in the
+        # index, so this is the index a walk over the points finds; the walk was a second
+        # pass over all points in every block: 0.90-1.00 of the CPU per coarse spectrum
+        # without it, measured alternately on three full-mission Kepler files).
         j = 0
         fnbr = float(nbr)
         for k in range(kc):
-            edge = t_lo + (k + 1) * clen
             off = (t_lo + (k + 0.5) * clen) * fref
             h = hist[k]
             j0 = j
             if k == kc - 1:
                 jend = n
             else:
-                jend = j
-                while jend < n and t[jend] - t_lo < (k + 1) * clen:
-                    jend += 1
-            for jj in range(j0, jend):
-                u = t[jj] * fref - off
+                lim = (k + 1) * clen
+                lo_i = j
+                hi_i = n
+                while lo_i < hi_i:
+                    mid = (lo_i + hi_i) >> 1
+                    if t[mid] - t_lo < lim:
+                        lo_i = mid + 1
+                    else:
+                        hi_i = mid
+                jend = lo_i
+            # The sub-bin indices first, in a loop without stores to the bins (LLVM then
+            # vectorises its floor; the conversion to int stays scalar on AVX2), then the
+            # scatter, in the same order: the same sums.  Measured 0.78-0.89 of the CPU per
+            # full-mission coarse spectrum (min of 5, with the bisection).  The same split
+            # was slower in the direct folds below and no faster in ``bls_best``.
+            tj = t[j0:jend]
+            ix = idx[j0:jend]
+            for jj in range(jend - j0):
+                u = tj[jj] * fref - off
                 u -= np.floor(u)
-                mm = min(int(u * fnbr), nbr - 1)
-                h[2 * mm] += w[jj]
-                h[2 * mm + 1] += y[jj]
+                mm = int(u * fnbr)
+                ix[jj] = 2 * (mm if mm < nbr - 1 else nbr - 1)
+            for jj in range(j0, jend):
+                m2 = idx[jj]
+                h[m2] += w[jj]
+                h[m2 + 1] += y[jj]
             filled[k] = jend > j0
             j = jend
         sub = np.zeros(2 * nbr, dtype=np.float32)
