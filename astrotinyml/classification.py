@@ -345,7 +345,7 @@ def classify(
         :class:`~astrotinyml.calibration.store.Calibration` that one, False none (raw softmax).
     copy : bool
         False: a ``QTable`` given is changed in place and returned, not copied (for callers
-        passing a table of their own, as :func:`astrotinyml.detection.characterize` does:
+        passing a table of their own, as ``astrotinyml.detection.characterize`` does:
         copying a vetted table of ~100 columns costs ~10 ms).
 
     Returns
