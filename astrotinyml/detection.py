@@ -12,7 +12,9 @@ masked keeps their depth and shape for vetting and for the views.  The second se
 (``search_passes=2``, the default) matters for long transits: the first detrending leaves
 ~10 % of Kepler-90 h's 14-h, 0.8 % transit, so the first search pairs the remains with an
 unrelated dip into a false 134-d period and misses h; on the masked detrending the second
-search finds h and g as single events and d (59.7 d) and c (8.72 d) at their periods.
+search finds h and g as single events and d (59.7 d) and c (8.72 d) at their periods.  It
+is skipped when masking the transits changed no detrended flux (the long-dip protection had
+kept them out of the trend already): it would search the same numbers.
 Candidates come from the last search (their ``pl_*`` columns are the search's); every
 diagnostic and view is measured on the flattening with the last candidates masked.
 
@@ -499,7 +501,8 @@ class SearchPasses(NamedTuple):
     candidates: Any
     #: The light curve detrended with those candidates' transits masked (``flat0`` if none).
     flat: Any
-    #: Search passes run (fewer than asked when a pass found the same signals as the last).
+    #: Search passes run (fewer than asked when a pass found the same signals as the last, or
+    #: when masking its transits left the detrended fluxes unchanged).
     passes_run: int
     #: Seconds spent searching and detrending again.
     search_s: float
@@ -585,14 +588,40 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
         converged = candidates is not None and same_signals(found, candidates)
         candidates = found
         t = _time.perf_counter()
+        searched = flat
         flat = (detrend(lc, method=detrend_method, window_length=window_length, mask=candidates,
                         prewhiten=prewhiten)
                 if len(candidates) else flat0)
         redetrend_s += _time.perf_counter() - t
         if converged or not len(candidates):
             break  # converged, or nothing to mask (a further pass would search flat0 again)
+        if _same_flux(flat, searched):
+            # Masking the transits changed no flux value (the long-dip protection had kept
+            # them out of the first trend already: TOI-102, TOI-813 in TESS): a further pass
+            # would search the same numbers and return these candidates, so it is not run.
+            break
     return SearchPasses(candidates=candidates, flat=flat, passes_run=run, search_s=search_s,
                         redetrend_s=redetrend_s)
+
+
+def _same_flux(a, b) -> bool:
+    """Whether two light curves hold the same times and fluxes (NaN equal to NaN, masked
+    values as NaN): what :func:`astrotinyml.searching.search` reads from them."""
+    if a is b:
+        return True
+
+    def arrays(lc):
+        t = np.asarray(getattr(lc.time, "value", lc.time), dtype=float)
+        fq = lc.flux
+        bad = np.asarray(getattr(fq, "mask", False), dtype=bool)
+        f = np.array(getattr(getattr(fq, "unmasked", fq), "value", fq), dtype=float)
+        if bad.any():
+            f[np.broadcast_to(bad, f.shape)] = np.nan
+        return t, f
+
+    (ta, fa), (tb, fb) = arrays(a), arrays(b)
+    return (ta.shape == tb.shape and np.array_equal(ta, tb)
+            and np.array_equal(fa, fb, equal_nan=True))
 
 
 def _keep_lost_signals(flat, found, previous, max_planets):
@@ -1027,8 +1056,10 @@ def detect(
     search_passes : int
         Searches to run: each pass after the first searches the light curve detrended with
         the previous pass's transits masked, and its candidates replace that pass's; it
-        stops early when a pass finds the same signals.  1 is the single search of earlier
-        versions (faster, but long transits come out shallow, short or paired falsely).
+        stops early when a pass finds the same signals, or when masking the transits leaves
+        every detrended flux as it was (the next pass would search the same numbers).  1 is
+        the single search of earlier versions (faster, but long transits come out shallow,
+        short or paired falsely).
     star : StellarParameters or dict, optional
         The host star's parameters given by the user (``{"radius": 0.4, "mass": 0.4}``, solar
         units; see :func:`astrotinyml.star.stellar_parameters`); they take precedence over

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+
 import numpy as np
 import pytest
 
@@ -198,6 +199,28 @@ def test_search_passes_must_be_a_positive_integer(wasp18_result):
     for bad in (0, 1.5, True):
         with pytest.raises(InvalidParameterError, match="search_passes"):
             detect(wasp18_result.raw, search_passes=bad)
+
+
+def test_search_masked_skips_a_pass_that_would_search_the_same_fluxes(tests_data):
+    """KIC 1026032 Q17 (an EB, 8.46 d): the long-dip protection keeps the eclipses out of
+    the first trend, so detrending again with them masked changes no flux.  A second pass
+    would search the same numbers; it is not run, and what it would return is the first
+    pass's result (checked here by running it)."""
+    from astrotinyml.detection import same_signals, search_masked
+    from astrotinyml.detrending import detrend
+    from astrotinyml.io import read_lightcurve
+    from astrotinyml.searching import search
+
+    lc = read_lightcurve(tests_data / "kepler_KIC1026032_Q17_enosair_sapflux.csv")
+    flat0 = detrend(lc)
+    res = search_masked(lc, flat0, passes=2)
+    assert res.passes_run == 1 and len(res.candidates) >= 1
+    assert res.candidates["pl_orbper"][0].to_value("d") == pytest.approx(8.4574, rel=1e-3)
+    assert np.array_equal(res.flat.flux.value, flat0.flux.value, equal_nan=True)
+    second = search(res.flat)
+    assert same_signals(second, res.candidates)
+    for name in ("pl_orbper", "pl_tranmid", "pl_trandep", "pl_trandurh", "snr"):
+        assert np.array_equal(np.asarray(second[name]), np.asarray(res.candidates[name]), equal_nan=True)
 
 
 def test_search_masked_keeps_the_last_pass_values_when_the_signals_agree():
