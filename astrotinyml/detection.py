@@ -47,6 +47,7 @@ from ._version import __version__
 from .calibration.store import apply_calibration
 from .candidates import row_value
 from .classification import classify as run_classifier
+from .config import single_thread_blas
 from .detrending import detrend
 from .ephemerides import ephemerides_in_data, ephemeris_table
 from .errors import InvalidParameterError, NoTransitInDataError
@@ -995,6 +996,7 @@ def characterize(raw, flat, candidates, *, star: Any = None, stellar_density: An
                          calibration_id=calibration_id)
 
 
+@single_thread_blas()
 def detect(
     source: Any,
     *,

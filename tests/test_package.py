@@ -51,6 +51,30 @@ def test_numba_openmp_threads_wait_passively_unless_the_user_says(user_value, ex
     assert expected in out.stderr
 
 
+def test_detect_runs_its_linear_algebra_on_one_blas_thread(monkeypatch, tests_data):
+    """detect() limits BLAS to one thread while it runs (OpenBLAS's threads only spin on its
+    small matrices) and gives the user's setting back afterwards."""
+    import numpy as np
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import astrotinyml.detection as detection
+
+    seen = []
+    real_vet = detection.vet
+
+    def spy(*args, **kwargs):
+        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        return real_vet(*args, **kwargs)
+
+    monkeypatch.setattr(detection, "vet", spy)
+    np.linalg.lstsq(np.eye(2), np.ones(2), rcond=None)  # BLAS loaded
+    with threadpool_limits(limits=2, user_api="blas"):
+        detection.detect(tests_data / "kepler_KIC1026032_Q17_enosair_sapflux.csv", max_planets=1)
+        after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    assert seen and set(seen) == {1}
+    assert after and set(after) == {2}
+
+
 def test_every_error_is_an_astrotinyml_error_and_a_builtin():
     pairs = {
         errors.LightCurveFileNotFoundError: FileNotFoundError,
