@@ -95,8 +95,9 @@ def single_thread_blas():
 
     The linear algebra of one light curve (pre-whitening least squares, the trapezoid and
     transit fits) works on matrices of a few thousand by a few columns, where OpenBLAS's
-    threads only wait and spin: on 9 TESS 2-min sectors, ``detect()`` took 0.31 s median
-    process CPU with one BLAS thread against 0.40 s with two (2-core machine, same results).
+    threads only wait and spin: with one BLAS thread, read + ``detect()`` + reports of a TESS
+    2-min sector took 0.34-0.36 s median process CPU against 0.45-0.51 s with two
+    (``benchmarks/batch_scaling.py --record-only``, 9 sectors, 2-core machine, same results).
     The limit (threadpoolctl) applies to every BLAS library loaded in the process while the
     block runs and is undone after it; a ``detect()`` run in a thread beside other numerical
     work limits that work too for as long.
