@@ -565,7 +565,7 @@ def search_masked(lc, flat0, *, passes: int = 2, first=None, detrend_method: str
     >>> lc = lk.LightCurve(time=t, flux=flux)
     >>> res = search_masked(lc, detrend(lc), max_planets=1)
     >>> round(float(res.candidates["pl_orbper"][0].value), 2), res.passes_run
-    (2.5, 2)
+    (2.5, 1)
     """
 
     if isinstance(passes, bool) or not isinstance(passes, (int, np.integer)) or passes < 1:
