@@ -111,7 +111,8 @@ def main(argv=None) -> int:
         for pw in (False, True):
             for p, lab in res[pw]:
                 counts[pw][(truth(cls, sig, p), lab == "planet")] += 1
-            planet[pw] = sorted((round(p, 3), truth(cls, sig, p)) for p, lab in res[pw] if lab == "planet")
+            planet[pw] = sorted((round(p, 3) if math.isfinite(p) else "single", truth(cls, sig, p))
+                                for p, lab in res[pw] if lab == "planet")
         if planet[False] != planet[True]:
             changed.append(f"  {name[:52]:52s} {cls:12s} labelled planet without: {planet[False]}  with: {planet[True]}")
     lines.append(f"{'truth':16s} {'label':10s} {'no prewhiten':>12s} {'prewhiten':>10s}")
