@@ -45,7 +45,7 @@ import numpy as np
 from . import datasets
 from ._version import __version__
 from .calibration.store import apply_calibration
-from .candidates import row_value
+from .candidates import float_array, row_value
 from .classification import classify as run_classifier
 from .config import single_thread_blas
 from .detrending import detrend
@@ -610,19 +610,9 @@ def _same_flux(a, b) -> bool:
     values as NaN): what :func:`astrotinyml.searching.search` reads from them."""
     if a is b:
         return True
-
-    def arrays(lc):
-        t = np.asarray(getattr(lc.time, "value", lc.time), dtype=float)
-        fq = lc.flux
-        bad = np.asarray(getattr(fq, "mask", False), dtype=bool)
-        f = np.array(getattr(getattr(fq, "unmasked", fq), "value", fq), dtype=float)
-        if bad.any():
-            f[np.broadcast_to(bad, f.shape)] = np.nan
-        return t, f
-
-    (ta, fa), (tb, fb) = arrays(a), arrays(b)
+    ta, tb = float_array(a.time), float_array(b.time)
     return (ta.shape == tb.shape and np.array_equal(ta, tb)
-            and np.array_equal(fa, fb, equal_nan=True))
+            and np.array_equal(float_array(a.flux), float_array(b.flux), equal_nan=True))
 
 
 def _keep_lost_signals(flat, found, previous, max_planets):
