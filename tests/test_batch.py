@@ -293,7 +293,7 @@ def test_a_killed_driver_leaves_consistent_outputs(tmp_path, thread_client):
 
 def test_expand_sources_directories_names_tables_and_duplicates(tests_data, tmp_path):
     files = expand_sources([tests_data])
-    assert len(files) == 15 and all(t.kind == "file" for t in files)  # MANIFEST.csv is not a light curve
+    assert len(files) == 17 and all(t.kind == "file" for t in files)  # MANIFEST.csv is not a light curve
     table = Table({"tid": [100100827, 100100827, 25375553], "sector": [2, 2, 1], "toi": [185.01, 185.02, 143.01]})
     named = expand_sources(table)
     assert [t.name for t in named] == ["TIC 100100827", "TIC 25375553"]  # two planets, one target
