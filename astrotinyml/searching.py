@@ -101,7 +101,7 @@ import numpy as np
 
 from .errors import InvalidParameterError, SearchError
 from .io.conventions import target_name as _target_name
-from .transits import robust_std
+from .transits import robust_std, upper_outliers
 
 __all__ = ["search", "periodogram", "period_grid", "box_search_reference",
            "DEFAULT_PERIOD_MIN", "ROCHE_PERIOD_MIN", "DEFAULT_SDE_THRESHOLD",
@@ -689,8 +689,7 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         )
 
     # Upward outliers (flares, cosmic rays) only add noise to a dip search.
-    sigma0 = _robust_sigma(y)
-    keep = y > -5.0 * sigma0
+    keep = ~upper_outliers(-y)
     t, y, t_abs = t[keep], y[keep], t_abs[keep]
 
     periods = period_grid(baseline=baseline, period_min=pmin, period_max=pmax,

@@ -32,6 +32,8 @@ __all__ = [
     "fold_phase",
     "epoch_and_offset",
     "robust_std",
+    "upper_outliers",
+    "UPPER_OUTLIER_SIGMA",
     "red_noise_beta",
     "binned_median",
     "bin_centres",
@@ -119,6 +121,54 @@ def robust_std(x: np.ndarray) -> float:
     if x.size < 3:
         return math.nan
     return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
+#: Cadences this many robust sigmas above the median flux are flares or cosmic rays.
+UPPER_OUTLIER_SIGMA = 5.0
+
+
+def upper_outliers(flux, *, nsigma: float = UPPER_OUTLIER_SIGMA) -> np.ndarray:
+    """Cadences more than ``nsigma`` robust sigmas above the median flux.
+
+    Flares and cosmic rays only ever brighten a star; a transit or an eclipse never does.
+    The search leaves these cadences out, and so does :func:`astrotinyml.vetting.vet`: one
+    2.5x flare point among the 170 in-transit cadences of a 1-d candidate moves its mean
+    in-transit flux by +0.9 % and its correlated-noise SNR from +10 to -89 (EPIC 246863569).
+
+    Parameters
+    ----------
+    flux : array of float
+        Flattened (or any) flux; NaNs are never flagged.
+    nsigma : float
+        Threshold in robust sigmas (:func:`robust_std`; the plain standard deviation when
+        the MAD is 0).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True on the upward outliers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = 1 + np.random.default_rng(0).normal(0, 1e-3, 1000)
+    >>> f[10], f[20] = 1.5, 0.9          # a flare point and a deep dip
+    >>> np.flatnonzero(upper_outliers(f)).tolist()
+    [10]
+    """
+    f = np.asarray(flux, dtype=float)
+    ok = np.isfinite(f)
+    out = np.zeros(f.shape, dtype=bool)
+    if ok.sum() < 3:
+        return out
+    med = float(np.median(f[ok]))
+    s = robust_std(f[ok])
+    if not s > 0:
+        s = float(np.std(f[ok]))
+    if not s > 0:
+        return out
+    out[ok] = f[ok] - med > nsigma * s
+    return out
 
 
 def red_noise_beta(t: np.ndarray, f: np.ndarray, width: float, sigma_white: float) -> float:

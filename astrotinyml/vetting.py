@@ -60,6 +60,7 @@ from .transits import (
     lc_arrays,
     red_noise_beta,
     robust_std,
+    upper_outliers,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -551,6 +552,11 @@ def _events(t, f, eph: Ephemeris, epoch, dt, base, sw, red) -> dict[str, float]:
     out = dict(mes_red=math.nan, noise_red_ppm=math.nan, ses_max=math.nan, ses_max_mes_ratio=math.nan,
                chases_mean=math.nan)
     T = eph.duration
+    # Flares and cosmic rays are left out, as the search leaves them out: one 2.5x flare
+    # point among a 1-d candidate's 170 in-transit cadences turned its MES from +10 to -89.
+    dim = ~upper_outliers(f)
+    if not dim.all():
+        t, f, epoch, dt = t[dim], f[dim], epoch[dim], dt[dim]
     in_tr = np.abs(dt) < 0.5 * T
     n_in = int(np.count_nonzero(in_tr))
     if not (np.isfinite(red) and np.isfinite(sw) and sw > 0) or n_in == 0:
@@ -955,7 +961,10 @@ def vet(
           T14 beyond what white noise gives (Hartman & Bakos 2016; 0 for white noise).
           ``mes_red``: the multiple-event statistic, mean in-transit depth over
           ``sqrt(sigma_w^2/n_in + sigma_r^2/N)`` for ``n_in`` cadences in ``N`` transits (Pont
-          et al. 2006), the transit's significance in correlated noise.
+          et al. 2006), the transit's significance in correlated noise.  Cadences more than
+          5 robust sigmas above the median (flares, cosmic rays:
+          :func:`astrotinyml.transits.upper_outliers`) are left out of it, of the SES and of
+          chases, as the search leaves them out.
           :func:`astrotinyml.detection.detect` reports it as the candidate's ``snr`` (the
           search's white-noise SNR kept as ``snr_white``) and requires
           ``mes_red >= 7.1`` (:data:`astrotinyml.detection.SNR_THRESHOLD`) of search candidates.

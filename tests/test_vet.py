@@ -347,6 +347,24 @@ def test_red_noise_lowers_the_mes():
     assert r["modshift_fred"] > 1.5 * w["modshift_fred"]
 
 
+def test_a_flare_point_in_a_transit_does_not_move_the_mes(wasp18):
+    """One upward outlier (a flare, a cosmic ray) in a transit window is left out of the MES."""
+    from astrotinyml.vetting import vet
+
+    raw, flat = wasp18
+    clean = vet(flat, [WASP18], raw_lc=raw)[0]
+    t = flat.time.jd
+    mid = WASP18["pl_tranmid"] + WASP18["pl_orbper"] * np.round((t - WASP18["pl_tranmid"]) / WASP18["pl_orbper"])
+    i = int(np.flatnonzero(np.abs(t - mid) < 0.01)[0])
+    flared = flat.copy()
+    flux = flared.flux.value.copy()
+    flux[i] = 2.5  # a 150 % brightening: one point moves the mean of ~3000 in-transit points by ~500 ppm
+    flared.flux = flux
+    hit = vet(flared, [WASP18], raw_lc=raw)[0]
+    assert hit["mes_red"] == pytest.approx(clean["mes_red"], rel=1e-3)
+    assert hit["ses_max"] == pytest.approx(clean["ses_max"], rel=1e-3)
+
+
 def test_single_event_statistics_and_chases(wasp18_row):
     r = wasp18_row
     n = r["n_transits_data"]
