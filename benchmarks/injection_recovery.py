@@ -235,7 +235,7 @@ def ours_run(lc):
     """detect() with the correlated-noise cut applied here, so both sides of it are seen.
 
     Returns (periods, snrs, labels) of all candidates before the cut and the cut's mask
-    (``snr >= SNR_THRESHOLD``, what detect() reports).  The cut is a row filter on vet's
+    (``not snr < SNR_THRESHOLD``, what detect() reports: a NaN snr is kept).  The cut is a row filter on vet's
     ``mes_red``; the only other effect of it inside detect() is that a dropped row's
     transits are no longer left out of the other rows' views.
     """
@@ -257,7 +257,8 @@ def ours_run(lc):
     periods = np.asarray(getattr(c["pl_orbper"], "value", c["pl_orbper"]), float)
     snrs = np.asarray(c["snr"], float)
     labels = [str(x) for x in c["label"]] if "label" in c.colnames else [""] * len(c)
-    return list(periods), list(snrs), labels, snrs >= threshold
+    # detect() keeps a row whose snr cannot be computed (NaN): only snr < threshold is cut
+    return list(periods), list(snrs), labels, ~(snrs < threshold)
 
 
 def tag(found, period, tol=0.01):
