@@ -122,21 +122,16 @@ def test_a_wide_mask_on_a_spotted_star_keeps_the_transits_under_it():
     # there came from the stretch's edges on the curved light curve and put +1200 ppm bumps
     # where the transits are (vet then gave the planet snr -13).  Such stretches (longer
     # than half the window) are bridged by a quadratic fitted to both sides.
-    import batman
     from astropy.table import QTable
     import astropy.units as u
+    from _inject import inject_planet
 
     from astrotinyml.io.read import read_lightcurve
 
     lc = read_lightcurve(TESTS_DATA / "k2_EPIC246808055_C13_k2sc_EPIC_246808055_mast.fits").remove_nans()
     t = lc.time.value
     period, t0 = 9.362739158313081, 2987.759146946358
-    params = batman.TransitParams()
-    params.t0, params.per, params.rp, params.a = t0, period, 0.0173011, 215.03 * (period / 365.25) ** (2 / 3)
-    params.inc = float(np.degrees(np.arccos(0.2124562 / params.a)))
-    params.ecc, params.w, params.limb_dark, params.u = 0.0, 90.0, "quadratic", [0.40, 0.25]
-    model = batman.TransitModel(params, t, supersample_factor=5, exp_time=float(np.median(np.diff(t))))
-    lc.flux = lc.flux * model.light_curve(params)
+    lc, model = inject_planet(lc, period=period, t0=t0, rp=0.0173011, b=0.2124562)
     t14 = 3.8085 / 24
     alias = QTable({"pl_orbper": [18.732056573776124] * u.d, "pl_tranmid": [2457829.9807495233] * u.d,
                     "pl_trandurh": [8.828752245624717] * u.h})
@@ -149,7 +144,7 @@ def test_a_wide_mask_on_a_spotted_star_keeps_the_transits_under_it():
     phase = (t - t0 + 0.5 * period) % period - 0.5 * period
     inside, outside = np.abs(phase) < 0.5 * t14, np.abs(phase) > t14
     epoch = np.round((t - t0) / period)
-    injected = 1e6 * float(np.mean(1 - model.light_curve(params)[inside]))
+    injected = 1e6 * float(np.mean(1 - model[inside]))
 
     def depths(flat):
         f = flat.flux.value
