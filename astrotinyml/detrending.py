@@ -557,10 +557,14 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
     mask : array of bool or astropy.table.Table, optional
         Points to keep out of the trend fit (True = in transit), or a candidates table from
         :func:`astrotinyml.searching.search` whose transits are masked (1.5x their duration).
-        The trend is still evaluated under masked points, so transits keep their depth:
-        masked stretches longer than half the window get a quadratic fitted to the flux on
-        both sides (a location estimate from the stretch's edges would be biased by the
-        curvature of a variable star's light curve), shorter ones the filter's value.
+        The trend is still evaluated under masked points, so transits keep their depth.
+        Before the filter runs, masked cadences are filled in with a quadratic fitted to the
+        flux within half a window on both sides, so that the windows of their neighbours
+        stay two-sided (dropping them biases a location estimate on a sloping light curve);
+        masked stretches longer than half the window then take their trend from a quadratic
+        fitted to the flux on both sides (a location estimate from the stretch's edges would
+        be biased by the curvature of a variable star's light curve), shorter ones the
+        filter's value.
     break_tolerance : float, optional
         Gaps longer than this (days) split the light curve into segments detrended
         separately, so the filter never reaches across a gap or a segment edge.
@@ -685,6 +689,7 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
     if break_tolerance is None:
         break_tolerance = 0.5 * window_length if method not in _CADENCE_METHODS else 0.5
     n_protected = 0
+    given = mask_arr  # the caller's mask, before the protected dips join it
     if protect_long_dips and method not in _CADENCE_METHODS:
         protected = long_dip_mask(time, flux, window_length=window_length,
                                   break_tolerance=break_tolerance)
@@ -695,14 +700,36 @@ def detrend(lc, *, method="biweight", window_length=None, mask=None, break_toler
         mask_arr = None
     kwargs = dict(method=method, window_length=window_length, edge_cutoff=edge_cutoff,
                   break_tolerance=break_tolerance, return_trend=True)
+    fit_flux = flux
     if mask_arr is not None and method not in _CADENCE_METHODS:
-        kwargs["mask"] = mask_arr
+        # The caller's masked cadences are filled in with a quadratic fitted to the flux within half a
+        # window on both sides, and the filter runs on the filled light curve, instead of
+        # being dropped from it (wotan's mask).  Dropping them leaves the windows of their
+        # neighbours one-sided, and a one-sided location estimate on a rotating star's
+        # slope is off by slope x shift: a 4-h mask on a spotted K2 star (EPIC 246808055,
+        # ~7000 ppm/d) put -500/+600 ppm wings either side of a 300-ppm transit, and the
+        # next search found the transit 2.5x too long and off-centre.  A stretch that
+        # cannot be filled (a side with < 10 free points, or across a gap) stays masked, and
+        # so do the protected dips (red-noise dips of quiet stars among them, whose filled-in
+        # neighbourhoods paired into a 28-d signal on EPIC 248045685: see test_search).
+        # A masked cadence inside a protected dip is handled as the dip is (so a mask that
+        # repeats the protection changes nothing: KIC 1026032's eclipses, test_detect).
+        filled = np.zeros(flux.shape, dtype=bool)
+        to_fill = given if given is None or not n_protected else given & ~protected
+        if to_fill is not None and to_fill.any():
+            fill = _bridge(time, flux, np.full(flux.shape, np.nan), to_fill, mask_arr,
+                           window_length, break_tolerance, reach=0.5 * window_length)
+            filled = to_fill & np.isfinite(fill)
+        if filled.any():
+            fit_flux = np.where(filled, fill, flux)
+        if (mask_arr & ~filled).any():
+            kwargs["mask"] = mask_arr & ~filled
     # wotan returns (flat, trend) here because return_trend=True is fixed.
     with warnings.catch_warnings():
         # A fully masked window (a protected dip, a long masked transit) gets no trend from
         # wotan, which warns; _fill_trend_gaps and _bridge below give it one.
         warnings.filterwarnings("ignore", message=".*received a NaN trend.*")
-        _, trend = wotan.flatten(time, flux, **kwargs)
+        _, trend = wotan.flatten(time, fit_flux, **kwargs)
     trend = np.asarray(trend, dtype=float)
     trend = _fill_trend_gaps(time, flux, trend, break_tolerance)
     # The biweight is a location estimate: under a masked stretch it averages the flux at
@@ -800,15 +827,16 @@ def masked_runs(time, mask, *, min_length=0.0) -> np.ndarray:
     return out
 
 
-def _bridge(time, flux, trend, protected, masked, window_length, break_tolerance):
+def _bridge(time, flux, trend, protected, masked, window_length, break_tolerance, *, reach=None):
     """Trend under each bridged stretch (a protected dip, a long masked stretch) from a
     quadratic fitted to the flux on both sides.
 
     The short window cannot see through a masked stretch longer than itself: wotan leaves
     it without a trend and :func:`_fill_trend_gaps` draws a straight line, which misses
     the curvature of a rotating star's light curve over a day.  Here a quadratic in time
-    is fitted to the unmasked flux within ``max(window, stretch)`` on each side (both sides
-    needed, 10 points each, same segment), and replaces the trend inside the stretch.
+    is fitted to the unmasked flux within ``max(reach, stretch)`` on each side (``reach``
+    defaults to the window; both sides needed, 10 points each, same segment), and replaces
+    the trend inside the stretch.  Stretches that cannot be bridged keep ``trend``.
     """
     trend = trend.copy()
     order = np.flatnonzero(np.isfinite(time) & np.isfinite(flux))
@@ -825,9 +853,9 @@ def _bridge(time, flux, trend, protected, masked, window_length, break_tolerance
     gap_cs = np.concatenate([[0], np.cumsum(np.diff(ts) > break_tolerance)])
     for run in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1):
         t_lo, t_hi = ts[run[0]], ts[run[-1]]
-        reach = max(float(window_length), t_hi - t_lo)
-        l0, l1 = np.searchsorted(ts, [t_lo - reach, t_lo], side="left")
-        r0, r1 = np.searchsorted(ts, [t_hi, t_hi + reach], side="right")
+        span = max(float(window_length) if reach is None else float(reach), t_hi - t_lo)
+        l0, l1 = np.searchsorted(ts, [t_lo - span, t_lo], side="left")
+        r0, r1 = np.searchsorted(ts, [t_hi, t_hi + span], side="right")
         if free_cs[l1] - free_cs[l0] < 10 or free_cs[r1] - free_cs[r0] < 10:
             continue
         lw = np.flatnonzero(free[l0:l1]) + l0
