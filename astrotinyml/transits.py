@@ -131,7 +131,8 @@ def upper_outliers(flux, *, nsigma: float = UPPER_OUTLIER_SIGMA) -> np.ndarray:
     """Cadences more than ``nsigma`` robust sigmas above the median flux.
 
     Flares and cosmic rays only ever brighten a star; a transit or an eclipse never does.
-    The search leaves these cadences out, and so does :func:`astrotinyml.vetting.vet`: one
+    The search leaves these cadences out, and so do the multiple- and single-event
+    statistics of :func:`astrotinyml.vetting.vet` (``mes_red``, ``ses_max``, ``chases_mean``): one
     2.5x flare point among the 170 in-transit cadences of a 1-d candidate moves its mean
     in-transit flux by +0.9 % and its correlated-noise SNR from +10 to -89 (EPIC 246863569).
 
