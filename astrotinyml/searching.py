@@ -751,8 +751,12 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
             # secondary eclipse), or masked as a leftover when it is not a signal there.
             at_parent = _at_parent_period(tt, yy, accepted, parent, sigma, min_transits, red)
             if at_parent is None:
-                at_parent = dict(accepted, period=parent["period"])
-                at_parent["residual"] = True
+                # A leftover of the parent: masked at its own period, i.e. at every P/2
+                # (P/3) phase.  Masking it at the parent's period would use its own t0,
+                # which (folded at P/2) may be the parent's already-masked phase: nothing
+                # new would be masked and the same leftover would come back every
+                # iteration (two full-mission Kepler EBs spent 10 spectra, ~8 s, on it).
+                at_parent = dict(accepted, residual=True)
             accepted = at_parent
         if accepted is not None and (accepted.pop("residual", False) or _is_residual(accepted, found)):
             # Leftover of an earlier signal at the same period right beside its masked

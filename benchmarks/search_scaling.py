@@ -50,11 +50,11 @@ FULL_FILES = ("kepler_EB-anon12_Q0-Q17_conor-or.npy", "kepler_EB-anon29_Q0-Q17_c
               "kepler_EB-anon49_Q0-Q17_conor-or.npy")
 
 
-def load_flat(name):
+def load_flat(name, directory=None):
     from astrotinyml.detrending import detrend
 
     rows = {r["file"]: r for r in _corpus.manifest()}
-    path = _corpus.CORPUS / name
+    path = (directory or _corpus.CORPUS) / name
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lc = _corpus.load(path, rows.get(name, {}))
@@ -142,7 +142,11 @@ def main(argv=None):
     ap.add_argument("--full-skip-astropy", action="store_true",
                     help="no astropy BLS in the full-mission table (~10 min a file)")
     ap.add_argument("--full-names", default=None,
-                    help="comma list of full-mission files (default: the first --full-files)")
+                    help="comma list of full-mission files (default: the first --full-files); "
+                         "'all': every .npy file of --full-dir")
+    ap.add_argument("--full-dir", default=None,
+                    help="folder of the full-mission files (default: the corpus; e.g. "
+                         "../shared/data/more/kepler_EB_fullmission_conor-or for its 36 EBs)")
     ap.add_argument("--full-skip-tls", action="store_true",
                     help="full table without TLS (minutes per file)")
     ap.add_argument("--out", default=str(RESULTS / "search_scaling.txt"))
@@ -216,10 +220,15 @@ def main(argv=None):
              "(load printed per row); TLS: CPU s of power(use_threads=--threads)")
         emit(f"{'file':40s} {'N':>6s} {'span':>7s} {'ours':>7s} {'wall':>6s} {'spec':>4s} "
              f"{'TLS':>7s} {'astropy':>7s} {'ours/TLS':>8s} {'load':>5s}  periods ours ; TLS")
-        names = (args.full_names.split(",") if args.full_names
-                 else FULL_FILES[: args.full_files])
+        full_dir = Path(args.full_dir) if args.full_dir else _corpus.CORPUS
+        if args.full_names == "all":
+            names = sorted(p.name for p in full_dir.glob("*.npy"))
+        else:
+            names = (args.full_names.split(",") if args.full_names
+                     else FULL_FILES[: args.full_files])
+        walls = []
         for name in names:
-            t, y = load_flat(name)
+            t, y = load_flat(name, full_dir)
             meta = {}
             load = os.getloadavg()[0]
             d_o, per, _ = time_ours(t, y, args.threads, meta=meta)
@@ -231,6 +240,11 @@ def main(argv=None):
                  f"{meta['wall_s']:6.1f} {meta['n_spectra']:4d} {d_t:7.1f} "
                  f"{d_a:7.1f} {d_o / d_t:8.3f} {load:5.1f}  {','.join(f'{p:.4f}' for p in per)} ; "
                  f"{p_t:.4f} (SDE {sde_t:.1f})")
+            walls.append(meta["wall_s"])
+        if walls:
+            w = np.asarray(walls)
+            emit(f"# {w.size} files: wall median {np.median(w):.1f} s, max {w.max():.1f} s, "
+                 f"{int((w > 10).sum())} over 10 s")
     RESULTS.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     return 0
