@@ -750,14 +750,11 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
             # planet): it is reported at the parent's period (detect then merges it as the
             # secondary eclipse), or masked as a leftover when it is not a signal there.
             at_parent = _at_parent_period(tt, yy, accepted, parent, sigma, min_transits, red)
-            if at_parent is None:
-                # A leftover of the parent: masked at its own period, i.e. at every P/2
-                # (P/3) phase.  Masking it at the parent's period would use its own t0,
-                # which (folded at P/2) may be the parent's already-masked phase: nothing
-                # new would be masked and the same leftover would come back every
-                # iteration (two full-mission Kepler EBs spent 10 spectra, ~8 s, on it).
-                at_parent = dict(accepted, residual=True)
-            accepted = at_parent
+            # A leftover of the parent is masked at its own period, i.e. at every P/2 (P/3)
+            # phase: at the parent's period its t0 (folded at P/2) may be the parent's
+            # already-masked phase, and then nothing new would be masked and the same
+            # leftover could come back at every iteration until the residual cap.
+            accepted = at_parent if at_parent is not None else dict(accepted, residual=True)
         if accepted is not None and (accepted.pop("residual", False) or _is_residual(accepted, found)):
             # Leftover of an earlier signal at the same period right beside its masked
             # transits (limb-darkened wings, phase-curve shoulders): mask it, don't report.
