@@ -484,3 +484,37 @@ def test_half_period_of_a_found_signal_is_reported_at_its_period(shared_data):
     assert not np.any(np.abs(per / (1.0069 / 2) - 1) < 5e-3), res
     for i in main[1:]:  # the other-phase rows point at the first one
         assert res["harmonic_of"][i] == res["planet_index"][main[0]]
+
+
+def test_eb_leftovers_masked_without_spectra_and_planet_still_found(shared_data, monkeypatch):
+    # A full-mission Kepler EB (52k points, 1470 d, 0.9 % eclipses at 0.9745 d) with a
+    # 2500-ppm planet injected at 11.4 d.  After
+    # the eclipses, the binary's phase-curve leftovers at its period used one ~1-s spectrum
+    # each; the ones that outrank every other peak are now found and masked without one.
+    # The planet must still be found, as with spectra only, and with fewer spectra.
+    import sys
+    from pathlib import Path
+
+    import astrotinyml.searching as searching
+    from astrotinyml.io import read_lightcurve
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _inject import inject_planet
+
+    path = (shared_data / "more" / "kepler_EB_fullmission_conor-or"
+            / "kepler_EB-anon28_Q0-Q17_conor-or.npy")
+    lc = read_lightcurve(path, time_format="bkjd").remove_nans()
+    t0 = float(lc.time.value[0]) + 3.7
+    lc, _ = inject_planet(lc, period=11.398, t0=t0, rp=0.05, b=0.3)
+    flat = detrend(lc)
+    runs = {}
+    for peel in (True, False):
+        monkeypatch.setattr(searching, "_PEEL", peel)
+        runs[peel] = search(flat)
+    for res in runs.values():
+        assert _row_near(res, 0.974478, 2e-4) is not None, res     # the binary
+        planet = _row_near(res, 11.398)
+        assert planet is not None, res
+        assert planet["pl_trandep"] == pytest.approx(0.05 ** 2 * 1e6, rel=0.25)  # limb-darkened box
+    assert runs[True].meta["n_spectra"] < runs[False].meta["n_spectra"], \
+        (runs[True].meta["n_spectra"], runs[False].meta["n_spectra"])
