@@ -556,6 +556,14 @@ def _strongest_elsewhere(sde, periods, near):
     return float(sde[keep].max()) if keep.any() else 0.0
 
 
+def _sde_in_last(last, period, snr, sigma):
+    """SDE a signal of correlated-noise SNR ``snr`` at ``period`` would have in the spectrum
+    ``last`` (power, sde, periods, std): that spectrum's SDE at the nearest trial period,
+    moved by the change of power (power is ``(snr * sigma)**2``)."""
+    j = int(np.argmin(np.abs(last["periods"] - period)))
+    return float(last["sde"][j] + ((snr * sigma) ** 2 - last["power"][j]) / last["std"])
+
+
 def _leftover_at_found(t, y, found, grid, cadence, sigma, bls, nmin, min_transits,
                        snr_threshold, red):
     """The strongest box at the period of an earlier periodic signal in ``found`` (free
@@ -793,12 +801,8 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
                 and last["std"] > 0):
             left = _leftover_at_found(tt, yy, found, grid, cadence, sigma, bls, nmin,
                                       min_transits, snr_threshold, red)
-            # its SDE in the last spectrum's normalisation: that spectrum's SDE at its
-            # period, moved by its change of power (power is (SNR * sigma)**2)
-            j = (None if left is None else int(np.argmin(np.abs(last["periods"] - left["period"]))))
-            if left is not None and (
-                    last["sde"][j] + ((left["snr_red"] * sigma) ** 2 - last["power"][j]) / last["std"]
-                    >= max(sde_threshold, _PEEL_MARGIN * last["other"])):
+            if left is not None and (_sde_in_last(last, left["period"], left["snr_red"], sigma)
+                                     >= max(sde_threshold, _PEEL_MARGIN * last["other"])):
                 # A leftover of an earlier signal at its period (an eclipsing binary's
                 # phase curve, eclipse wings) that outranks every other peak of the last
                 # spectrum would be the next spectrum's pick, and be masked: it is found
@@ -823,11 +827,12 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
                                       cadence, sigma, bls, nmin, min_transits, pmin,
                                       baseline, sde_threshold, snr_threshold, periods,
                                       red=red)
-            near = [row["period"] for row in found if not row["single"]]
-            last = dict(power=power, sde=sde_spec, periods=p_eff, std=sde_std,
-                        other=_strongest_elsewhere(
-                            sde_spec, p_eff,
-                            near + ([] if accepted is None else [accepted["period"]])))
+            if _PEEL and step > 1:
+                near = [row["period"] for row in found if not row["single"]]
+                last = dict(power=power, sde=sde_spec, periods=p_eff, std=sde_std,
+                            other=_strongest_elsewhere(
+                                sde_spec, p_eff,
+                                near + ([] if accepted is None else [accepted["period"]])))
         parent = None if accepted is None else _subharmonic_parent(accepted, found, t, y, sigma)
         if parent is not None:
             # A signal at P/2 or P/3 of an earlier one is the earlier period at another phase
