@@ -156,6 +156,17 @@ _PEEL = True
 #: the last spectrum's highest SDE elsewhere.
 _PEEL_MARGIN = 1.2
 _ALIAS_FACTORS = (1.0, 0.5, 2.0, 1.0 / 3.0, 3.0, 2.0 / 3.0, 1.5)
+#: Search short trial durations on flattenings with windows matched to them
+#: (``_duration_bands``; False: every duration on the input flattening, for comparisons).
+_BANDS = True
+#: Window of a duration band in trial durations (Hippke et al. 2019: ~3 T14).
+_BAND_RATIO = 3.0
+#: Each further band's window is this fraction of the one before.
+_BAND_STEP = 0.6
+#: Shortest band window in cadences (a biweight over fewer points follows the noise).
+_BAND_MIN_CADENCES = 16
+#: Most bands besides the input flattening (each costs one spectrum per iteration).
+_BAND_MAX = 1
 # Two sets of dips have unequal depths when they differ by more than 3 sigma and 10 %
 # (the odd/even test of the alias choice; the P/2 signals of _subharmonic_parent).
 _ODD_EVEN_SIGMA = 3.0
@@ -504,6 +515,80 @@ def _dur_weights(red, durs):
     return None if red is None else np.ascontiguousarray(1.0 / _beta2_at(red, durs))
 
 
+def _input_window(lc, cadence):
+    """The filter window (days) the light curve was flattened with: ``DETREND_WINDOW``
+    of :func:`astrotinyml.detrending.detrend`'s meta (in cadences for its savgol and
+    medfilt methods), else the default window for it."""
+    meta = getattr(lc, "meta", None) or {}
+    try:
+        w = float(meta.get("DETREND_WINDOW"))
+    except (TypeError, ValueError):
+        w = float("nan")
+    if str(meta.get("DETREND_METHOD", "")).lower() in ("savgol", "medfilt"):
+        w *= cadence
+    if not (np.isfinite(w) and w > 0):
+        from .detrending import default_window_length
+
+        w = default_window_length(lc)
+    return w
+
+
+def _duration_bands(t, y, durations, window, cadence):
+    """Flattenings of ``y`` for the short trial durations, and the durations each serves.
+
+    A filter of window ``W`` fits part of every shallow dip into its trend: where a dip
+    is within the noise of single points the biweight is a running mean, and a box of
+    duration ``T`` keeps only ~``1 - T/W`` of its depth.  The default window is 3x the
+    *longest* transit searched (~17 h for a K2 campaign), so a 3-h transit loses ~25 %
+    (median over injections into real K2 light curves; up to ~45 % on spotted stars).
+    Measured on 136 batman injections (1.3-5 h) into 34 real K2, TESS and Kepler light
+    curves, as the SNR of the injected model on the noise of each flattening (a
+    session-15 script in ``/tmp``, not kept): a window of 3 T14 gives a median 1.28x the
+    SNR of the default window (4 T14 1.18x, 6 T14 1.0x), while windows longer than the
+    default or with a notch at the transit lose (0.67-0.9x: they leave more noise than
+    they keep depth).
+
+    So the durations with ``3 T <= window * 0.6`` are searched a second time, on ``y``
+    flattened again with that shorter window (at least ``_BAND_MIN_CADENCES`` cadences;
+    ``_BAND_MAX`` such bands, each ``0.6`` of the one before).  The input flattening
+    keeps every duration: a shorter window is a second chance for a short box, never the
+    only one (a 5-h transit that the input window cut to a 3-h box is cut further by a
+    shorter one).  A K2 campaign (17-h window) gets one band, 10.2 h, for boxes of
+    1-3.4 h; a 30-min TESS FFI light curve (13-h window, 8-h floor) none.
+
+    Returns a list of ``(y_band, served, window)`` with ``served`` a boolean mask over
+    ``durations``; the first entry is ``y`` itself (all durations).  Empty when no band
+    applies.
+    """
+    import wotan
+
+    durations = np.asarray(durations, dtype=float)
+    floor = _BAND_MIN_CADENCES * cadence
+    windows = []
+    w = float(window) * _BAND_STEP
+    while len(windows) < _BAND_MAX and w >= floor and _BAND_RATIO * durations.min() <= w:
+        windows.append(w)
+        w *= _BAND_STEP
+    band_of = np.zeros(durations.size, dtype=int)
+    for j, w in enumerate(windows):
+        band_of[_BAND_RATIO * durations <= w] = j + 1
+    out = [(y, np.ones(durations.size, dtype=bool), float(window))]
+    flux = 1.0 - y
+    for j, w in enumerate(windows):
+        served = band_of == j + 1
+        if not served.any():
+            continue
+        _, trend = wotan.flatten(t, flux, method="biweight", window_length=w,
+                                 break_tolerance=0.5 * w, edge_cutoff=0.0, return_trend=True)
+        trend = np.asarray(trend, dtype=float)
+        ok = np.isfinite(trend) & (trend > 0)
+        yb = np.where(ok, 1.0 - flux / np.where(ok, trend, 1.0), y)
+        out.append((np.ascontiguousarray(yb), served, w))
+    if len(out) == 1:
+        return []
+    return out
+
+
 def _is_valid(ev, min_transits):
     return (ev is not None and ev["depth"] > 0 and ev["n_transits"] >= min_transits
             and ev["snr_wo"] >= max(3.0, 0.4 * ev["snr"]))
@@ -709,8 +794,22 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         0.2 %), else 0; 1 with the same period means e.g. a secondary eclipse),
         ``depth_err_ppm`` (the odd/even test is :func:`astrotinyml.vetting.vet`'s ``oddeven_sigma``),
         ``n_in_transit`` (points in the box).  ``meta`` holds the target name, the grid
-        size, the thresholds and the run time.  An empty table (same columns) means
-        nothing passed.
+        size, the thresholds, the run time and ``band_windows_d``: the windows (d) of the
+        extra flattenings the short durations were also searched on (see Notes).  An
+        empty table (same columns) means nothing passed.
+
+    Notes
+    -----
+    One filter window cannot suit every trial duration: the default (3x the longest
+    transit searched, ~17 h for a K2 campaign) fits ~25 % of a shallow 3-h transit into
+    the trend.  On periodic searches of ordinary grids (not the coarse-to-fine grids of
+    long baselines, where a spectrum is the expensive part) the durations up to a fifth
+    of the input's window (``DETREND_WINDOW`` of its meta) are also searched on the
+    input flattened again with a window 0.6 times as long (at least 16 cadences), and
+    the stronger of the two wins at each period.  On 45 real K2, TESS and Kepler light
+    curves (450 injections, ``benchmarks/injection_recovery.py --big --host-stride 3``)
+    this raised recovery at correlated-noise SNR 10 from 0.64 to 0.71, at the cost of
+    one more spectrum per iteration.
 
     Raises
     ------
@@ -773,6 +872,14 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     step = (max(1, int(round(oversampling)))
             if _COARSE and periods.size >= _COARSE_MIN_PERIODS else 1)
     nmin = 3.0
+    # Short trial durations on flattenings with windows matched to them (see
+    # ``_duration_bands``).  Not on coarse-to-fine grids (long baselines): each band
+    # costs a spectrum, and there a spectrum is the expensive part.
+    bands, band_windows = [], []
+    if _BANDS and step == 1:
+        bands = _duration_bands(t, y, grid.durations, _input_window(lc, cadence), cadence)
+        band_windows = [w for _, _, w in bands[1:]]
+        bands = [(yb, served) for yb, served, _ in bands]
 
     active = np.ones(t.size, dtype=bool)
     found = []
@@ -820,13 +927,25 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         dwt = _dur_weights(red, grid.durations)
         accepted = None
         if n_periodic < max_planets:
-            power, sde_spec, p_eff, cgrid, sde_std = _coarse_fine_spectrum(
-                tt, yy, grid, step, cadence, nmin, bls, n_threads, dwt=dwt)
+            band_data = band_of = None
+            if bands:
+                band_data = [(yy, sigma, red, bands[0][1])]
+                for yb, served in bands[1:]:
+                    yyb = np.ascontiguousarray(yb[active] - np.median(yb[active]))
+                    sb = _robust_sigma(yyb)
+                    rb = (grid.durations, _red_beta2(tt, yyb, grid.durations, sb)) if _RED else None
+                    band_data.append((yyb, sb, rb, served))
+                power, sde_spec, sde_std, band_of = _banded_spectrum(
+                    tt, band_data, grid, cadence, nmin, bls, n_threads)
+                p_eff, cgrid = grid.periods, grid
+            else:
+                power, sde_spec, p_eff, cgrid, sde_std = _coarse_fine_spectrum(
+                    tt, yy, grid, step, cadence, nmin, bls, n_threads, dwt=dwt)
             n_spectra += 1
             accepted = _best_periodic(tt, yy, p_eff, power, sde_spec, cgrid,
                                       cadence, sigma, bls, nmin, min_transits, pmin,
                                       baseline, sde_threshold, snr_threshold, periods,
-                                      red=red)
+                                      red=red, bands=band_data, band_of=band_of)
             if _PEEL and step > 1:
                 near = [row["period"] for row in found if not row["single"]]
                 last = dict(power=power, sde=sde_spec, periods=p_eff, std=sde_std,
@@ -880,6 +999,7 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
         "sde_threshold": sde_threshold, "snr_threshold": snr_threshold,
         "single_event_snr": single_event_snr, "min_transits": int(min_transits),
         "baseline_days": baseline, "n_points": int(t.size), "n_spectra": n_spectra,
+        "band_windows_d": [float(w) for w in band_windows],
         "run_time_s": _time.perf_counter() - t_start,
     })
     return table
@@ -1050,6 +1170,39 @@ def _coarse_fine_spectrum(t, y, grid, step, cadence, nmin, bls, n_threads=None, 
     return power, sde, p_eff, cgrid, std
 
 
+def _banded_spectrum(t, bands, grid, cadence, nmin, bls, n_threads=None):
+    """Spectrum over duration bands (``_duration_bands``): each band's power at the
+    durations it serves, on its own flattening and scaled to the input flattening's
+    noise level; the strongest band at each period wins.
+
+    ``bands`` holds ``(y, sigma, red, served)`` per band, the first the input
+    flattening (all durations).  Returns the power (in the units of :func:`_spectrum`
+    on the input flattening, each band scaled to its median), its SDE, the scatter the
+    SDE was divided by, and the winning band at each period.
+    """
+    powers, used = [], []
+    for j, (yb, sb, rb, served) in enumerate(bands):
+        w = _dur_weights(rb, grid.durations)
+        w = np.where(served, 1.0 if w is None else w, 0.0)
+        pw = _spectrum(t, yb, grid, cadence, nmin, bls, n_threads, dwt=np.ascontiguousarray(w))
+        # Each band is scaled to the input flattening's noise level by the median of its
+        # spectrum (the typical best box of noise), not by its robust sigma: a short
+        # window leaves K2's 6-h roll systematics as sparse tails that the robust sigma
+        # ignores, and its powers would then outrank the input's everywhere (EPIC
+        # 211436265 with a 6-h band: median power 1.6x the input's, a 31.6-d junk peak
+        # first, and the injected planet lost).
+        med = float(np.median(pw))
+        if powers and not med > 0:
+            continue
+        powers.append(pw if not powers else pw * (np.median(powers[0]) / med))
+        used.append(j)
+    stack = np.vstack(powers)
+    band_of = np.asarray(used)[np.argmax(stack, axis=0)]
+    power = stack.max(axis=0)
+    sde, std = _sde(power, grid.oversampling, return_std=True)
+    return power, sde, std, band_of
+
+
 def _plan_blocks(periods, binw, span, npts, direct=False):
     """Cut an ascending period grid into blocks for ``_bls.bls_power_blocks``.
 
@@ -1120,17 +1273,27 @@ def _peaks(sde_spec, periods, max_peaks=5):
 
 def _best_periodic(t, y, periods, power, sde_spec, grid, cadence, sigma, bls,
                    nmin, min_transits, pmin, baseline, sde_threshold, snr_threshold,
-                   fine_periods=None, red=None):
-    """Strongest peak that is a valid periodic signal passing the thresholds, or None."""
+                   fine_periods=None, red=None, bands=None, band_of=None):
+    """Strongest peak that is a valid periodic signal passing the thresholds, or None.
+
+    With ``bands`` (``(y, sigma, red, served)`` per duration band, see
+    ``_banded_spectrum``) each peak is evaluated on the flattening whose band won its
+    period (``band_of``), at the durations that band serves.
+    """
+    y0, sigma0, red0 = y, sigma, red
     for i in _peaks(sde_spec, periods, max_peaks=8):
         if power[i] <= 0 or sde_spec[i] < 0.5 * sde_threshold:
             break
         # Refining costs as much as a spectrum over all peaks: only peaks that can pass
         # (a strong one may pass at half the SDE threshold) are refined.
-        if sde_spec[i] < 0.8 * sde_threshold and power[i] < (0.8 * _STRONG_SNR * sigma) ** 2:
+        if sde_spec[i] < 0.8 * sde_threshold and power[i] < (0.8 * _STRONG_SNR * sigma0) ** 2:
             continue
+        served = np.ones(grid.durations.size, dtype=bool)
+        y, sigma, red = y0, sigma0, red0
+        if bands is not None:
+            y, sigma, red, served = bands[int(band_of[i])]
         durs = grid.durations[(grid.durations >= grid.dmin[i])
-                              & (grid.durations <= grid.dmax[i])]
+                              & (grid.durations <= grid.dmax[i]) & served]
         if durs.size == 0:
             continue
         _, _, dur0 = bls.bls_best(t, y, periods[i:i + 1], grid.binw[i:i + 1],

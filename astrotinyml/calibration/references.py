@@ -554,7 +554,11 @@ def match_signal(
     if best is None:
         return out
     h, err = best
-    d = offset(min(period, known_period))
+    # The known transits are propagated with the catalogue period (at harmonic h, every
+    # min(h, 1) of it): the detected period's error, times the cycles between the
+    # catalogue epoch and the data (~2000 for WASP-18 b in TESS S2), would move the
+    # offset by hours (7e-5 d low: 3.3 h off) although the detection is on the transits.
+    d = offset(known_period * min(h, 1.0))
     ok = True
     if check_epoch and np.isfinite(d):
         ok = abs(d) <= tol_d
