@@ -879,7 +879,6 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
     if _BANDS and step == 1:
         bands = _duration_bands(t, y, grid.durations, _input_window(lc, cadence), cadence)
         band_windows = [w for _, _, w in bands[1:]]
-        bands = [(yb, served) for yb, served, _ in bands]
 
     active = np.ones(t.size, dtype=bool)
     found = []
@@ -930,8 +929,9 @@ def search(lc, *, period_min=None, period_max=None, max_planets=5, min_transits=
             band_data = band_of = None
             if bands:
                 band_data = [(yy, sigma, red, bands[0][1])]
-                for yb, served in bands[1:]:
-                    yyb = np.ascontiguousarray(yb[active] - np.median(yb[active]))
+                for yb, served, _ in bands[1:]:
+                    yyb = yb[active]
+                    yyb = np.ascontiguousarray(yyb - np.median(yyb))
                     sb = _robust_sigma(yyb)
                     rb = (grid.durations, _red_beta2(tt, yyb, grid.durations, sb)) if _RED else None
                     band_data.append((yyb, sb, rb, served))
